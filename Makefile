@@ -1,0 +1,38 @@
+# kingme: `make test` and `make train` set up .venv first when it is missing or stale.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup test test-fast train lint typecheck clean
+
+setup: $(STAMP)
+
+# The CPU build of torch is installed first (the machine keeps a wheel of it), so that the package's
+# own `torch>=2.2` requirement is already satisfied and pip does not fetch a multi-GB CUDA build.
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not learning"
+
+train: $(STAMP)
+	$(BIN)/kingme train checkers
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

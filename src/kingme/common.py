@@ -1,0 +1,89 @@
+"""Small shared helpers: user errors, atomic file writes, seeding, devices and run folders.
+
+Nothing here knows about games or learning algorithms; every package may import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for (bad input, bad option, missing file).
+
+    The CLI prints its message as one line and exits with status 2; no traceback is shown.
+    """
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and (if imported) torch; return a NumPy generator for the caller's own use."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a dependency, but keep this module torch-free
+        pass
+    return np.random.default_rng(seed)
+
+
+def resolve_device(spec: str) -> str:
+    """Map `auto|cpu|cuda[:N]` to a torch device string, with a clear error for a missing GPU."""
+    import torch
+
+    if spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cpu":
+        return "cpu"
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UserError(f"device {spec!r} was asked for but no CUDA GPU is available (use cpu or auto)")
+        return spec
+    raise UserError(f"unknown device {spec!r}: expected auto, cpu or cuda")
+
+
+def make_run_dir(root: str | os.PathLike[str], name: str | None, prefix: str) -> Path:
+    """Create `root/name` (or a fresh `root/prefix-YYYYmmdd-HHMMSS`) and return it."""
+    import time
+
+    root = Path(root)
+    if not name:
+        name = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = root / name
+    run.mkdir(parents=True, exist_ok=True)
+    return run
