@@ -1,0 +1,442 @@
+"""The compiled heart of the engine: bitboards, move generation, perft, random games.
+
+Board layout (the "padded 35-bit" layout). Square s (1..32, standard numbering, Black's men start on
+1-12 at the top, White's on 21-32) lives at bit ``s - 1 + (s - 1) // 8``::
+
+        col: 0  1  2  3  4  5  6  7          bits
+    row 0      1     2     3     4           0  1  2  3
+    row 1   5     6     7     8              4  5  6  7      (bit 8 is a ghost)
+    row 2      9    10    11    12           9 10 11 12
+    row 3  13    14    15    16             13 14 15 16      (bit 17 is a ghost)
+    row 4     17    18    19    20          18 19 20 21
+    row 5  21    22    23    24             22 23 24 25      (bit 26 is a ghost)
+    row 6     25    26    27    28          27 28 29 30
+    row 7  29    30    31    32             31 32 33 34
+
+With the ghost bits, every diagonal step is a shift of the whole bitboard by 4 or 5 bits: +4 and +5
+go down the board (towards square 32, Black's forward), -4 and -5 go up (White's forward). A step off
+the side of the board lands on a ghost bit or outside bits 0..34, which ``VALID`` masks away, so no
+per-edge masks are needed.
+
+Directions are numbered ``0: +4, 1: +5, 2: -4, 3: -5``; ``d ^ 2`` is the opposite direction.
+
+A position is four values: ``black``, ``white``, ``kings`` (both colours) and ``side`` (0 = Black
+to move, 1 = White). Inside the generator a position is seen from the side to move: ``P`` (its
+pieces), ``O`` (the opponent's) and ``K``. Generated children are written as rows ``(P', O', K')``
+still from the mover's point of view; the caller swaps P and O for the next ply.
+
+This module imports nothing from the rest of kingme and never imports torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic
+
+U64 = np.uint64
+
+# ----------------------------------------------------------------------------------------------
+# Constants
+
+
+def square_to_bit(square: int) -> int:
+    """Bit index of a standard square number 1..32."""
+    return square - 1 + (square - 1) // 8
+
+
+SQUARE_BITS = np.array([square_to_bit(s) for s in range(1, 33)], dtype=np.int64)  # index s-1
+BIT_SQUARES = np.full(35, 0, dtype=np.int64)  # bit -> square (0 for ghost bits)
+for _s in range(1, 33):
+    BIT_SQUARES[square_to_bit(_s)] = _s
+
+VALID = U64(sum(1 << square_to_bit(s) for s in range(1, 33)))
+BLACK_CROWN = U64(sum(1 << square_to_bit(s) for s in range(29, 33)))  # Black men crown on row 7
+WHITE_CROWN = U64(sum(1 << square_to_bit(s) for s in range(1, 5)))  # White men crown on row 0
+BLACK_START = U64(sum(1 << square_to_bit(s) for s in range(1, 13)))
+WHITE_START = U64(sum(1 << square_to_bit(s) for s in range(21, 33)))
+
+MAX_MOVES = 256  # per position; the most known in reachable play is far below this
+MAX_PATH = 12  # squares in one move's path: start plus up to 11 landings (a man can jump at most 9)
+
+_ZERO = U64(0)
+_ONE = U64(1)
+_S4 = U64(4)
+_S5 = U64(5)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bit tricks (LLVM intrinsics: one instruction each on x86-64)
+
+
+@intrinsic
+def popcount(typingctx, x):  # type: ignore[no-untyped-def]
+    """Number of set bits of a uint64."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def lsb_index(typingctx, x):  # type: ignore[no-untyped-def]
+    """Index of the lowest set bit of a non-zero uint64."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.cttz(args[0], context.get_constant(types.boolean, True))
+
+    return sig, codegen
+
+
+@njit(inline="always", cache=True)
+def shift(x: np.uint64, d: int) -> np.uint64:
+    """Move every bit of ``x`` one diagonal step in direction ``d`` (0: +4, 1: +5, 2: -4, 3: -5)."""
+    if d == 0:
+        return (x << _S4) & VALID
+    if d == 1:
+        return (x << _S5) & VALID
+    if d == 2:
+        return (x >> _S4) & VALID
+    return (x >> _S5) & VALID
+
+
+@njit(inline="always", cache=True)
+def crown_row(side: int) -> np.uint64:
+    return BLACK_CROWN if side == 0 else WHITE_CROWN
+
+
+@njit(inline="always", cache=True)
+def is_forward(d: int, side: int) -> bool:
+    """Black's men move with directions 0 and 1 (down), White's with 2 and 3 (up)."""
+    return (d < 2) == (side == 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Captures
+
+
+@njit(inline="always", cache=True)
+def jumpers(P: np.uint64, O: np.uint64, K: np.uint64, side: int) -> np.uint64:
+    """Pieces of the side to move that have at least one capture."""
+    empty = VALID & ~(P | O)
+    kings = P & K
+    out = _ZERO
+    for d in range(4):
+        movers = P if is_forward(d, side) else kings
+        if movers == _ZERO:
+            continue
+        # a piece can jump in direction d if the next square holds an opponent and the one after is empty
+        landing = shift(shift(movers, d) & O, d) & empty
+        out |= shift(shift(landing, d ^ 2), d ^ 2)
+    return out
+
+
+@njit(inline="always", cache=True)
+def _level_dir(dirs: np.uint64, level: int) -> int:
+    """The 3-bit direction counter of one search level packed in ``dirs``."""
+    return int((dirs >> U64(3 * level)) & U64(7))
+
+
+@njit(inline="always", cache=True)
+def _write_capture(
+    children: np.ndarray, paths: np.ndarray, plens: np.ndarray, n: int,
+    P_after: np.uint64, O_after: np.uint64, K_after: np.uint64, land: np.uint64,
+    dirs: np.uint64, levels: int,
+) -> None:
+    """Write one capture; its path is rebuilt backwards from ``land`` through the arrival
+    direction of each level (the level's counter minus one)."""
+    children[n, 0] = P_after
+    children[n, 1] = O_after
+    children[n, 2] = K_after
+    sq = land
+    paths[n, levels] = lsb_index(sq)
+    for j in range(levels - 1, -1, -1):
+        back = (_level_dir(dirs, j) - 1) ^ 2
+        sq = shift(shift(sq, back), back)
+        paths[n, j] = lsb_index(sq)
+    plens[n] = levels + 1
+
+
+@njit(cache=True)
+def _captures_from(
+    start: np.uint64,
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    write: bool,
+    children: np.ndarray,
+    paths: np.ndarray,
+    plens: np.ndarray,
+    n: int,
+) -> int:
+    """Every complete capture sequence of the piece on ``start``: written from row ``n`` on if
+    ``write`` (else only counted); returns the new row count.
+
+    A depth-first search whose whole stack lives in two integers (no recursion, which numba cannot
+    cache, and no allocation): ``dirs`` packs a 3-bit "next direction to try" per level, ``found``
+    a bit per level saying that some jump continued from it. Going back up a level, the arrival
+    direction (the parent's counter minus one) recovers the parent square and the jumped piece.
+
+    Captured pieces stay on the board until the move ends: they cannot be jumped twice, and by
+    parity a landing square is never a captured piece's square, so removal timing changes nothing
+    else. The mover's starting square counts as empty, so a king's ring capture can end where it
+    began; the two directions round a ring are two moves. A man that reaches the far row is
+    crowned, and that ends the move.
+    """
+    is_king = (K & start) != _ZERO
+    P_rest = P ^ start
+    K_rest = K & ~start
+    empty = (VALID & ~(P | O)) | start
+    crown = crown_row(side)
+    top = 0
+    sq = start
+    cap = _ZERO
+    dirs = _ZERO
+    found = _ZERO
+    while True:
+        d = _level_dir(dirs, top)
+        if d == 4:  # every direction tried: a dead end after at least one jump is a complete move
+            if (found >> U64(top)) & _ONE == _ZERO and cap != _ZERO:
+                if write:
+                    _write_capture(
+                        children, paths, plens, n, P_rest | sq, O & ~cap,
+                        (K_rest & ~cap) | (sq if is_king else _ZERO), sq, dirs, top,
+                    )
+                n += 1
+            if top == 0:
+                break
+            top -= 1
+            back = (_level_dir(dirs, top) - 1) ^ 2
+            mid = shift(sq, back)
+            cap ^= mid
+            sq = shift(mid, back)
+            continue
+        dirs += U64(1) << U64(3 * top)
+        if not is_king and not is_forward(d, side):
+            continue
+        mid = shift(sq, d)
+        if mid & O & ~cap == _ZERO:
+            continue
+        land = shift(mid, d)
+        if land & empty == _ZERO:
+            continue
+        found |= _ONE << U64(top)
+        if not is_king and land & crown != _ZERO:
+            if write:
+                newcap = cap | mid
+                _write_capture(
+                    children, paths, plens, n, P_rest | land, O & ~newcap,
+                    (K_rest & ~newcap) | land, land, dirs, top + 1,
+                )
+            n += 1
+            continue
+        top += 1
+        sq = land
+        cap |= mid
+        dirs &= ~(U64(7) << U64(3 * top))
+        found &= ~(_ONE << U64(top))
+    return n
+
+
+# ----------------------------------------------------------------------------------------------
+# Full move generation
+
+
+@njit(cache=True)
+def generate(
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    children: np.ndarray,
+    paths: np.ndarray,
+    plens: np.ndarray,
+) -> int:
+    """Write every legal move of the side to move; return how many.
+
+    children[i] = (P', O', K') after move i, from the mover's point of view.
+    paths[i, :plens[i]] = bit indices visited by the moving piece (start, then each landing).
+    Captures are compulsory: if any capture exists, only captures are generated.
+    """
+    n = 0
+    J = jumpers(P, O, K, side)
+    if J != _ZERO:
+        while J != _ZERO:
+            sq = J & (~J + _ONE)
+            J ^= sq
+            n = _captures_from(sq, P, O, K, side, True, children, paths, plens, n)
+        return n
+    empty = VALID & ~(P | O)
+    kings = P & K
+    crown = crown_row(side)
+    for d in range(4):
+        movers = P if is_forward(d, side) else kings
+        targets = shift(movers, d) & empty
+        while targets != _ZERO:
+            t_idx = lsb_index(targets)
+            t = _ONE << t_idx
+            targets ^= t
+            f = shift(t, d ^ 2)
+            children[n, 0] = P ^ f ^ t
+            children[n, 1] = O
+            if K & f != _ZERO:
+                children[n, 2] = K ^ f ^ t
+            elif t & crown != _ZERO:
+                children[n, 2] = K | t
+            else:
+                children[n, 2] = K
+            paths[n, 0] = lsb_index(f)
+            paths[n, 1] = t_idx
+            plens[n] = 2
+            n += 1
+    return n
+
+
+@njit(inline="always", cache=True)
+def count_moves(
+    P: np.uint64, O: np.uint64, K: np.uint64, side: int,
+    children: np.ndarray, paths: np.ndarray, plens: np.ndarray,
+) -> int:
+    """Number of legal moves, without generating them (bulk counting for perft's last ply).
+
+    The buffers are only passed through to the capture search, which does not write to them.
+    """
+    J = jumpers(P, O, K, side)
+    if J != _ZERO:
+        total = 0
+        while J != _ZERO:
+            sq = J & (~J + _ONE)
+            J ^= sq
+            total += _captures_from(sq, P, O, K, side, False, children, paths, plens, 0)
+        return total
+    empty = VALID & ~(P | O)
+    kings = P & K
+    total = 0
+    for d in range(4):
+        movers = P if is_forward(d, side) else kings
+        total += popcount(shift(movers, d) & empty)
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Perft
+
+
+@njit(cache=True)
+def perft_kernel(
+    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, depth: int, bulk: bool
+) -> int:
+    """Leaf count of the move tree of ``depth`` plies (bulk counting at the last ply if ``bulk``).
+
+    Iterative depth-first walk over per-ply move buffers (numba cannot cache recursive functions).
+    """
+    P, O = (black, white) if side == 0 else (white, black)
+    if depth == 0:
+        return 1
+    children = np.empty((depth, MAX_MOVES, 3), dtype=np.uint64)
+    paths = np.empty((depth, MAX_MOVES, MAX_PATH), dtype=np.int64)
+    plens = np.empty((depth, MAX_MOVES), dtype=np.int64)
+    if depth == 1 and bulk:
+        return count_moves(P, O, kings, side, children[0], paths[0], plens[0])
+    count = np.zeros(depth, dtype=np.int64)  # moves generated at each ply
+    nxt = np.zeros(depth, dtype=np.int64)  # next move to visit at each ply
+    count[0] = generate(P, O, kings, side, children[0], paths[0], plens[0])
+    total = 0
+    ply = 0
+    while ply >= 0:
+        if nxt[ply] == count[ply]:
+            ply -= 1
+            continue
+        c = children[ply, nxt[ply]]
+        nxt[ply] += 1
+        child_side = side ^ ((ply + 1) & 1)
+        remaining = depth - ply - 1  # plies still to play below this child
+        if remaining == 0:
+            total += 1
+        elif remaining == 1 and bulk:
+            total += count_moves(c[1], c[0], c[2], child_side, children[ply], paths[ply], plens[ply])
+        else:
+            ply += 1
+            count[ply] = generate(c[1], c[0], c[2], child_side, children[ply], paths[ply], plens[ply])
+            nxt[ply] = 0
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Random playouts (benchmarks and tests)
+
+
+@njit(inline="always", cache=True)
+def xorshift(state: np.ndarray) -> np.uint64:
+    """xorshift64* step on a one-element uint64 array; returns 64 random bits."""
+    x = state[0]
+    x ^= x >> U64(12)
+    x ^= x << U64(25)
+    x ^= x >> U64(27)
+    state[0] = x
+    return x * U64(0x2545F4914F6CDD1D)
+
+
+@njit(inline="always", cache=True)
+def rand_below(state: np.ndarray, n: int) -> int:
+    return int((xorshift(state) >> U64(32)) * U64(n) >> U64(32))
+
+
+DRAW_PLIES = 80  # consecutive plies with no capture and no man move
+
+
+@njit(cache=True)
+def random_games(n_games: int, seed: int, max_plies: int) -> np.ndarray:
+    """Play ``n_games`` uniformly random games from the start; return counts of [black wins,
+    white wins, draws, total plies]. Draws: 80 plies without capture or man move, or threefold
+    repetition; ``max_plies`` is a safety cap (a game reaching it counts as a draw)."""
+    children = np.empty((MAX_MOVES, 3), dtype=np.uint64)
+    paths = np.empty((MAX_MOVES, MAX_PATH), dtype=np.int64)
+    plens = np.empty(MAX_MOVES, dtype=np.int64)
+    hist = np.empty((DRAW_PLIES + 2, 3), dtype=np.uint64)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = U64(seed) * U64(0x9E3779B97F4A7C15) | _ONE
+    out = np.zeros(4, dtype=np.int64)
+    for _ in range(n_games):
+        P, O, K, side = BLACK_START, WHITE_START, _ZERO, 0
+        quiet = 0  # plies since the last capture or man move
+        hlen = 0
+        hist[0, 0], hist[0, 1], hist[0, 2] = P, O, K
+        hlen = 1
+        plies = 0
+        result = 2
+        while True:
+            n = generate(P, O, K, side, children, paths, plens)
+            if n == 0:
+                result = 1 - side  # the side to move has no move and loses: 0 = black wins
+                break
+            i = rand_below(state, n)
+            c = children[i]
+            irreversible = (c[1] != O) or ((P & ~K) & ~c[0]) != _ZERO
+            P, O, K, side = c[1], c[0], c[2], 1 - side
+            plies += 1
+            if irreversible:
+                quiet = 0
+                hlen = 0
+            else:
+                quiet += 1
+            if quiet >= DRAW_PLIES or plies >= max_plies:
+                break
+            # threefold repetition: same pieces, same side to move (every other entry back)
+            reps = 0
+            j = hlen - 2
+            while j >= 0:
+                if hist[j, 0] == P and hist[j, 1] == O and hist[j, 2] == K:
+                    reps += 1
+                j -= 2
+            if reps >= 2:
+                break
+            hist[hlen, 0], hist[hlen, 1], hist[hlen, 2] = P, O, K
+            hlen += 1
+        out[result] += 1
+        out[3] += plies
+    return out
