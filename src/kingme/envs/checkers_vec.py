@@ -1,0 +1,340 @@
+"""N checkers games stepped together in one compiled call: the environment learning code sees.
+
+Actions. One action is one step or one *single* jump, encoded as ``4 * square + direction`` in a
+fixed space of 128, in the frame of the side to move (see below). A multi-jump is a sequence of
+actions by the same player, who keeps the move (``side`` does not change and the mask then only
+allows the jumping piece's next jumps). Captures are compulsory, as in the rules.
+
+The side-to-move frame. The board is rotated 180 degrees for White, so the side to move always
+sits on squares 1-12 at the start and moves towards square 32: canonical square ``s`` is real
+square ``s`` for Black and ``33 - s`` for White. Canonical directions are the shifts of the
+padded layout in `kingme.checkers.core`: 0 = +4 and 1 = +5 (forward, towards 32), 2 = -4 and
+3 = -5 (backward, kings only). Action index = ``4 * (canonical square - 1) + direction``.
+
+Observation, shape (5, 32) float32 (32 = the squares 1..32 in the side-to-move frame; a network
+may view them as 8 rows x 4): plane 0 own men, 1 own kings, 2 opponent men, 3 opponent kings,
+4 the piece that must continue a multi-jump (all zero otherwise).
+
+Rewards and ends. ``reward`` goes to the player who acted at this step: +1 if its move left the
+opponent without a legal move (a win), else 0. A game is *terminated* when won, or drawn by the
+80-ply rule or threefold repetition; it is *truncated* at ``max_plies`` complete moves. After
+each step, ``acting_side`` says who acted and ``outcome`` (for ended games) says +1 (the actor
+won) or 0 (draw or truncation); ``side`` is the side to move next. Finished games reset
+automatically; ``final_obs`` holds the last observation of each finished game (from the view of
+the side that would move next), as the `VecEnv` protocol asks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from kingme.checkers import core
+from kingme.checkers.core import (
+    _ONE,
+    _ZERO,
+    BIT_SQUARES,
+    BLACK_START,
+    SQUARE_BITS,
+    U64,
+    VALID,
+    crown_row,
+    is_forward,
+    jumpers,
+    lsb_index,
+    shift,
+)
+from kingme.envs.base import VecStep
+
+NUM_ACTIONS = 128
+OBS_SHAPE = (5, 32)
+HIST = core.DRAW_PLIES + 2  # positions kept for the repetition rule (none survives an irreversible move)
+
+
+@njit(inline="always", cache=True)
+def _canon_index(b: int, side: int) -> int:
+    """Canonical square index 0..31 of a real bit index."""
+    sq = BIT_SQUARES[b]
+    return sq - 1 if side == 0 else 32 - sq
+
+
+@njit(inline="always", cache=True)
+def _movable(P: np.uint64, O: np.uint64, K: np.uint64, side: int, jumping: int, d: int) -> np.uint64:
+    """Pieces of the side to move with a legal single action in real direction ``d``."""
+    empty = VALID & ~(P | O)
+    movers = P if is_forward(d, side) else (P & K)
+    if jumping >= 0:
+        movers &= _ONE << U64(jumping)
+    must_jump = jumping >= 0 or jumpers(P, O, K, side) != _ZERO
+    if must_jump:
+        land = shift(shift(movers, d) & O, d) & empty
+        return shift(shift(land, d ^ 2), d ^ 2)
+    return shift(shift(movers, d) & empty, d ^ 2)
+
+
+@njit(cache=True)
+def _observe(
+    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, jumping: int,
+    obs: np.ndarray, mask: np.ndarray,
+) -> int:
+    """Write one game's observation and legal-action mask; return the number of legal actions."""
+    P, O = (black, white) if side == 0 else (white, black)
+    obs[:] = 0.0
+    for plane, bb in ((0, P & ~kings), (1, P & kings), (2, O & ~kings), (3, O & kings)):
+        while bb != _ZERO:
+            b = lsb_index(bb)
+            bb &= bb - _ONE
+            obs[plane, _canon_index(int(b), side)] = 1.0
+    if jumping >= 0:
+        obs[4, _canon_index(jumping, side)] = 1.0
+    mask[:] = False
+    n = 0
+    for d in range(4):
+        cd = d if side == 0 else d ^ 2
+        bb = _movable(P, O, kings, side, jumping, d)
+        while bb != _ZERO:
+            b = lsb_index(bb)
+            bb &= bb - _ONE
+            mask[4 * _canon_index(int(b), side) + cd] = True
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _reset_one(
+    i: int, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
+    clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
+    obs: np.ndarray, mask: np.ndarray,
+) -> None:
+    black[i], white[i], kings[i], side[i] = BLACK_START, core.WHITE_START, _ZERO, 0
+    clock[i], plies[i], jumping[i] = 0, 0, -1
+    hist[i, 0, 0], hist[i, 0, 1], hist[i, 0, 2] = BLACK_START, core.WHITE_START, _ZERO
+    hlen[i] = 1
+    _observe(black[i], white[i], kings[i], 0, -1, obs[i], mask[i])
+
+
+@njit(cache=True)
+def _reset_all(black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask):  # type: ignore[no-untyped-def]
+    for i in range(black.shape[0]):
+        _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask)
+
+
+@njit(cache=True)
+def _step_all(
+    actions: np.ndarray, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
+    clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
+    obs: np.ndarray, mask: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
+    truncated: np.ndarray, final_obs: np.ndarray, outcome: np.ndarray, acting: np.ndarray,
+    max_plies: int,
+) -> int:
+    """Step every game; return the index of the first game given an illegal action, or -1.
+
+    Games are checked before anything is changed, so an illegal action leaves every game as it was.
+    """
+    n = actions.shape[0]
+    for i in range(n):
+        a = actions[i]
+        if a < 0 or a >= NUM_ACTIONS or not mask[i, a]:
+            return i
+    for i in range(n):
+        a = actions[i]
+        s = int(side[i])
+        csq, cdir = a >> 2, a & 3
+        b = SQUARE_BITS[csq] if s == 0 else 34 - SQUARE_BITS[csq]
+        d = cdir if s == 0 else cdir ^ 2
+        P, O = (black[i], white[i]) if s == 0 else (white[i], black[i])
+        K = kings[i]
+        frm = _ONE << U64(b)
+        was_king = (K & frm) != _ZERO
+        step = shift(frm, d)
+        captured = False
+        if step & O != _ZERO:  # a single jump
+            captured = True
+            O &= ~step
+            K &= ~step
+            to = shift(step, d)
+        else:
+            to = step
+        P = (P ^ frm) | to
+        if was_king:
+            K = (K ^ frm) | to
+        crowned = (not was_king) and (to & crown_row(s)) != _ZERO
+        if crowned:
+            K |= to
+        acting[i] = s
+        reward[i] = 0.0
+        terminated[i] = False
+        truncated[i] = False
+        outcome[i] = 0
+        # does the same piece keep the move?
+        more = False
+        if captured and not crowned:
+            jb = int(lsb_index(to))
+            for dd in range(4):
+                if (was_king or is_forward(dd, s)) and _movable(P, O, K, s, jb, dd) != _ZERO:
+                    more = True
+                    break
+        if s == 0:
+            black[i], white[i] = P, O
+        else:
+            white[i], black[i] = P, O
+        kings[i] = K
+        if more:
+            jumping[i] = int(lsb_index(to))
+            _observe(black[i], white[i], kings[i], s, jumping[i], obs[i], mask[i])
+            continue
+        # the move is complete: the other side is to move
+        jumping[i] = -1
+        ns = 1 - s
+        side[i] = ns
+        plies[i] += 1
+        irreversible = captured or not was_king
+        if irreversible:
+            clock[i] = 0
+            hlen[i] = 0
+        else:
+            clock[i] += 1
+        nlegal = _observe(black[i], white[i], kings[i], ns, -1, obs[i], mask[i])
+        done = False
+        if nlegal == 0:
+            reward[i] = 1.0
+            outcome[i] = 1
+            terminated[i] = True
+            done = True
+        elif clock[i] >= core.DRAW_PLIES:
+            terminated[i] = True
+            done = True
+        else:
+            reps = 0
+            j = hlen[i] - 2
+            while j >= 0:
+                if hist[i, j, 0] == black[i] and hist[i, j, 1] == white[i] and hist[i, j, 2] == kings[i]:
+                    reps += 1
+                j -= 2
+            if reps >= 2:
+                terminated[i] = True
+                done = True
+            elif plies[i] >= max_plies:
+                truncated[i] = True
+                done = True
+        if done:
+            final_obs[i] = obs[i]
+            _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask)
+        else:
+            h = hlen[i]
+            hist[i, h, 0], hist[i, h, 1], hist[i, h, 2] = black[i], white[i], kings[i]
+            hlen[i] = h + 1
+    return -1
+
+
+@njit(cache=True)
+def random_legal_actions(mask: np.ndarray, rng_state: np.ndarray, out: np.ndarray) -> None:
+    """One uniformly random legal action per row of ``mask`` (compiled, for benchmarks and tests)."""
+    for i in range(mask.shape[0]):
+        cnt = 0
+        for a in range(NUM_ACTIONS):
+            cnt += mask[i, a]
+        k = core.rand_below(rng_state, cnt)
+        for a in range(NUM_ACTIONS):
+            if mask[i, a]:
+                if k == 0:
+                    out[i] = a
+                    break
+                k -= 1
+
+
+class CheckersVecEnv:
+    """N checkers games as batched arrays (implements `kingme.envs.base.VecEnv`).
+
+    All arrays are preallocated and reused: `step` returns views that the next call overwrites,
+    so copy what you keep.
+    """
+
+    num_actions = NUM_ACTIONS
+    obs_shape = OBS_SHAPE
+
+    def __init__(self, num_envs: int, max_plies: int = 400) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, not {num_envs}")
+        if max_plies < 1:
+            raise ValueError(f"max_plies must be >= 1, not {max_plies}")
+        n = num_envs
+        self.num_envs = n
+        self.max_plies = max_plies
+        self.black = np.zeros(n, dtype=np.uint64)
+        self.white = np.zeros(n, dtype=np.uint64)
+        self.kings = np.zeros(n, dtype=np.uint64)
+        self.side = np.zeros(n, dtype=np.int8)  # side to move: 0 Black, 1 White
+        self.clock = np.zeros(n, dtype=np.int32)  # plies since capture or man move
+        self.plies = np.zeros(n, dtype=np.int32)  # complete moves played in this game
+        self.jumping = np.full(n, -1, dtype=np.int64)  # bit of the piece continuing a jump, or -1
+        self.hist = np.zeros((n, HIST, 3), dtype=np.uint64)
+        self.hlen = np.zeros(n, dtype=np.int64)
+        self.obs = np.zeros((n, *OBS_SHAPE), dtype=np.float32)
+        self.mask = np.zeros((n, NUM_ACTIONS), dtype=np.bool_)
+        self.reward = np.zeros(n, dtype=np.float32)
+        self.terminated = np.zeros(n, dtype=np.bool_)
+        self.truncated = np.zeros(n, dtype=np.bool_)
+        self.final_obs = np.zeros((n, *OBS_SHAPE), dtype=np.float32)
+        self.outcome = np.zeros(n, dtype=np.int8)
+        self.acting_side = np.zeros(n, dtype=np.int8)
+        self.reset()
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.black, self.white, self.kings, self.side, self.clock, self.plies, self.jumping,
+                self.hist, self.hlen, self.obs, self.mask)
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every game back to the start position (the game is deterministic; `seed` is unused)."""
+        _reset_all(*self._arrays())
+        return self.obs, self.mask
+
+    def step(self, actions: np.ndarray) -> VecStep:
+        actions = np.ascontiguousarray(actions, dtype=np.int64)
+        if actions.shape != (self.num_envs,):
+            raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
+        bad = _step_all(
+            actions, *self._arrays(), self.reward, self.terminated, self.truncated, self.final_obs,
+            self.outcome, self.acting_side, self.max_plies,
+        )
+        if bad >= 0:
+            raise ValueError(f"illegal action {int(actions[bad])} in game {bad}; no game was changed")
+        return VecStep(self.obs, self.reward, self.terminated, self.truncated, self.mask, self.final_obs)
+
+    def action_masks(self) -> np.ndarray:
+        return self.mask
+
+    def close(self) -> None:
+        pass
+
+    def fen(self, i: int) -> str:
+        """The FEN of game ``i`` (mid-jump positions show the pieces as they stand)."""
+        from kingme.checkers.board import _fen_side
+
+        turn = "B" if self.side[i] == 0 else "W"
+        k = int(self.kings[i])
+        return f"{turn}:W{_fen_side(int(self.white[i]), k)}:B{_fen_side(int(self.black[i]), k)}"
+
+
+def decode_action(action: int, side: int) -> tuple[int, int]:
+    """(real from-square, real direction 0..3) of an action taken by ``side``."""
+    csq, cdir = divmod(int(action), 4)
+    sq = csq + 1 if side == 0 else 32 - csq
+    return sq, (cdir if side == 0 else cdir ^ 2)
+
+
+def encode_action(square: int, direction: int, side: int) -> int:
+    """Action index of a real (from-square, direction) pair for ``side``."""
+    csq = square - 1 if side == 0 else 32 - square
+    return 4 * csq + (direction if side == 0 else direction ^ 2)
+
+
+def move_to_actions(path: tuple[int, ...], side: int) -> list[int]:
+    """The action sequence that plays a complete move given by its path of squares."""
+    out = []
+    for a, b in zip(path[:-1], path[1:]):
+        delta = core.square_to_bit(b) - core.square_to_bit(a)
+        step = delta // 2 if abs(delta) > 5 else delta
+        d = {4: 0, 5: 1, -4: 2, -5: 3}[step]
+        out.append(encode_action(a, d, side))
+    return out
