@@ -1,0 +1,443 @@
+"""`alphabeta:D[:MS]`: negamax alpha-beta search on the core's bitboards, compiled with numba.
+
+The search
+----------
+Negamax with alpha-beta pruning to a depth of D plies (a multi-jump is one ply), in one compiled
+function that keeps its own stack (numba cannot cache recursive functions), with:
+
+1. **Iterative deepening**: depths 1, 2, ..., D; each iteration orders the root moves by the
+   previous iteration's scores, and with a time limit (``alphabeta:D:MS``, milliseconds) the move
+   comes from the deepest completed iteration (depth 1 always completes).
+2. **Move ordering** below the root: killer moves (two per ply, the quiet moves that last caused a
+   cut-off there) first, then the history heuristic (a from-to table that a cut-off at remaining
+   depth r raises by r * r).
+3. **Capture extension** (a quiescence search without stand-pat, as captures are compulsory): a
+   position at the horizon whose side to move has a capture is searched on until it is quiet, so
+   the evaluation never sees a position in the middle of an exchange. A hard limit of
+   ``MAX_PLY`` plies stops the extension.
+4. **Terminal positions**: the side to move with no legal move has lost, scored ``-(MATE - ply)``
+   (``ply`` from the root), so the search prefers the fastest win and the slowest loss.
+5. **Draw rules are ignored inside the search** (the 80-ply rule and threefold repetition): a
+   position is scored the same whatever the history. The arena applies them to the actual game.
+6. **Ties at the root are broken by the player's seeded generator**: every root move is searched
+   with a window just below the best score so far, so every move whose exact score equals the
+   best is known, and one of them is drawn with the xorshift generator of ``kingme.checkers.core``.
+   With a fixed depth the move is a function of the position and the seed; with a time limit it
+   also depends on how far the search got.
+
+The evaluation (``evaluate``), in points from the side to move's view (a man is 100)
+-------------------------------------------------------------------------------------
+- material: man 100, king 130;
+- exchange bonus: ``material * 6 // pieces_on_board``, so the side ahead is drawn to trade down
+  (a lead of one man is worth 125 with 24 pieces on the board and 250 with 4);
+- advancement: +1 per row a man has advanced from its own back row;
+- back-row guard: +5 per man still on its own back row (keeps the opponent's men from crowning);
+- centre: +4 per man and +6 per king on the eight central squares 10, 11, 14, 15, 18, 19, 22, 23.
+All terms are differences (the side to move's minus the opponent's).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numba import njit, objmode
+
+from kingme.checkers import core
+from kingme.checkers.core import MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, popcount
+
+U64 = np.uint64
+_ZERO = U64(0)
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation constants
+
+MAN = 100
+KING = 130
+EXCHANGE = 6  # material * EXCHANGE // pieces on the board
+ADVANCE = 1  # per row advanced, per man
+BACK_ROW = 5  # per man on its own back row
+CENTER_MAN = 4
+CENTER_KING = 6
+
+MATE = 1_000_000  # a loss at ply p scores -(MATE - p)
+INF = 10_000_000
+MAX_PLY = 64  # stack depth: nominal depth plus capture extension
+NODE_CHECK = 1023  # the clock is read every NODE_CHECK + 1 nodes
+
+
+def _mask(squares: range | list[int]) -> np.uint64:
+    return U64(sum(1 << core.square_to_bit(s) for s in squares))
+
+
+ROWS = np.array([_mask(range(4 * r + 1, 4 * r + 5)) for r in range(8)], dtype=np.uint64)
+CENTER = _mask([10, 11, 14, 15, 18, 19, 22, 23])
+BLACK_BACK = ROWS[0]  # squares 1-4
+WHITE_BACK = ROWS[7]  # squares 29-32
+
+
+@njit(inline="always", cache=True)
+def _advancement(men: np.uint64, side: int) -> int:
+    """Sum over men of rows advanced from their own back row (Black moves down, White up)."""
+    total = 0
+    for r in range(8):
+        c = int(popcount(men & ROWS[r]))
+        total += c * (r if side == 0 else 7 - r)
+    return total
+
+
+@njit(cache=True)
+def evaluate(P: np.uint64, O: np.uint64, K: np.uint64, side: int) -> int:
+    """Static score of a position from the side to move's view (see the module docstring)."""
+    pm = P & ~K
+    pk = P & K
+    om = O & ~K
+    ok = O & K
+    n_pm, n_pk = int(popcount(pm)), int(popcount(pk))
+    n_om, n_ok = int(popcount(om)), int(popcount(ok))
+    material = MAN * (n_pm - n_om) + KING * (n_pk - n_ok)
+    pieces = n_pm + n_pk + n_om + n_ok
+    score = material
+    if pieces > 0:
+        score += material * EXCHANGE // pieces
+    score += ADVANCE * (_advancement(pm, side) - _advancement(om, 1 - side))
+    own_back = BLACK_BACK if side == 0 else WHITE_BACK
+    opp_back = WHITE_BACK if side == 0 else BLACK_BACK
+    score += BACK_ROW * (int(popcount(pm & own_back)) - int(popcount(om & opp_back)))
+    score += CENTER_MAN * (int(popcount(pm & CENTER)) - int(popcount(om & CENTER)))
+    score += CENTER_KING * (int(popcount(pk & CENTER)) - int(popcount(ok & CENTER)))
+    return score
+
+
+# ----------------------------------------------------------------------------------------------
+# Search buffers
+
+
+class SearchBuffers:
+    """Per-player work arrays for the compiled search (allocated once, about 2 MB)."""
+
+    def __init__(self) -> None:
+        self.children = np.empty((MAX_PLY + 1, MAX_MOVES, 3), dtype=np.uint64)
+        self.paths = np.empty((MAX_PLY + 1, MAX_MOVES, MAX_PATH), dtype=np.int64)
+        self.plens = np.empty((MAX_PLY + 1, MAX_MOVES), dtype=np.int64)
+        self.order = np.empty((MAX_PLY + 1, MAX_MOVES), dtype=np.int64)
+        self.keys = np.empty((MAX_PLY + 1, MAX_MOVES), dtype=np.int64)
+        # per-ply node state: n, next, remaining depth, alpha, beta, best, side
+        self.state = np.empty((MAX_PLY + 1, 7), dtype=np.int64)
+        self.killers = np.zeros((MAX_PLY + 1, 2), dtype=np.int64)
+        self.history = np.zeros(64 * 64, dtype=np.int64)
+        self.root_scores = np.empty(MAX_MOVES, dtype=np.int64)
+        self.info = np.zeros(4, dtype=np.int64)  # nodes, aborted, depth reached, spare
+        # the compiled functions take the work arrays as one tuple, in this order
+        self.bufs: Buffers = (
+            self.children,
+            self.paths,
+            self.plens,
+            self.order,
+            self.keys,
+            self.state,
+            self.killers,
+            self.history,
+            self.info,
+        )
+
+
+# (children, paths, plens, order, keys, state, killers, history, info): see SearchBuffers
+Buffers = tuple[np.ndarray, ...]
+
+
+_N, _NEXT, _REM, _ALPHA, _BETA, _BEST, _SIDE = 0, 1, 2, 3, 4, 5, 6
+
+
+@njit(cache=True)
+def _now_ms() -> float:
+    with objmode(t="float64"):
+        t = time.perf_counter() * 1000.0
+    return t
+
+
+@njit(inline="always", cache=True)
+def _move_key(paths: np.ndarray, plens: np.ndarray, ply: int, i: int) -> int:
+    """A move's from-to code (bits 0..34 each): the key of the killer and history tables."""
+    return int(paths[ply, i, 0]) * 64 + int(paths[ply, i, plens[ply, i] - 1])
+
+
+@njit(cache=True)
+def _enter(
+    ply: int,
+    ply0: int,
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    remaining: int,
+    alpha: int,
+    beta: int,
+    bufs: Buffers,
+) -> tuple[bool, int]:
+    """Open a node at stack level ``ply``: return (True, value) for a leaf, or (False, 0) after
+    generating and ordering its moves into level ``ply`` of the buffers."""
+    children, paths, plens, order, keys, state, killers, history, info = bufs
+    info[0] += 1
+    J = jumpers(P, O, K, side)
+    if (remaining <= 0 and J == _ZERO) or ply + ply0 >= MAX_PLY:
+        # a quiet horizon node (or the hard ply limit): terminal check, then the evaluation
+        if count_moves(P, O, K, side, children[ply], paths[ply], plens[ply]) == 0:
+            return True, -(MATE - (ply + ply0))
+        return True, evaluate(P, O, K, side)
+    n = generate(P, O, K, side, children[ply], paths[ply], plens[ply])
+    if n == 0:
+        return True, -(MATE - (ply + ply0))
+    k1 = killers[ply + ply0, 0]
+    k2 = killers[ply + ply0, 1]
+    for i in range(n):
+        key = _move_key(paths, plens, ply, i)
+        s = history[key]
+        if key == k1:
+            s += 1 << 40
+        elif key == k2:
+            s += 1 << 39
+        # insertion sort, descending by s (stable: generation order among equals)
+        j = i
+        while j > 0 and keys[ply, j - 1] < s:
+            keys[ply, j] = keys[ply, j - 1]
+            order[ply, j] = order[ply, j - 1]
+            j -= 1
+        keys[ply, j] = s
+        order[ply, j] = i
+    state[ply, _N] = n
+    state[ply, _NEXT] = 0
+    state[ply, _REM] = remaining
+    state[ply, _ALPHA] = alpha
+    state[ply, _BETA] = beta
+    state[ply, _BEST] = -INF
+    state[ply, _SIDE] = side
+    return False, 0
+
+
+@njit(cache=True)
+def negamax(
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    depth: int,
+    alpha: int,
+    beta: int,
+    ply0: int,
+    deadline: float,
+    bufs: Buffers,
+) -> int:
+    """Fail-soft negamax alpha-beta value of a position (side to move's view), searched ``depth``
+    plies plus capture extension; ``ply0`` is its distance from the root (for mate scores and the
+    killer table). With ``deadline`` > 0 (a ``_now_ms`` time) the search gives up once past it,
+    sets ``info[1]`` and returns 0 (the caller must discard the value)."""
+    paths, plens, order, state, killers, history, info = (
+        bufs[1],
+        bufs[2],
+        bufs[3],
+        bufs[5],
+        bufs[6],
+        bufs[7],
+        bufs[8],
+    )
+    children = bufs[0]
+    leaf, v = _enter(0, ply0, P, O, K, side, depth, alpha, beta, bufs)
+    if leaf:
+        return v
+    ply = 0
+    while True:
+        if deadline > 0.0 and (info[0] & NODE_CHECK) == 0 and _now_ms() > deadline:
+            info[1] = 1
+            return 0
+        if state[ply, _NEXT] < state[ply, _N]:
+            j = order[ply, state[ply, _NEXT]]
+            state[ply, _NEXT] += 1
+            c = children[ply, j]
+            leaf, v = _enter(
+                ply + 1,
+                ply0,
+                c[1],
+                c[0],
+                c[2],
+                1 - state[ply, _SIDE],
+                state[ply, _REM] - 1,
+                -state[ply, _BETA],
+                -state[ply, _ALPHA],
+                bufs,
+            )
+            if not leaf:
+                ply += 1
+                continue
+            score = -v
+        else:
+            v = state[ply, _BEST]
+            if ply == 0:
+                return v
+            ply -= 1
+            score = -v
+            j = order[ply, state[ply, _NEXT] - 1]
+        # fold the child's score into the node at level `ply`
+        if score > state[ply, _BEST]:
+            state[ply, _BEST] = score
+            if score > state[ply, _ALPHA]:
+                state[ply, _ALPHA] = score
+                if score >= state[ply, _BETA]:
+                    key = _move_key(paths, plens, ply, j)
+                    r = max(state[ply, _REM], 1)
+                    history[key] += r * r
+                    lvl = ply + ply0
+                    if killers[lvl, 0] != key:
+                        killers[lvl, 1] = killers[lvl, 0]
+                        killers[lvl, 0] = key
+                    state[ply, _NEXT] = state[ply, _N]  # cut-off
+
+
+@njit(cache=True)
+def search_root(
+    black: np.uint64,
+    white: np.uint64,
+    kings: np.uint64,
+    side: int,
+    max_depth: int,
+    time_limit_ms: float,
+    rng: np.ndarray,
+    bufs: Buffers,
+    root_scores: np.ndarray,
+) -> tuple[int, int]:
+    """Iterative-deepening search of a position; return (index of the chosen move in generation
+    order, i.e. ``Board.legal_moves()`` order, its score), or (-1, loss score) with no legal move.
+
+    ``info`` receives [nodes, aborted-by-clock flag, deepest completed depth]. The last level of
+    the buffers holds the root's moves; the levels below it serve the child searches."""
+    children, paths, plens, killers, history, info = (
+        bufs[0],
+        bufs[1],
+        bufs[2],
+        bufs[6],
+        bufs[7],
+        bufs[8],
+    )
+    P, O = (black, white) if side == 0 else (white, black)
+    info[0] = 0
+    info[1] = 0
+    info[2] = 0
+    killers[:] = 0
+    history[:] = 0
+    deadline = _now_ms() + time_limit_ms if time_limit_ms > 0.0 else 0.0
+    R = MAX_PLY  # the root's level in the buffers (child searches use levels 0..MAX_PLY - 1)
+    n = generate(P, O, kings, side, children[R], paths[R], plens[R])
+    if n == 0:
+        return -1, -MATE
+    root_order = np.arange(n)
+    scores = root_scores[:n]
+    final = np.zeros(n, dtype=np.int64)
+    final_best = -INF
+    for depth in range(1, max_depth + 1):
+        best = -INF
+        for k in range(n):
+            j = root_order[k]
+            c = children[R, j]
+            a = best - 1 if best > -INF else -INF
+            # the child is searched with window (-INF, -a): a move that ties the best is exact
+            dl = deadline if depth > 1 else 0.0
+            v = -negamax(c[1], c[0], c[2], 1 - side, depth - 1, -INF, -a, 1, dl, bufs)
+            if info[1] != 0:
+                break
+            scores[j] = v
+            if v > best:
+                best = v
+        if info[1] != 0:
+            break
+        final[:] = scores
+        final_best = best
+        info[2] = depth
+        # next iteration: best first (stable sort on the negated scores)
+        root_order = np.argsort(-scores, kind="mergesort")
+        if best >= MATE - depth or best <= -(MATE - depth):
+            break  # a forced result is proven within this depth: deeper search cannot change it
+    ties = 0
+    for j in range(n):
+        if final[j] == final_best:
+            ties += 1
+    pick = core.rand_below(rng, ties)
+    for j in range(n):
+        if final[j] == final_best:
+            if pick == 0:
+                return j, final_best
+            pick -= 1
+    return 0, final_best  # unreachable
+
+
+# ----------------------------------------------------------------------------------------------
+# Python helpers
+
+
+def seed_state(seed: int) -> np.ndarray:
+    """A non-zero xorshift state derived from ``seed`` (splitmix64 of it)."""
+    z = (int(seed) + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    z ^= z >> 31
+    return np.array([z or 1], dtype=np.uint64)
+
+
+class SearchResult:
+    """The outcome of one search: move index (generation order), score, depth reached, nodes."""
+
+    __slots__ = ("index", "score", "depth", "nodes", "aborted")
+
+    def __init__(self, index: int, score: int, depth: int, nodes: int, aborted: bool) -> None:
+        self.index, self.score, self.depth, self.nodes, self.aborted = (
+            index,
+            score,
+            depth,
+            nodes,
+            aborted,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SearchResult(index={self.index}, score={self.score}, depth={self.depth}, "
+            f"nodes={self.nodes}, aborted={self.aborted})"
+        )
+
+
+class Searcher:
+    """The compiled search with its buffers and random generator (one per player)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.buffers = SearchBuffers()
+        self.rng = seed_state(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = seed_state(seed)
+
+    def search(
+        self, black: int, white: int, kings: int, side: int, depth: int, time_limit_ms: float = 0.0
+    ) -> SearchResult:
+        b = self.buffers
+        index, score = search_root(
+            U64(black),
+            U64(white),
+            U64(kings),
+            int(side),
+            int(depth),
+            float(time_limit_ms),
+            self.rng,
+            b.bufs,
+            b.root_scores,
+        )
+        return SearchResult(int(index), int(score), int(b.info[2]), int(b.info[0]), bool(b.info[1]))
+
+    def value(self, black: int, white: int, kings: int, side: int, depth: int) -> int:
+        """The alpha-beta value of a position to ``depth`` (full window, no clock): for tests."""
+        b = self.buffers
+        P, O = (black, white) if side == 0 else (white, black)
+        b.info[:] = 0
+        b.killers[:] = 0
+        b.history[:] = 0
+        value = negamax(
+            U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs
+        )
+        return int(value)

@@ -1,0 +1,108 @@
+"""The two weakest rungs of the ladder: `random` and `greedy`, plus the `alphabeta` player.
+
+- ``random``: a uniformly random legal move.
+- ``greedy``: the move that maximises material after one ply, counted from the mover's side with
+  the search's weights (man 100, king 130; so crowning counts), ties broken at random.
+- ``alphabeta:D[:MS]``: the compiled search of `kingme.players.alphabeta` to depth D, with an
+  optional time limit of MS milliseconds per move.
+
+All draw from a seeded generator; ``reseed`` resets it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kingme.checkers import Board, Move, core
+from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
+
+
+class RandomPlayer:
+    """A uniformly random legal move."""
+
+    def __init__(self, seed: int = 0, name: str = "random") -> None:
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def choose(self, board: Board) -> Move:
+        moves = board.legal_moves()
+        if not moves:
+            raise ValueError(f"no legal move in {board.fen()}")
+        return moves[int(self.rng.integers(len(moves)))]
+
+
+def material(P: int, O: int, K: int) -> int:
+    """Material of P minus O (man 100, king 130)."""
+    return MAN * ((P & ~K).bit_count() - (O & ~K).bit_count()) + KING * (
+        (P & K).bit_count() - (O & K).bit_count()
+    )
+
+
+class GreedyPlayer:
+    """The move that leaves the most material (mover's minus opponent's), ties at random."""
+
+    def __init__(self, seed: int = 0, name: str = "greedy") -> None:
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self._children = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)
+        self._paths = np.empty((core.MAX_MOVES, core.MAX_PATH), dtype=np.int64)
+        self._plens = np.empty(core.MAX_MOVES, dtype=np.int64)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def scores(self, board: Board) -> list[int]:
+        """Material after each legal move, in `board.legal_moves()` order (the core's order)."""
+        side = int(board.turn)
+        P, O = (board.black, board.white) if side == 0 else (board.white, board.black)
+        n = core.generate(
+            np.uint64(P),
+            np.uint64(O),
+            np.uint64(board.kings),
+            side,
+            self._children,
+            self._paths,
+            self._plens,
+        )
+        return [material(int(c[0]), int(c[1]), int(c[2])) for c in self._children[:n]]
+
+    def choose(self, board: Board) -> Move:
+        moves = board.legal_moves()
+        if not moves:
+            raise ValueError(f"no legal move in {board.fen()}")
+        scores = self.scores(board)
+        best = max(scores)
+        ties = [i for i, s in enumerate(scores) if s == best]
+        return moves[ties[int(self.rng.integers(len(ties)))]]
+
+
+class AlphaBetaPlayer:
+    """Negamax alpha-beta to ``depth`` plies, optionally cut at ``time_ms`` per move."""
+
+    def __init__(
+        self, depth: int, time_ms: float = 0.0, seed: int = 0, name: str | None = None
+    ) -> None:
+        self.depth = depth
+        self.time_ms = time_ms
+        self.name = name or (f"alphabeta:{depth}" + (f":{time_ms:g}" if time_ms else ""))
+        self.searcher = Searcher(seed)
+        self.last: SearchResult | None = None  # the last search's statistics
+
+    def reseed(self, seed: int) -> None:
+        self.searcher.reseed(seed)
+
+    def choose(self, board: Board) -> Move:
+        moves = board.legal_moves()
+        if not moves:
+            raise ValueError(f"no legal move in {board.fen()}")
+        if len(moves) == 1:  # forced: no search needed (the generator is not consumed either)
+            self.last = SearchResult(0, 0, 0, 0, False)
+            return moves[0]
+        r = self.searcher.search(
+            board.black, board.white, board.kings, int(board.turn), self.depth, self.time_ms
+        )
+        self.last = r
+        return moves[r.index]
