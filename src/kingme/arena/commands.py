@@ -375,7 +375,9 @@ def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
         rows.append({"player": upper, "opponent": lower, **stats.as_dict()})
         fit_pairs.append((rungs.index(upper), rungs.index(lower), t.wins + 0.5 * t.draws, t.games))
     try:
-        ratings, se = fit_ratings(fit_pairs, len(rungs), rungs.index(ANCHOR), ANCHOR_RATING)
+        ratings, se = fit_ratings(
+            fit_pairs, len(rungs), rungs.index(ANCHOR), ANCHOR_RATING, names=rungs
+        )
         fitted = {
             n: {"rating": round(float(x), 1), "se": round(float(s), 1)}
             for n, x, s in zip(rungs, ratings, se)

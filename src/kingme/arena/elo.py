@@ -199,11 +199,24 @@ def fit_ratings(
     anchor: int,
     anchor_rating: float,
     iters: int = 100,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bradley-Terry maximum likelihood: ``pairs`` are (i, j, points of i against j, games);
     returns (ratings, standard errors), with player ``anchor`` fixed at ``anchor_rating`` (its
     standard error 0). ValueError if some player's results have no finite maximum (it won or lost
     every game it played, taking the connected results together)."""
+    points = np.zeros(n_players)
+    games = np.zeros(n_players)
+    for i, j, p, n in pairs:
+        points[i] += p
+        points[j] += n - p
+        games[i] += n
+        games[j] += n
+    for k in range(n_players):
+        if games[k] > 0 and points[k] in (0, games[k]):
+            verb = "won" if points[k] else "lost"
+            who = names[k] if names else f"player {k}"
+            raise ValueError(f"no finite ratings: {who} {verb} every game it played")
     free = [k for k in range(n_players) if k != anchor]
     q = np.zeros(n_players)  # ratings in natural logistic units, anchor at 0
 
