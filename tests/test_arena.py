@@ -110,7 +110,7 @@ def test_game_records_are_consistent_with_the_board_rules() -> None:
         board = Board()
         for m in rec.moves:
             board.push(m)
-        assert rec.moves[:3] == list(rec.spec.opening.moves)
+        assert [str(m) for m in rec.moves[:3]] == list(rec.spec.opening.moves)
         assert board.result() == rec.result and rec.plies == len(rec.moves)
         assert rec.termination in ("no moves", "80-ply rule", "threefold repetition")
 

@@ -4,8 +4,9 @@ The ladder's rung ratings (`RUNG_RATINGS`) are constants measured once with::
 
     kingme ladder --measure --games 312 --seed 0
 
-(each rung against its neighbours, all results fitted jointly, anchor ``alphabeta:4`` = 1500);
-docs/arena.md records that run. A player's ladder Elo is then the maximum-likelihood rating
+(each rung against its neighbours, plus a chain of `BRIDGES` between ``greedy`` and
+``alphabeta:2``, whose direct gap is too wide to measure; all results fitted jointly, anchor
+``alphabeta:4`` = 1500); docs/arena.md records that run. A player's ladder Elo is then the maximum-likelihood rating
 against these fixed ratings, from all its games (`kingme.arena.elo.fit_rating`).
 """
 
@@ -53,16 +54,18 @@ LADDER: tuple[str, ...] = (
     "alphabeta:8",
 )
 ANCHOR = "alphabeta:4"
+# Measuring instruments, not rungs: alphabeta:2 with 50%, 25% and 10% of its moves random.
+BRIDGES: tuple[str, ...] = ("mix:0.5:alphabeta:2", "mix:0.25:alphabeta:2", "mix:0.1:alphabeta:2")
 ANCHOR_RATING = 1500.0
 
 # Measured with `kingme ladder --measure --games 312 --seed 0` (see docs/arena.md).
 RUNG_RATINGS: dict[str, float] = {
-    "random": 0.0,
-    "greedy": 0.0,
-    "alphabeta:2": 0.0,
+    "random": 209.4,
+    "greedy": 238.4,
+    "alphabeta:2": 1212.3,
     "alphabeta:4": ANCHOR_RATING,
-    "alphabeta:6": 0.0,
-    "alphabeta:8": 0.0,
+    "alphabeta:6": 1745.7,
+    "alphabeta:8": 1910.8,
 }
 
 
@@ -352,15 +355,29 @@ def format_ladder(r: dict[str, object]) -> str:
 # Measuring the ladder
 
 
+def measurement_pairs(rungs: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The players and the (stronger, weaker) pairs of the ladder measurement: each rung against
+    its neighbour, plus, where ``greedy`` and ``alphabeta:2`` are neighbours, the chain of
+    `BRIDGES` between them (that gap is too wide to measure: alphabeta:2 wins every game)."""
+    players = list(rungs)
+    pairs = [(upper, lower) for lower, upper in zip(rungs[:-1], rungs[1:])]
+    if ("alphabeta:2", "greedy") in pairs:
+        chain = ["greedy", *BRIDGES, "alphabeta:2"]
+        players += list(BRIDGES)
+        pairs += [(upper, lower) for lower, upper in zip(chain[:-1], chain[1:])]
+    return players, pairs
+
+
 def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
-    """Each rung against its neighbour(s) on the chosen rungs, fitted jointly (anchor fixed)."""
+    """Each rung against its neighbour(s) on the chosen rungs (and the bridges), fitted jointly
+    with the anchor fixed."""
     rungs = cfg.rung_list()
     require(ANCHOR in rungs, f"--measure needs the anchor {ANCHOR} among the rungs")
     require(len(rungs) >= 2, "--measure needs at least two rungs")
     openings = _openings("acf")
+    players, pairs = measurement_pairs(rungs)
     specs: list[GameSpec] = []
-    pairs = list(zip(rungs[:-1], rungs[1:]))
-    for lower, upper in pairs:
+    for upper, lower in pairs:
         specs += schedule_match(
             upper, lower, cfg.games, cfg.seed, openings, f"{upper}|{lower}", len(specs)
         )
@@ -369,18 +386,20 @@ def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
         write_pdn(cfg.pdn, records, "kingme ladder --measure")
     rows = []
     fit_pairs = []
-    for lower, upper in pairs:
+    for upper, lower in pairs:
         t = tally([r for r in records if r.spec.label == f"{upper}|{lower}"])
         stats = match_stats(**vars(t))
         rows.append({"player": upper, "opponent": lower, **stats.as_dict()})
-        fit_pairs.append((rungs.index(upper), rungs.index(lower), t.wins + 0.5 * t.draws, t.games))
+        points = t.wins + 0.5 * t.draws
+        fit_pairs.append((players.index(upper), players.index(lower), points, t.games))
     try:
         ratings, se = fit_ratings(
-            fit_pairs, len(rungs), rungs.index(ANCHOR), ANCHOR_RATING, names=rungs
+            fit_pairs, len(players), players.index(ANCHOR), ANCHOR_RATING, names=players
         )
+        order = sorted(range(len(players)), key=lambda k: ratings[k])
         fitted = {
-            n: {"rating": round(float(x), 1), "se": round(float(s), 1)}
-            for n, x, s in zip(rungs, ratings, se)
+            players[k]: {"rating": round(float(ratings[k]), 1), "se": round(float(se[k]), 1)}
+            for k in order
         }
     except ValueError as e:
         fitted = {"error": str(e)}  # type: ignore[dict-item]
@@ -404,7 +423,7 @@ def format_measure(r: dict[str, object]) -> str:
     for row in r["pairs"]:  # type: ignore[attr-defined]
         lo, hi = row["score_ci95"]
         lines.append(
-            f"  {row['player']:<12} vs {row['opponent']:<12} +{row['wins']} ={row['draws']} "
+            f"  {row['player']:<20} vs {row['opponent']:<20} +{row['wins']} ={row['draws']} "
             f"-{row['losses']}  score {row['score']:.3f} [{lo:.3f}, {hi:.3f}]  "
             f"Elo diff {_e(row['elo'], _inf(row['score']))}"
         )
@@ -413,5 +432,5 @@ def format_measure(r: dict[str, object]) -> str:
         lines.append(f"  fit failed: {ratings['error']}")  # type: ignore[index]
     else:
         for name, v in ratings.items():  # type: ignore[attr-defined]
-            lines.append(f"  {name:<12} {v['rating']:>8.1f} ± {1.96 * v['se']:.1f}")
+            lines.append(f"  {name:<20} {v['rating']:>8.1f} ± {1.96 * v['se']:.1f}")
     return "\n".join(lines)

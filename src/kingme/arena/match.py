@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kingme.arena.openings import Opening
-from kingme.checkers import DRAW_PLIES, Board, Game, game_from_board
+from kingme.checkers import DRAW_PLIES, Board, Game, Move
 from kingme.players import Player, is_batched, is_interactive, load_player, mix_seed
 
 MAX_PLIES = 400  # safety cap on a game's length, openings included (a game reaching it is drawn)
@@ -53,7 +53,7 @@ class GameRecord:
     """One finished game."""
 
     spec: GameSpec
-    moves: list[str]  # every move from the start position, the opening's included
+    moves: list[Move]  # every move from the start position, the opening's included
     result: str  # "1-0" Black won, "0-1" White won, "1/2-1/2"
     termination: str  # "no moves", "80-ply rule", "threefold repetition", "ply cap"
     plies: int = field(default=0)
@@ -67,9 +67,6 @@ class GameRecord:
 
     def to_game(self, event: str = "kingme arena") -> Game:
         """A PDN `Game` (tags: players, opening, termination)."""
-        board = Board()
-        for m in self.moves:
-            board.push(m)
         op = self.spec.opening
         tags = {
             "Event": event,
@@ -79,7 +76,7 @@ class GameRecord:
             "Opening": (f"ACF #{op.number}: " if op.number else "") + str(op),
             "Termination": self.termination,
         }
-        return game_from_board(board, self.result, **tags)
+        return Game(tags=tags, moves=list(self.moves), result=self.result)
 
 
 def schedule_match(
@@ -129,7 +126,7 @@ def _finish(spec: GameSpec, board: Board, max_plies: int) -> GameRecord | None:
         return None
     result = board.result() if why != "ply cap" else DRAW
     assert result is not None
-    moves = [str(m) for m in board.move_stack]
+    moves = list(board.move_stack)
     return GameRecord(spec, moves, result, why, len(moves))
 
 

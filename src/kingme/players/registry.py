@@ -2,8 +2,9 @@
 
 A spec is ``KIND`` or ``KIND:ARGS``; the factory registered for KIND receives ARGS (the text after
 the first ``:``, or "" for none) and a seed, and returns a player or raises `UserError` with one
-line. Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``human`` and a ``policy`` kind that
-validates its spec and reports that no loader exists yet.
+line. Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``human``, ``mix:EPS:SPEC`` (random
+moves mixed into another player, for calibration) and a ``policy`` kind that validates its spec
+and reports that no loader exists yet.
 
 Plug-ins: another module (the self-play package) replaces or adds kinds by calling
 ``register_player_kind`` when it is imported. So that ``kingme arena policy:...`` finds it without
@@ -140,6 +141,20 @@ def _alphabeta(args: str, seed: int) -> Player:
     return AlphaBetaPlayer(depth, ms, seed)
 
 
+def _mix(args: str, seed: int) -> Player:
+    from kingme.players.simple import MixPlayer
+
+    usage = "mix:EPS:SPEC with 0 <= EPS <= 1 and SPEC another player, e.g. mix:0.25:alphabeta:2"
+    eps_text, _, inner = args.partition(":")
+    try:
+        eps = float(eps_text)
+    except ValueError:
+        raise UserError(f"malformed player 'mix:{args}': expected {usage}") from None
+    if not 0.0 <= eps <= 1.0 or not inner:
+        raise UserError(f"malformed player 'mix:{args}': expected {usage}")
+    return MixPlayer(eps, load_player(inner, seed), seed, name=f"mix:{args}")
+
+
 def _human(args: str, seed: int) -> Player:
     from kingme.players.human import HumanPlayer
 
@@ -159,3 +174,4 @@ register_player_kind("alphabeta", _alphabeta, "alphabeta:D[:MS]")
 register_player_kind("policy", _policy, "policy:NAME_OR_PATH[:sample][:T]")
 _KINDS["policy"].builtin_stub = True
 register_player_kind("human", _human, "human")
+register_player_kind("mix", _mix, "mix:EPS:SPEC")

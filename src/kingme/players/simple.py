@@ -5,6 +5,9 @@
   the search's weights (man 100, king 130; so crowning counts), ties broken at random.
 - ``alphabeta:D[:MS]``: the compiled search of `kingme.players.alphabeta` to depth D, with an
   optional time limit of MS milliseconds per move.
+- ``mix:EPS:SPEC``: with probability EPS a uniformly random legal move, else SPEC's move. A
+  measuring instrument: the ladder measurement uses ``mix:0.5:alphabeta:2`` and friends to bridge
+  the gap between ``greedy`` and ``alphabeta:2``, which is too wide to measure directly.
 
 All draw from a seeded generator; ``reseed`` resets it.
 """
@@ -15,6 +18,7 @@ import numpy as np
 
 from kingme.checkers import Board, Move, core
 from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
+from kingme.players.base import Player, mix_seed
 
 
 class RandomPlayer:
@@ -106,3 +110,24 @@ class AlphaBetaPlayer:
         )
         self.last = r
         return moves[r.index]
+
+
+class MixPlayer:
+    """With probability ``eps`` a uniformly random legal move, else ``base``'s move."""
+
+    def __init__(self, eps: float, base: Player, seed: int = 0, name: str | None = None) -> None:
+        self.eps = eps
+        self.base = base
+        self.name = name or f"mix:{eps:g}:{base.name}"
+        self.random = RandomPlayer(seed)
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.coin = np.random.default_rng(mix_seed(seed, 1))
+        self.random.reseed(mix_seed(seed, 2))
+        self.base.reseed(mix_seed(seed, 3))
+
+    def choose(self, board: Board) -> Move:
+        if self.coin.random() < self.eps:
+            return self.random.choose(board)
+        return self.base.choose(board)
