@@ -206,7 +206,7 @@ class Board:
     """
 
     def __init__(self, fen: str | None = None) -> None:
-        self.black, self.white, self.kings, self.turn = parse_fen(fen or START_FEN)
+        self.black, self.white, self.kings, self.turn = parse_fen(START_FEN if fen is None else fen)
         self.clock = 0  # plies since the last capture or man move
         self.move_stack: list[Move] = []
         self._stack: list[_State] = []

@@ -102,7 +102,7 @@ def read_games(text: str) -> list[Game]:
     def flush() -> None:
         nonlocal tags, movetext, in_moves
         if tags or "".join(movetext).strip():
-            games.append(_parse_game(tags, " ".join(movetext), len(games) + 1))
+            games.append(_parse_game(tags, "\n".join(movetext), len(games) + 1))
         tags, movetext, in_moves = {}, [], False
 
     for lineno, line in enumerate(text.splitlines(), 1):
