@@ -1,0 +1,52 @@
+"""Smoke tests of the engine's commands, and one-line errors for bad input."""
+
+import json
+
+import pytest
+
+from kingme.cli import main
+
+
+def test_perft_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perft", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nodes"] == 7361 and out["depth"] == 5
+
+
+def test_perft_divide(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perft", "2", "--divide"]) == 0
+    assert "perft(2) = 49" in capsys.readouterr().out
+
+
+def test_moves_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["moves", "--fen", "W:WK2:B6,7,14,15", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["moves"] == ["2x9x18x11x2", "2x11x18x9x2"]
+    assert main(["show"]) == 0
+    assert "Black to move" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["perft", "3", "--fen", "B:W21:B33"], ["moves", "--fen", "nonsense"], ["perft", "-1"], ["perft", "x"],
+     ["nosuchcommand"], ["train", "nonsense"]],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) if argv[:2] == ["perft", "x"] else _nothing():
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error" in err
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def test_bench_engine_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "engine", "--quick", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["perft"]["nodes"] == 3963680
+    assert res["vec_env"]["steps_per_second"] > 0 and res["random_games"]["games_per_second"] > 0
