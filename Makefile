@@ -24,8 +24,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not learning"
 
+# The main training job. Until self-play checkers training lands, this is PPO on CartPole-v1.
 train: $(STAMP)
-	$(BIN)/kingme train checkers
+	$(BIN)/kingme train gym:CartPole-v1
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
