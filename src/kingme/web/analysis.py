@@ -1,0 +1,121 @@
+"""What a model thinks of a position: move probabilities and a value, for the web page.
+
+The hook (`Analyzer`) is one method, ``analyze(board) -> Analysis``. `analyzer_for(player)` makes
+one from a loaded player, by duck typing, so the self-play module needs nothing from this package:
+
+- a player with ``analyze(board)`` returning an `Analysis` is used as it is;
+- a player with ``move_probabilities(board) -> Mapping[Move | str, float]`` (the policy's
+  distribution over the legal moves of ``board``) and, optionally, ``win_probability(board) ->
+  float`` (the critic's estimate, in [0, 1], that the side to move wins) is wrapped in
+  `PolicyAnalyzer`;
+- any other player (``random``, ``alphabeta:4``...) has no policy: `UniformAnalyzer` answers
+  with the uniform distribution over the legal moves, ``value`` None and ``source``
+  ``"uniform (no policy loaded)"``. Nothing is invented: a uniform policy and no value is
+  exactly what the server knows without a trained network.
+
+Probabilities are checked (finite, non-negative, only legal moves, positive total) and
+renormalised over the legal moves, so they always sum to one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from kingme.checkers import Board, BoardError, Move
+
+UNIFORM_SOURCE = "uniform (no policy loaded)"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Move probabilities over the legal moves (in `board.legal_moves()` order) and a value."""
+
+    probs: list[tuple[Move, float]]
+    value: float | None  # the side to move's estimated chance to win, in [0, 1]; None if unknown
+    source: str  # who computed it, e.g. "policy:default" or UNIFORM_SOURCE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "moves": [{"move": str(m), "path": list(m.path), "prob": p} for m, p in self.probs],
+            "value": self.value,
+            "source": self.source,
+        }
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    source: str
+
+    def analyze(self, board: Board) -> Analysis:
+        """The analysis of ``board`` (whose game may be over: then ``probs`` is empty)."""
+        ...
+
+
+class UniformAnalyzer:
+    """The documented fallback: every legal move equally likely, no value."""
+
+    def __init__(self, source: str = UNIFORM_SOURCE) -> None:
+        self.source = source
+
+    def analyze(self, board: Board) -> Analysis:
+        moves = board.legal_moves()
+        p = 1.0 / len(moves) if moves else 0.0
+        return Analysis([(m, p) for m in moves], None, self.source)
+
+
+class PolicyAnalyzer:
+    """Wraps a player that exposes ``move_probabilities`` (and maybe ``win_probability``)."""
+
+    def __init__(self, player: Any, source: str) -> None:
+        self.player = player
+        self.source = source
+
+    def analyze(self, board: Board) -> Analysis:
+        moves = board.legal_moves()
+        if not moves:
+            return Analysis([], None, self.source)
+        raw = self.player.move_probabilities(board.copy())
+        probs = normalise(board, raw, self.source)
+        value = None
+        win = getattr(self.player, "win_probability", None)
+        if callable(win):
+            v = float(win(board.copy()))
+            if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+                raise ValueError(f"{self.source}: win probability {v} is not in [0, 1]")
+            value = v
+        return Analysis(probs, value, self.source)
+
+
+def normalise(
+    board: Board, raw: Mapping[Move | str, float], source: str
+) -> list[tuple[Move, float]]:
+    """``raw`` as probabilities over ``board``'s legal moves, in their order, summing to one."""
+    moves = board.legal_moves()
+    weights = dict.fromkeys(moves, 0.0)
+    for key, p in raw.items():
+        try:
+            m = board.parse_move(key)
+        except BoardError as e:
+            raise ValueError(f"{source}: probability for a move that is not legal: {e}") from None
+        p = float(p)
+        if not (math.isfinite(p) and p >= 0.0):
+            raise ValueError(f"{source}: probability {p} for {m} is not a non-negative number")
+        weights[m] += p
+    total = sum(weights.values())
+    if not total > 0.0:
+        raise ValueError(f"{source}: the probabilities of the legal moves sum to {total}")
+    return [(m, weights[m] / total) for m in moves]
+
+
+def analyzer_for(player: Any) -> Analyzer | None:
+    """The analyzer a loaded player provides, or None when it is not a policy."""
+    name = str(getattr(player, "name", "") or type(player).__name__)
+    analyze = getattr(player, "analyze", None)
+    if callable(analyze) and isinstance(player, Analyzer):
+        return player
+    if callable(getattr(player, "move_probabilities", None)):
+        return PolicyAnalyzer(player, name)
+    return None
