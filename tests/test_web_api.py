@@ -1,0 +1,258 @@
+"""The JSON API behind `kingme play`, through FastAPI's TestClient (no server, no browser)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "fastapi", reason="kingme play needs fastapi (pip install fastapi uvicorn httpx)"
+)
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette may warn about its httpx-based client
+    from fastapi.testclient import TestClient
+
+from kingme.checkers import Board, read_games
+from kingme.web.analysis import UNIFORM_SOURCE, Analysis, PolicyAnalyzer, analyzer_for
+from kingme.web.app import FALLBACK_OPPONENT, create_app
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(create_app("random", max_games=4))
+
+
+def new_game(client: TestClient, **body: Any) -> dict[str, Any]:
+    r = client.post("/api/games", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def one_line_error(r: Any, *codes: int) -> str:
+    assert r.status_code in codes, (r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and detail and "\n" not in detail
+    return detail
+
+
+def test_full_game_against_random_through_the_api(client: TestClient) -> None:
+    g = new_game(client, opponent="random", human="black")
+    gid = g["id"]
+    board = Board()
+    plies = 0
+    while g["result"] is None:
+        assert g["your_turn"] and g["turn"] == "black"
+        assert sorted(m["move"] for m in g["legal_moves"]) == sorted(
+            str(m) for m in board.legal_moves()
+        )
+        mv = g["legal_moves"][0]["move"]
+        r = client.post(f"/api/games/{gid}/move", json={"move": mv})
+        assert r.status_code == 200, r.text
+        g = r.json()
+        board.push(mv)
+        if g["reply"] is not None:
+            assert g["line"][-1] == g["reply"] and g["last_move"]["move"] == g["reply"]
+            board.push(g["reply"])
+        assert g["fen"] == board.fen() and g["line"] == [str(m) for m in board.move_stack]
+        plies = len(g["line"])
+        assert plies < 400
+    assert g["result"] == board.result() and g["reason"]
+    assert g["legal_moves"] == [] and not g["your_turn"]
+    r = client.post(f"/api/games/{gid}/move", json={"move": "11-15"})
+    one_line_error(r, 409)
+    pdn = client.get(f"/api/games/{gid}/pdn")
+    assert pdn.status_code == 200 and "attachment" in pdn.headers["content-disposition"]
+    (game,) = read_games(pdn.text)
+    assert [str(m) for m in game.moves] == g["line"] and game.result == g["result"]
+    assert game.tags["Black"] == "human" and game.tags["White"] == "random"
+
+
+def test_bot_moves_first_when_you_play_white(client: TestClient) -> None:
+    g = new_game(client, opponent="alphabeta:2", human="white")
+    assert len(g["line"]) == 1 and g["reply"] == g["line"][0] and g["turn"] == "white"
+    assert g["your_turn"]
+
+
+def test_illegal_moves_are_rejected_and_change_nothing(client: TestClient) -> None:
+    g = new_game(client, human="black")
+    gid = g["id"]
+    before = client.get(f"/api/games/{gid}").json()
+    for bad in ["11-16x", "1-5", "22-18", "11-15-19", "99-100", "", "import os"]:
+        r = client.post(f"/api/games/{gid}/move", json={"move": bad})
+        one_line_error(r, 422)
+        assert client.get(f"/api/games/{gid}").json() == before
+    one_line_error(client.post(f"/api/games/{gid}/move", json={}), 422)
+    one_line_error(client.post(f"/api/games/{gid}/move", json={"move": 11}), 422)
+    one_line_error(client.post(f"/api/games/{gid}/move", content=b"{not json"), 422)
+    assert client.get(f"/api/games/{gid}").json() == before
+    # a compulsory capture: the plain step is refused
+    g = new_game(client, fen="B:W18:B14,1", human="both")
+    detail = one_line_error(client.post(f"/api/games/{g['id']}/move", json={"move": "1-6"}), 422)
+    assert "capture is compulsory" in detail
+    assert client.post(f"/api/games/{g['id']}/move", json={"move": "14x23"}).status_code == 200
+
+
+def test_analysis_of_a_fen_sums_to_one_over_the_legal_moves(client: TestClient) -> None:
+    fen = "W:W18,22,K30:B14,15,K5"
+    r = client.post("/api/analysis", json={"fen": fen})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    legal = sorted(str(m) for m in Board(fen).legal_moves())
+    assert sorted(m["move"] for m in a["moves"]) == legal
+    assert math.isclose(sum(m["prob"] for m in a["moves"]), 1.0)
+    assert a["value"] is None and a["source"] == UNIFORM_SOURCE and a["turn"] == "white"
+    # the same through a game, and for a PDN's final position
+    g = new_game(client, fen=fen, human="both")
+    assert client.get(f"/api/games/{g['id']}/analysis").json()["moves"] == a["moves"]
+    r = client.post("/api/analysis", json={"pdn": "1. 11-15 23-19 *"})
+    assert r.status_code == 200 and r.json()["turn"] == "black"
+    assert math.isclose(sum(m["prob"] for m in r.json()["moves"]), 1.0)
+
+
+def test_unknown_game_id_is_404(client: TestClient) -> None:
+    for method, path in [
+        ("GET", "/api/games/nope"),
+        ("POST", "/api/games/nope/undo"),
+        ("POST", "/api/games/nope/resign"),
+        ("POST", "/api/games/nope/reply"),
+        ("GET", "/api/games/nope/pdn"),
+        ("GET", "/api/games/nope/analysis"),
+        ("DELETE", "/api/games/nope"),
+    ]:
+        one_line_error(client.request(method, path), 404)
+    one_line_error(client.post("/api/games/nope/move", json={"move": "11-15"}), 404)
+
+
+@pytest.mark.parametrize(
+    "fen", ["X:W1:B2", "B:W21-32", "B:W33:B1", "B:W1,1:B2", "", "B:W21-32:B29"]
+)
+def test_bad_fen_is_4xx(client: TestClient, fen: str) -> None:
+    one_line_error(client.post("/api/analysis", json={"fen": fen}), 400, 422)
+    one_line_error(client.post("/api/games", json={"fen": fen}), 400, 422)
+
+
+def test_bad_pdn_and_bad_specs_are_4xx(client: TestClient) -> None:
+    one_line_error(client.post("/api/games", json={"pdn": "1. 11-15 11-15 *"}), 422)
+    one_line_error(client.post("/api/games", json={"pdn": "[Event"}), 422)
+    one_line_error(client.post("/api/analysis", json={}), 422)
+    one_line_error(client.post("/api/games", json={"fen": "B:W21-32:B1-12", "pdn": "*"}), 422)
+    for spec in [
+        "nobody",
+        "alphabeta:x",
+        "human",
+        "policy:/etc/passwd",
+        "mix:0.1:policy:x.pt",
+        "alphabeta:30",
+    ]:
+        one_line_error(client.post("/api/games", json={"opponent": spec}), 422)
+        one_line_error(
+            client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": spec}), 422
+        )
+    one_line_error(client.post("/api/games", json={"human": "red"}), 422)
+    assert client.post("/api/games", json={"opponent": "alphabeta:20:50"}).status_code == 201
+
+
+def test_undo_resign_goto_and_pdn_loading(client: TestClient) -> None:
+    g = new_game(client, human="black")
+    gid = g["id"]
+    one_line_error(client.post(f"/api/games/{gid}/undo"), 409)
+    g = client.post(f"/api/games/{gid}/move", json={"move": "11-15"}).json()
+    assert len(g["line"]) == 2
+    g = client.post(f"/api/games/{gid}/undo").json()
+    assert g["line"] == [] and g["fen"] == Board().fen() and g["your_turn"]
+    client.post(f"/api/games/{gid}/move", json={"move": "9-13"})
+    g = client.post(f"/api/games/{gid}/resign").json()
+    assert g["result"] == "0-1" and "Black resigned" in g["reason"]
+    assert "0-1" in client.get(f"/api/games/{gid}/pdn").text
+    one_line_error(client.post(f"/api/games/{gid}/move", json={"move": "13-17"}), 409)
+
+    pdn = '[Event "t"]\n[Result "1-0"]\n\n1. 11-15 23-19 2. 8-11 22-17 1-0\n'
+    g = new_game(client, pdn=pdn, human="both", ply=0)
+    gid = g["id"]
+    assert (
+        g["ply"] == 0
+        and g["line"] == ["11-15", "23-19", "8-11", "22-17"]
+        and g["fen"] == Board().fen()
+    )
+    g = client.post(f"/api/games/{gid}/goto", json={"ply": 3}).json()
+    b3 = Board()
+    for mv in ["11-15", "23-19", "8-11"]:
+        b3.push(mv)
+    assert g["ply"] == 3 and g["turn"] == "white" and g["fen"] == b3.fen()
+    one_line_error(client.post(f"/api/games/{gid}/goto", json={"ply": 9}), 422)
+    one_line_error(client.post(f"/api/games/{gid}/goto", json={"ply": -1}), 422)
+    assert client.get(f"/api/games/{gid}").json()["ply"] == 3
+    g = client.post(f"/api/games/{gid}/move", json={"move": "24-20"}).json()  # cuts the line
+    assert g["line"] == ["11-15", "23-19", "8-11", "24-20"] and g["reply"] is None
+    g = client.post(f"/api/games/{gid}/reply").json()  # ask the engine in analysis mode
+    assert len(g["line"]) == 5 and g["reply"] == g["line"][-1]
+
+
+def test_draw_by_repetition_is_reported(client: TestClient) -> None:
+    g = new_game(client, fen="B:WK32:BK1", human="both")
+    gid = g["id"]
+    for mv in ["1-5", "32-28", "5-1", "28-32"] * 2:
+        g = client.post(f"/api/games/{gid}/move", json={"move": mv}).json()
+    assert g["result"] == "1/2-1/2" and "three times" in g["reason"]
+
+
+def test_store_cap_drops_the_oldest_game(client: TestClient) -> None:
+    ids = [new_game(client)["id"] for _ in range(5)]
+    assert client.get(f"/api/games/{ids[0]}").status_code == 404
+    assert all(client.get(f"/api/games/{i}").status_code == 200 for i in ids[1:])
+
+
+def test_default_opponent_and_page_and_schema() -> None:
+    c = TestClient(create_app())
+    info = c.get("/api/players").json()
+    assert info["default"] == FALLBACK_OPPONENT  # no shipped policy model yet
+    page = c.get("/")
+    assert page.status_code == 200 and "kingme play" in page.text
+    assert (
+        c.get("/static/app.js").status_code == 200 and c.get("/static/style.css").status_code == 200
+    )
+    paths = c.get("/openapi.json").json()["paths"]
+    assert {"/api/games", "/api/games/{gid}/move", "/api/analysis", "/api/games/{gid}/pdn"} <= set(
+        paths
+    )
+
+
+class FakePolicy:
+    """A stand-in for a trained policy: prefers the first legal move, with a critic."""
+
+    name = "policy:fake"
+
+    def choose(self, board: Board) -> Any:
+        return board.legal_moves()[0]
+
+    def reseed(self, seed: int) -> None:
+        pass
+
+    def move_probabilities(self, board: Board) -> dict[str, float]:
+        moves = board.legal_moves()
+        return {str(m): (3.0 if i == 0 else 1.0) for i, m in enumerate(moves)}
+
+    def win_probability(self, board: Board) -> float:
+        return 0.625
+
+
+def test_analyzer_hook_uses_a_policy_and_normalises() -> None:
+    assert analyzer_for(object()) is None
+    a = analyzer_for(FakePolicy())
+    assert isinstance(a, PolicyAnalyzer)
+    out = a.analyze(Board())
+    assert isinstance(out, Analysis) and out.value == 0.625 and out.source == "policy:fake"
+    probs = [p for _, p in out.probs]
+    assert math.isclose(sum(probs), 1.0) and math.isclose(probs[0], 3 / 9)
+
+    class Bad(FakePolicy):
+        def move_probabilities(self, board: Board) -> dict[str, float]:
+            return {"1-5": 1.0}
+
+    with pytest.raises(ValueError, match="not legal"):
+        PolicyAnalyzer(Bad(), "bad").analyze(Board())
