@@ -70,15 +70,18 @@ async function setGame(state) {
   selected = [];
   localStorage.setItem("kingme.game", game.id);
   render();
-  await refreshAnalysis();
+  refreshAnalysis(); // not awaited: the board is usable while the model thinks
 }
 
 async function refreshAnalysis() {
   if (!game) return;
+  const id = game.id, ply = game.ply, fen = game.fen;
   const model = $("model").value.trim();
   const q = model ? `?model=${encodeURIComponent(model)}` : "";
   try {
-    analysis = await api("GET", `/api/games/${game.id}/analysis${q}`);
+    const a = await api("GET", `/api/games/${id}/analysis${q}`);
+    if (!game || game.id !== id || game.ply !== ply || game.fen !== fen) return; // stale
+    analysis = a;
   } catch (err) {
     analysis = null;
     showError(`analysis: ${err.message}`);
@@ -229,6 +232,7 @@ function drawMoves() {
     s.textContent = mv;
     s.dataset.ply = i + 1;
     s.addEventListener("click", () => gotoPly(i + 1));
+    if (li.childNodes.length) li.append(" ");
     li.appendChild(s);
   });
   const cur = ol.querySelector(".current");
