@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from kingme.arena.commands import LADDER, RUNG_RATINGS, arena_main, ladder_main
+from kingme.arena.bench import bench_lockstep_ladder, bench_search
+from kingme.arena.commands import (
+    BRIDGES,
+    LADDER,
+    RUNG_RATINGS,
+    arena_main,
+    ladder_main,
+    measurement_pairs,
+)
 from kingme.arena.match import (
     GameSpec,
     play_game,
@@ -72,9 +80,7 @@ def test_schedule_balances_colours_and_openings() -> None:
     assert len({s.seed for s in specs}) == 40
     # the same seed gives the same schedule; another seed another order
     assert schedule_match("A", "B", 40, 5, acf_openings()) == specs
-    assert [s.opening for s in schedule_match("A", "B", 40, 6, acf_openings())] != [
-        s.opening for s in specs
-    ]
+    assert [s.opening for s in schedule_match("A", "B", 40, 6, acf_openings())] != [s.opening for s in specs]
 
 
 def test_schedule_wraps_round_the_openings() -> None:
@@ -268,9 +274,7 @@ def test_arena_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         (["ladder", "random", "--measure"], "give no PLAYER"),
     ],
 )
-def test_command_errors_are_one_line(
-    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
-) -> None:
+def test_command_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
     code, out, err = run_cli(capsys, argv)
     assert code == 2 and out == ""
     assert needle in err and err.count("\n") == 1
@@ -320,3 +324,41 @@ def test_alphabeta_player_is_deterministic_given_its_seed() -> None:
     a = play_game(spec, AlphaBetaPlayer(4), AlphaBetaPlayer(4))
     b = play_game(spec, AlphaBetaPlayer(4, seed=123), AlphaBetaPlayer(4, seed=5))
     assert a.moves == b.moves  # the arena reseeds before every move
+
+
+def test_measurement_pairs_bridge_the_greedy_gap() -> None:
+    players, pairs = measurement_pairs(LADDER)
+    assert players == [*LADDER, *BRIDGES]
+    assert pairs[:5] == [
+        ("greedy", "random"),
+        ("alphabeta:2", "greedy"),
+        ("alphabeta:4", "alphabeta:2"),
+        ("alphabeta:6", "alphabeta:4"),
+        ("alphabeta:8", "alphabeta:6"),
+    ]
+    chain = ["greedy", *BRIDGES, "alphabeta:2"]
+    assert pairs[5:] == [(chain[k + 1], chain[k]) for k in range(4)]
+    assert measurement_pairs(["alphabeta:2", "alphabeta:4"]) == (
+        ["alphabeta:2", "alphabeta:4"],
+        [("alphabeta:4", "alphabeta:2")],
+    )
+
+
+def test_measure_command_small(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--measure", "--rungs", "alphabeta:2,alphabeta:4", "--games", "4", "--json"]
+    code = ladder_main(argv)
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0 and r["games"] == 4 and len(r["pairs"]) == 1
+    row = r["pairs"][0]
+    assert (row["player"], row["opponent"]) == ("alphabeta:4", "alphabeta:2")
+    # two players, one pair: the fitted gap is the pair's Elo difference
+    ratings = r["ratings"]
+    assert ratings["alphabeta:4"] == {"rating": 1500.0, "se": 0.0}
+    assert ratings["alphabeta:2"]["rating"] == pytest.approx(1500 - row["elo"], abs=0.2)
+
+
+def test_bench_functions_small() -> None:
+    r = bench_search(depth=2, games=2, seed=0)
+    assert r["positions"] > 10 and r["median_ms"] > 0 and r["nodes_per_s"] > 0
+    lad = bench_lockstep_ladder(games_per_rung=2, rungs=("random", "greedy"))
+    assert lad["games"] == 4 and lad["mode"] == "lockstep" and lad["forward_passes"] > 0

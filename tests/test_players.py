@@ -247,3 +247,27 @@ def test_mix_seed_is_stable_and_spreads() -> None:
     assert mix_seed(1, 2) != mix_seed(2, 1)
     assert len({mix_seed(0, i) for i in range(1000)}) == 1000
     assert all(0 <= mix_seed(i, -i) < 2**63 for i in range(100))
+
+
+def test_mix_player() -> None:
+    board = Board()
+    p = load_player("mix:0.25:alphabeta:2")
+    assert p.name == "mix:0.25:alphabeta:2"
+    # eps 0 is the base player, eps 1 is uniformly random, each with the same seeding
+    base = load_player("alphabeta:2")
+    never = load_player("mix:0:alphabeta:2")
+    always = load_player("mix:1:alphabeta:2")
+    picks = set()
+    for seed in range(40):
+        never.reseed(seed)
+        base.reseed(mix_seed(seed, 3))
+        assert never.choose(board) == base.choose(board)
+        always.reseed(seed)
+        picks.add(str(always.choose(board)))
+    assert len(picks) == len(board.legal_moves())  # all 7 first moves show up in 40 draws
+
+
+@pytest.mark.parametrize("spec", ["mix:1.5:random", "mix:x:random", "mix:0.5", "mix:0.5:"])
+def test_mix_player_bad_specs(spec: str) -> None:
+    with pytest.raises(UserError, match="expected mix:EPS:SPEC"):
+        load_player(spec)

@@ -20,7 +20,6 @@ or the third repetition of a position, is a draw) or, as a safety net, at a ply 
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -224,9 +223,11 @@ def _worker_play(spec: GameSpec) -> GameRecord:
 
 
 def _mp_context() -> mp.context.BaseContext:
-    """Fork where it is safe and available (the compiled search is inherited, nothing to load);
-    spawn if torch is loaded (its threads do not survive a fork), which then reads numba's cache."""
-    if "torch" not in sys.modules and "fork" in mp.get_all_start_methods():
+    """Fork where available: the workers inherit the compiled search (warmed up in the parent by
+    `play_pool`), so they start in milliseconds. They only run numba code and the Board, never
+    torch, so a parent that has imported torch is safe to fork. Elsewhere, spawn (the workers
+    then load numba's on-disk cache, about a second, and the main module must be importable)."""
+    if "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
     return mp.get_context("spawn")
 
