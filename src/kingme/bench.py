@@ -42,7 +42,9 @@ def _compile_time() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_engine(perft_depth: int = 11, games: int = 200_000, env_games: int = 4096, env_steps: int = 400) -> dict[str, Any]:
+def bench_engine(
+    perft_depth: int = 11, games: int = 200_000, env_games: int = 4096, env_steps: int = 400
+) -> dict[str, Any]:
     from kingme.checkers import Board, core, perft
     from kingme.envs.checkers_vec import CheckersVecEnv, random_legal_actions
 

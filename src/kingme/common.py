@@ -5,6 +5,7 @@ Nothing here knows about games or learning algorithms; every package may import 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -34,10 +35,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 

@@ -72,7 +72,9 @@ class CheckersGymEnv(gym.Env):  # type: ignore[type-arg]
         self._last_obs, self._last_mask = env.obs[0].copy(), env.mask[0].copy()
         return False, False, 0.0
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self._env.reset()
         if self.agent_color == "random":
@@ -91,7 +93,8 @@ class CheckersGymEnv(gym.Env):  # type: ignore[type-arg]
         if st.terminated[0] or st.truncated[0]:
             self._last_obs = st.final_obs[0].copy()
             self._last_mask = np.zeros(NUM_ACTIONS, dtype=bool)
-            return self._last_obs.copy(), float(st.reward[0]), bool(st.terminated[0]), bool(st.truncated[0]), self._info()
+            obs, reward = self._last_obs.copy(), float(st.reward[0])
+            return obs, reward, bool(st.terminated[0]), bool(st.truncated[0]), self._info()
         term, trunc, reward = self._opponent_moves()
         return self._last_obs.copy(), reward, term, trunc, self._info()
 
