@@ -62,8 +62,13 @@ def train_model(
         idx = torch.from_numpy(rng.integers(0, n, size=min(settings.batch_size, n)))
         b = data[idx]
         _, loss = model(
-            b.states, b.actions, b.timesteps, returns=b.returns, goals=b.goals,
-            targets=targets[idx], mask=b.mask,
+            b.states,
+            b.actions,
+            b.timesteps,
+            returns=b.returns,
+            goals=b.goals,
+            targets=targets[idx],
+            mask=b.mask,
         )
         assert loss is not None
         optimizer.zero_grad(set_to_none=True)
