@@ -107,9 +107,7 @@ def test_ties_are_broken_by_the_seed_over_exactly_the_best_moves() -> None:
             chosen.add(s.search(board.black, board.white, board.kings, 0, depth).index)
         assert chosen == tied, (depth, values)
     # and the same seed always gives the same move
-    picks = {
-        Searcher(7).search(board.black, board.white, board.kings, 0, 3).index for _ in range(5)
-    }
+    picks = {Searcher(7).search(board.black, board.white, board.kings, 0, 3).index for _ in range(5)}
     assert len(picks) == 1
 
 

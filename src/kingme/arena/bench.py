@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kingme.arena.match import MAX_PLIES, play_game, play_games, schedule_match, tally
+from kingme.arena.match import MAX_PLIES, GameSpec, play_game, play_games, schedule_match, tally
 from kingme.arena.openings import acf_openings
 from kingme.checkers import Board, Move
 from kingme.checkers.board import squares_of
@@ -40,9 +40,7 @@ def collect_positions(depth: int, games: int, seed: int) -> list[tuple[int, int,
     return positions
 
 
-def bench_search(
-    depth: int = 6, games: int = 4, seed: int = 0, repeat: int = 1
-) -> dict[str, object]:
+def bench_search(depth: int = 6, games: int = 4, seed: int = 0, repeat: int = 1) -> dict[str, object]:
     """Time ``alphabeta:depth`` on the positions of ``games`` self-play games (see the module
     docstring); each position is searched ``repeat`` times and its fastest time kept."""
     if games < 2 or games % 2:
@@ -112,9 +110,7 @@ class StandInPolicy:
         obs = np.zeros((len(boards), 4, 32), dtype=np.float32)  # (B, planes, squares)
         for i, b in enumerate(boards):
             own, opp = (b.black, b.white) if b.turn == 0 else (b.white, b.black)
-            for plane, bb in enumerate(
-                (own & ~b.kings, own & b.kings, opp & ~b.kings, opp & b.kings)
-            ):
+            for plane, bb in enumerate((own & ~b.kings, own & b.kings, opp & ~b.kings, opp & b.kings)):
                 for sq in squares_of(bb):
                     obs[i, plane, sq - 1] = 1.0
         with torch.no_grad():
@@ -138,11 +134,9 @@ def bench_lockstep_ladder(
     """Time a ladder run of `StandInPolicy` against ``rungs`` in lockstep (one merged schedule,
     as `kingme ladder` runs a batched player)."""
     policy = StandInPolicy(seed=seed)
-    specs = []
+    specs: list[GameSpec] = []
     for rung in rungs:
-        specs += schedule_match(
-            policy.name, rung, games_per_rung, seed, acf_openings(), rung, len(specs)
-        )
+        specs += schedule_match(policy.name, rung, games_per_rung, seed, acf_openings(), rung, len(specs))
     players = {policy.name: policy, **{r: load_player(r) for r in rungs}}
     for p in players.values():
         p.choose(Board())  # compile / load caches outside the timing

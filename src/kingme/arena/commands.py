@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from kingme.arena.elo import (
     finite_or_none,
@@ -184,6 +184,7 @@ def _run(
     players = load_players(specs)  # a bad spec fails here, before anything starts
     show = progress and not any(is_interactive(p) for p in players.values())
     t0 = time.perf_counter()
+    advance: Callable[[GameRecord], None]
     with progress_bar(len(specs), label, show) as advance:
         records, mode = play_games(specs, workers, max_plies, advance, players)
     return records, mode, time.perf_counter() - t0
@@ -195,9 +196,7 @@ def _run(
 
 def arena_main(argv: list[str]) -> int:
     parser = Parser(prog="kingme arena", description="Play a match between two players.")
-    parser.add_argument(
-        "a", metavar="A", help="player spec, e.g. alphabeta:4 (scored from its side)"
-    )
+    parser.add_argument("a", metavar="A", help="player spec, e.g. alphabeta:4 (scored from its side)")
     parser.add_argument("b", metavar="B", help="opponent spec, e.g. random")
     add_config_args(parser, ArenaConfig)
     ns = parser.parse_args(argv)
@@ -210,7 +209,7 @@ def arena_main(argv: list[str]) -> int:
     return 0
 
 
-def run_arena(a: str, b: str, cfg: ArenaConfig) -> dict[str, object]:
+def run_arena(a: str, b: str, cfg: ArenaConfig) -> dict[str, Any]:
     """Play the match; return the JSON-ready summary."""
     specs = schedule_match(a, b, cfg.games, cfg.seed, _openings(cfg.openings))
     records, mode, seconds = _run(specs, cfg.workers, cfg.max_plies, f"{a} vs {b}", cfg.progress)
@@ -233,30 +232,30 @@ def run_arena(a: str, b: str, cfg: ArenaConfig) -> dict[str, object]:
     }
 
 
-def _e(x: object, inf: str) -> str:
+def _e(x: float | None, inf: str) -> str:
     """An Elo figure from the JSON summary (None stands for an infinite one)."""
-    return format_elo(float(x)) if isinstance(x, (int, float)) else inf  # type: ignore[arg-type]
+    return inf if x is None else format_elo(float(x))
 
 
 def _inf(score: float) -> str:
     return "+inf" if score >= 1 else "-inf"
 
 
-def format_arena(r: dict[str, object]) -> str:
-    a, b = r["players"]  # type: ignore[misc]
-    lo, hi = r["score_ci95"]  # type: ignore[misc]
-    elo_lo, elo_hi = r["elo_ci95"]  # type: ignore[misc]
+def format_arena(r: dict[str, Any]) -> str:
+    a, b = r["players"]
+    lo, hi = r["score_ci95"]
+    elo_lo, elo_hi = r["elo_ci95"]
     ab, aw = r["as_black"], r["as_white"]
-    ends = ", ".join(f"{k} {v}" for k, v in r["terminations"].items())  # type: ignore[attr-defined]
+    ends = ", ".join(f"{k} {v}" for k, v in r["terminations"].items())
     return "\n".join(
         [
             f"{a} vs {b}: {r['games']} games from the {r['openings']} openings, seed {r['seed']} "
             f"({r['mode']}, {r['seconds']} s, {r['mean_plies']} plies a game)",
             f"  {a}: +{r['wins']} ={r['draws']} -{r['losses']}   score {r['score']:.3f} "
-            f"[{lo:.3f}, {hi:.3f}]   Elo {_e(r['elo'], _inf(r['score']))} "  # type: ignore[arg-type]
+            f"[{lo:.3f}, {hi:.3f}]   Elo {_e(r['elo'], _inf(r['score']))} "
             f"[{_e(elo_lo, '-inf')}, {_e(elo_hi, '+inf')}]",
-            f"  as Black +{ab['wins']} ={ab['draws']} -{ab['losses']}   "  # type: ignore[index]
-            f"as White +{aw['wins']} ={aw['draws']} -{aw['losses']}",  # type: ignore[index]
+            f"  as Black +{ab['wins']} ={ab['draws']} -{ab['losses']}   "
+            f"as White +{aw['wins']} ={aw['draws']} -{aw['losses']}",
             f"  endings: {ends}",
         ]
     )
@@ -272,9 +271,7 @@ def ladder_main(argv: list[str]) -> int:
         description="Play PLAYER against the ladder of bots and estimate its Elo "
         f"(anchor {ANCHOR} = {ANCHOR_RATING:.0f}); --measure measures the ladder itself.",
     )
-    parser.add_argument(
-        "player", metavar="PLAYER", nargs="?", help="player spec, e.g. policy:default"
-    )
+    parser.add_argument("player", metavar="PLAYER", nargs="?", help="player spec, e.g. policy:default")
     add_config_args(parser, LadderConfig)
     ns = parser.parse_args(argv)
     cfg = config_from_args(LadderConfig, ns)
@@ -291,16 +288,14 @@ def ladder_main(argv: list[str]) -> int:
     return 0
 
 
-def run_ladder(player: str, cfg: LadderConfig) -> dict[str, object]:
+def run_ladder(player: str, cfg: LadderConfig) -> dict[str, Any]:
     """PLAYER against every chosen rung (one merged schedule, so a batched player sees all its
     games in one lockstep); returns the JSON-ready table and the fitted Elo."""
     openings = _openings("acf")
     specs: list[GameSpec] = []
     for rung in cfg.rung_list():
         specs += schedule_match(player, rung, cfg.games, cfg.seed, openings, rung, len(specs))
-    records, mode, seconds = _run(
-        specs, cfg.workers, cfg.max_plies, f"{player} ladder", cfg.progress
-    )
+    records, mode, seconds = _run(specs, cfg.workers, cfg.max_plies, f"{player} ladder", cfg.progress)
     if cfg.pdn:
         write_pdn(cfg.pdn, records, f"kingme ladder {player}")
     rows = []
@@ -324,27 +319,26 @@ def run_ladder(player: str, cfg: LadderConfig) -> dict[str, object]:
     }
 
 
-def _num(x: object, default: str) -> str:
-    return f"{float(x):.0f}" if isinstance(x, (int, float)) else default  # type: ignore[arg-type]
+def _num(x: float | None, default: str) -> str:
+    return default if x is None else f"{float(x):.0f}"
 
 
-def format_ladder(r: dict[str, object]) -> str:
+def format_ladder(r: dict[str, Any]) -> str:
     lines = [
-        f"{r['player']} against the ladder: {r['games']} games, seed {r['seed']} "
-        f"({r['mode']}, {r['seconds']} s)",
+        f"{r['player']} against the ladder: {r['games']} games, seed {r['seed']} ({r['mode']}, {r['seconds']} s)",
         f"  {'opponent':<13}{'rating':>7}{'games':>7}{'+':>5}{'=':>5}{'-':>5}{'score':>8}"
         f"  {'95% CI':<16}{'Elo diff':>9}",
     ]
-    for row in r["rungs"]:  # type: ignore[attr-defined]
+    for row in r["rungs"]:
         lo, hi = row["score_ci95"]
         lines.append(
             f"  {row['opponent']:<13}{row['rating']:>7.0f}{row['games']:>7}{row['wins']:>5}"
             f"{row['draws']:>5}{row['losses']:>5}{row['score']:>8.3f}  [{lo:.3f}, {hi:.3f}]"
             f"{_e(row['elo'], _inf(row['score'])):>9}"
         )
-    lo, hi = r["elo_ci95"]  # type: ignore[misc]
+    lo, hi = r["elo_ci95"]
     lines.append(
-        f"  Elo of {r['player']}: {_num(r['elo'], _inf(sum(x['score'] for x in r['rungs'])))} "  # type: ignore[attr-defined]
+        f"  Elo of {r['player']}: {_num(r['elo'], _inf(sum(x['score'] for x in r['rungs'])))} "
         f"[{_num(lo, '-inf')}, {_num(hi, '+inf')}]"
         f"  (maximum likelihood over all games; anchor {ANCHOR} = {ANCHOR_RATING:.0f})"
     )
@@ -368,7 +362,7 @@ def measurement_pairs(rungs: Sequence[str]) -> tuple[list[str], list[tuple[str, 
     return players, pairs
 
 
-def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
+def measure_ladder(cfg: LadderConfig) -> dict[str, Any]:
     """Each rung against its neighbour(s) on the chosen rungs (and the bridges), fitted jointly
     with the anchor fixed."""
     rungs = cfg.rung_list()
@@ -378,9 +372,7 @@ def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
     players, pairs = measurement_pairs(rungs)
     specs: list[GameSpec] = []
     for upper, lower in pairs:
-        specs += schedule_match(
-            upper, lower, cfg.games, cfg.seed, openings, f"{upper}|{lower}", len(specs)
-        )
+        specs += schedule_match(upper, lower, cfg.games, cfg.seed, openings, f"{upper}|{lower}", len(specs))
     records, mode, seconds = _run(specs, cfg.workers, cfg.max_plies, "ladder", cfg.progress)
     if cfg.pdn:
         write_pdn(cfg.pdn, records, "kingme ladder --measure")
@@ -392,17 +384,13 @@ def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
         rows.append({"player": upper, "opponent": lower, **stats.as_dict()})
         points = t.wins + 0.5 * t.draws
         fit_pairs.append((players.index(upper), players.index(lower), points, t.games))
+    fitted: dict[str, Any]
     try:
-        ratings, se = fit_ratings(
-            fit_pairs, len(players), players.index(ANCHOR), ANCHOR_RATING, names=players
-        )
+        ratings, se = fit_ratings(fit_pairs, len(players), players.index(ANCHOR), ANCHOR_RATING, names=players)
         order = sorted(range(len(players)), key=lambda k: ratings[k])
-        fitted = {
-            players[k]: {"rating": round(float(ratings[k]), 1), "se": round(float(se[k]), 1)}
-            for k in order
-        }
+        fitted = {players[k]: {"rating": round(float(ratings[k]), 1), "se": round(float(se[k]), 1)} for k in order}
     except ValueError as e:
-        fitted = {"error": str(e)}  # type: ignore[dict-item]
+        fitted = {"error": str(e)}
     return {
         "pairs": rows,
         "ratings": fitted,
@@ -416,11 +404,9 @@ def measure_ladder(cfg: LadderConfig) -> dict[str, object]:
     }
 
 
-def format_measure(r: dict[str, object]) -> str:
-    lines = [
-        f"ladder measurement: {r['games']} games, seed {r['seed']} ({r['mode']}, {r['seconds']} s)"
-    ]
-    for row in r["pairs"]:  # type: ignore[attr-defined]
+def format_measure(r: dict[str, Any]) -> str:
+    lines = [f"ladder measurement: {r['games']} games, seed {r['seed']} ({r['mode']}, {r['seconds']} s)"]
+    for row in r["pairs"]:
         lo, hi = row["score_ci95"]
         lines.append(
             f"  {row['player']:<20} vs {row['opponent']:<20} +{row['wins']} ={row['draws']} "
@@ -428,9 +414,9 @@ def format_measure(r: dict[str, object]) -> str:
             f"Elo diff {_e(row['elo'], _inf(row['score']))}"
         )
     ratings = r["ratings"]
-    if "error" in ratings:  # type: ignore[operator]
-        lines.append(f"  fit failed: {ratings['error']}")  # type: ignore[index]
+    if "error" in ratings:
+        lines.append(f"  fit failed: {ratings['error']}")
     else:
-        for name, v in ratings.items():  # type: ignore[attr-defined]
+        for name, v in ratings.items():
             lines.append(f"  {name:<20} {v['rating']:>8.1f} ± {1.96 * v['se']:.1f}")
     return "\n".join(lines)

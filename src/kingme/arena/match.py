@@ -129,9 +129,7 @@ def _finish(spec: GameSpec, board: Board, max_plies: int) -> GameRecord | None:
     return GameRecord(spec, moves, result, why, len(moves))
 
 
-def play_game(
-    spec: GameSpec, black: Player, white: Player, max_plies: int = MAX_PLIES
-) -> GameRecord:
+def play_game(spec: GameSpec, black: Player, white: Player, max_plies: int = MAX_PLIES) -> GameRecord:
     """Play one game to its end."""
     board = spec.opening.board()
     while True:
@@ -217,9 +215,7 @@ def _worker_player(spec: str) -> Player:
 
 
 def _worker_play(spec: GameSpec) -> GameRecord:
-    return play_game(
-        spec, _worker_player(spec.black), _worker_player(spec.white), _WORKER_MAX_PLIES
-    )
+    return play_game(spec, _worker_player(spec.black), _worker_player(spec.white), _WORKER_MAX_PLIES)
 
 
 def _mp_context() -> mp.context.BaseContext:

@@ -13,6 +13,7 @@ from the start, in case one wants a list with no outside source; the arena uses 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import NamedTuple
 
@@ -126,4 +127,7 @@ def all_three_ply_openings() -> tuple[Opening, ...]:
     return tuple(out)
 
 
-OPENING_SETS = {"acf": acf_openings, "all3": all_three_ply_openings}
+OPENING_SETS: dict[str, Callable[[], tuple[Opening, ...]]] = {
+    "acf": acf_openings,
+    "all3": all_three_ply_openings,
+}

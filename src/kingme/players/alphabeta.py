@@ -39,12 +39,17 @@ All terms are differences (the side to move's minus the opponent's).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from numba import njit, objmode
 
 from kingme.checkers import core
 from kingme.checkers.core import MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, popcount
+
+# the intrinsic, typed for mypy (numba resolves the alias to the same intrinsic)
+_popcount = cast(Callable[[np.uint64], int], popcount)
 
 U64 = np.uint64
 _ZERO = U64(0)
@@ -81,7 +86,7 @@ def _advancement(men: np.uint64, side: int) -> int:
     """Sum over men of rows advanced from their own back row (Black moves down, White up)."""
     total = 0
     for r in range(8):
-        c = int(popcount(men & ROWS[r]))
+        c = int(_popcount(men & ROWS[r]))
         total += c * (r if side == 0 else 7 - r)
     return total
 
@@ -93,8 +98,8 @@ def evaluate(P: np.uint64, O: np.uint64, K: np.uint64, side: int) -> int:
     pk = P & K
     om = O & ~K
     ok = O & K
-    n_pm, n_pk = int(popcount(pm)), int(popcount(pk))
-    n_om, n_ok = int(popcount(om)), int(popcount(ok))
+    n_pm, n_pk = int(_popcount(pm)), int(_popcount(pk))
+    n_om, n_ok = int(_popcount(om)), int(_popcount(ok))
     material = MAN * (n_pm - n_om) + KING * (n_pk - n_ok)
     pieces = n_pm + n_pk + n_om + n_ok
     score = material
@@ -103,9 +108,9 @@ def evaluate(P: np.uint64, O: np.uint64, K: np.uint64, side: int) -> int:
     score += ADVANCE * (_advancement(pm, side) - _advancement(om, 1 - side))
     own_back = BLACK_BACK if side == 0 else WHITE_BACK
     opp_back = WHITE_BACK if side == 0 else BLACK_BACK
-    score += BACK_ROW * (int(popcount(pm & own_back)) - int(popcount(om & opp_back)))
-    score += CENTER_MAN * (int(popcount(pm & CENTER)) - int(popcount(om & CENTER)))
-    score += CENTER_KING * (int(popcount(pk & CENTER)) - int(popcount(ok & CENTER)))
+    score += BACK_ROW * (int(_popcount(pm & own_back)) - int(_popcount(om & opp_back)))
+    score += CENTER_MAN * (int(_popcount(pm & CENTER)) - int(_popcount(om & CENTER)))
+    score += CENTER_KING * (int(_popcount(pk & CENTER)) - int(_popcount(ok & CENTER)))
     return score
 
 
@@ -437,7 +442,5 @@ class Searcher:
         b.info[:] = 0
         b.killers[:] = 0
         b.history[:] = 0
-        value = negamax(
-            U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs
-        )
+        value = negamax(U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs)
         return int(value)

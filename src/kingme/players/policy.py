@@ -84,6 +84,5 @@ def load_unregistered_policy(arg: str, seed: int) -> object:
     spec = parse_policy_spec(arg)
     path = resolve_model_path(spec)
     raise UserError(
-        f"policy:{arg}: cannot load {path}: no policy loader is registered yet "
-        "(the self-play module provides it)"
+        f"policy:{arg}: cannot load {path}: no policy loader is registered yet (the self-play module provides it)"
     )

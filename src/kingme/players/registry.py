@@ -117,9 +117,7 @@ def _greedy(args: str, seed: int) -> Player:
 
 def parse_alphabeta(args: str) -> tuple[int, float]:
     """``D`` or ``D:MS`` -> (depth, time limit in ms, 0 = none)."""
-    usage = (
-        "alphabeta:D[:MS] with depth D in 1..40 and an optional time limit MS > 0 in milliseconds"
-    )
+    usage = "alphabeta:D[:MS] with depth D in 1..40 and an optional time limit MS > 0 in milliseconds"
     spec = "alphabeta" + (f":{args}" if args else "")
     parts = args.split(":") if args else []
     if not 1 <= len(parts) <= 2:

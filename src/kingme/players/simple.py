@@ -40,9 +40,7 @@ class RandomPlayer:
 
 def material(P: int, O: int, K: int) -> int:
     """Material of P minus O (man 100, king 130)."""
-    return MAN * ((P & ~K).bit_count() - (O & ~K).bit_count()) + KING * (
-        (P & K).bit_count() - (O & K).bit_count()
-    )
+    return MAN * ((P & ~K).bit_count() - (O & ~K).bit_count()) + KING * ((P & K).bit_count() - (O & K).bit_count())
 
 
 class GreedyPlayer:
@@ -86,9 +84,7 @@ class GreedyPlayer:
 class AlphaBetaPlayer:
     """Negamax alpha-beta to ``depth`` plies, optionally cut at ``time_ms`` per move."""
 
-    def __init__(
-        self, depth: int, time_ms: float = 0.0, seed: int = 0, name: str | None = None
-    ) -> None:
+    def __init__(self, depth: int, time_ms: float = 0.0, seed: int = 0, name: str | None = None) -> None:
         self.depth = depth
         self.time_ms = time_ms
         self.name = name or (f"alphabeta:{depth}" + (f":{time_ms:g}" if time_ms else ""))
@@ -105,9 +101,7 @@ class AlphaBetaPlayer:
         if len(moves) == 1:  # forced: no search needed (the generator is not consumed either)
             self.last = SearchResult(0, 0, 0, 0, False)
             return moves[0]
-        r = self.searcher.search(
-            board.black, board.white, board.kings, int(board.turn), self.depth, self.time_ms
-        )
+        r = self.searcher.search(board.black, board.white, board.kings, int(board.turn), self.depth, self.time_ms)
         self.last = r
         return moves[r.index]
 
