@@ -40,7 +40,7 @@ from kingme.arena.openings import OPENING_SETS, Opening
 from kingme.checkers import write_game
 from kingme.common import UserError, atomic_write_text
 from kingme.config import Parser, add_config_args, arg, config_from_args, require
-from kingme.players import is_interactive
+from kingme.players import is_interactive, player_kinds
 
 # ------------------------------------------------------------------------------------------------
 # The ladder
@@ -195,7 +195,11 @@ def _run(
 
 
 def arena_main(argv: list[str]) -> int:
-    parser = Parser(prog="kingme arena", description="Play a match between two players.")
+    parser = Parser(
+        prog="kingme arena",
+        description="Play a match between two players.",
+        epilog=f"players: {', '.join(player_kinds())}",
+    )
     parser.add_argument("a", metavar="A", help="player spec, e.g. alphabeta:4 (scored from its side)")
     parser.add_argument("b", metavar="B", help="opponent spec, e.g. random")
     add_config_args(parser, ArenaConfig)
@@ -270,6 +274,7 @@ def ladder_main(argv: list[str]) -> int:
         prog="kingme ladder",
         description="Play PLAYER against the ladder of bots and estimate its Elo "
         f"(anchor {ANCHOR} = {ANCHOR_RATING:.0f}); --measure measures the ladder itself.",
+        epilog=f"players: {', '.join(player_kinds())}; rungs: {', '.join(LADDER)}",
     )
     parser.add_argument("player", metavar="PLAYER", nargs="?", help="player spec, e.g. policy:default")
     add_config_args(parser, LadderConfig)
