@@ -8,7 +8,7 @@ function that keeps its own stack (numba cannot cache recursive functions), with
 1. **Iterative deepening**: depths 1, 2, ..., D; each iteration orders the root moves by the
    previous iteration's scores, and with a time limit (``alphabeta:D:MS``, milliseconds) the move
    comes from the deepest completed iteration (depth 1 always completes).
-2. **Move ordering** below the root: killer moves (two per ply, the quiet moves that last caused a
+2. **Move ordering** below the root: killer moves (two per ply, the moves that last caused a
    cut-off there) first, then the history heuristic (a from-to table that a cut-off at remaining
    depth r raises by r * r).
 3. **Capture extension** (a quiescence search without stand-pat, as captures are compulsory): a
