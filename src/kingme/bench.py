@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
             from kingme.arena.bench import bench_search
         except ImportError:
             raise UserError("the search benchmark is not available yet") from None
-        res = bench_search(depth=6, games=1 if a.quick else 4, seed=0, repeat=1)
+        res = bench_search(depth=6, games=2 if a.quick else 4, seed=0, repeat=1)
     else:
         try:
             from kingme.selfplay.bench import bench_train
