@@ -1,0 +1,144 @@
+"""Actor and critic networks.
+
+The interface every network used by `kingme.ppo` follows is the `ActorCritic` base class:
+
+    forward(obs) -> (logits, value)
+        obs     (B, *obs_shape) float32
+        logits  (B, A)  unnormalised log-probabilities over the A discrete actions (no masking:
+                        the caller sets illegal actions' logits to the masked value)
+        value   (B,)    the critic's estimate V(s) of the discounted return
+    logits(obs), value(obs)   one head only (defaults call forward; override them to skip the
+                        other head: the rollout loop only needs the logits at each step)
+    actor_parameters()  the parameters that shape the policy's logits
+    critic_parameters() the parameters that shape the value, minus any shared with the actor
+
+The two parameter groups let callers report them separately (and optimise them separately if they
+want); with a shared trunk the trunk belongs to the actor group. One call computes both heads, so
+the rollout loop pays for one forward pass per step.
+
+A new architecture (for example a convolutional net over a board) subclasses `ActorCritic`,
+implements `forward`, and builds its layers with `layer_init`: orthogonal weights with gain sqrt(2)
+for hidden layers, a small gain (0.01) for the policy head so that the first policy is close to
+uniform, and gain 1 for the value head (Andrychowicz et al. 2021 found the small policy-head
+initialisation among the choices that matter most).
+
+`MLPActorCritic` is the fully connected version for flat observations, with either separate actor
+and critic networks (the default, recommended by Andrychowicz et al. 2021) or one shared trunk with
+two linear heads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+Activation = Literal["tanh", "relu"]
+Trunk = Literal["separate", "shared"]
+
+HIDDEN_GAIN = math.sqrt(2.0)
+POLICY_HEAD_GAIN = 0.01
+VALUE_HEAD_GAIN = 1.0
+
+
+def layer_init(layer: nn.Linear, gain: float) -> nn.Linear:
+    """Orthogonal weights scaled by `gain`, zero biases (the usual PPO initialisation)."""
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _activation(name: Activation) -> nn.Module:
+    return nn.Tanh() if name == "tanh" else nn.ReLU()
+
+
+def mlp(
+    in_dim: int, hidden: Sequence[int], out_dim: int | None, activation: Activation, out_gain: float
+) -> nn.Sequential:
+    """Linear-activation blocks; a final linear layer to `out_dim` unless it is None."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for h in hidden:
+        layers += [layer_init(nn.Linear(d, h), HIDDEN_GAIN), _activation(activation)]
+        d = h
+    if out_dim is not None:
+        layers.append(layer_init(nn.Linear(d, out_dim), out_gain))
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Base class: a policy over discrete actions and a state-value function in one module."""
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def actor_parameters(self) -> Iterator[nn.Parameter]:  # pragma: no cover
+        raise NotImplementedError
+
+    def critic_parameters(self) -> Iterator[nn.Parameter]:
+        actor = {id(p) for p in self.actor_parameters()}
+        return (p for p in self.parameters() if id(p) not in actor)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """The policy's logits, shape (B, A). Subclasses may override it to skip the value head."""
+        return self.forward(obs)[0]
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """V(obs), shape (B,). Subclasses may override it to skip the policy head."""
+        return self.forward(obs)[1]
+
+
+class MLPActorCritic(ActorCritic):
+    """Fully connected actor and critic for flat observations (obs_shape is flattened)."""
+
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        num_actions: int,
+        hidden: Sequence[int] = (64, 64),
+        activation: Activation = "tanh",
+        trunk: Trunk = "separate",
+    ) -> None:
+        super().__init__()
+        self.obs_dim = int(math.prod(obs_shape))
+        self.num_actions = num_actions
+        self.trunk_kind = trunk
+        if trunk == "separate":
+            self.actor = mlp(self.obs_dim, hidden, num_actions, activation, POLICY_HEAD_GAIN)
+            self.critic = mlp(self.obs_dim, hidden, 1, activation, VALUE_HEAD_GAIN)
+        elif trunk == "shared":
+            last = hidden[-1] if hidden else self.obs_dim
+            self.trunk = mlp(self.obs_dim, hidden, None, activation, 1.0)
+            self.policy_head = layer_init(nn.Linear(last, num_actions), POLICY_HEAD_GAIN)
+            self.value_head = layer_init(nn.Linear(last, 1), VALUE_HEAD_GAIN)
+        else:
+            raise ValueError(f"unknown trunk {trunk!r}")
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = obs.reshape(obs.shape[0], self.obs_dim)  # (B, *obs_shape) -> (B, D)
+        if self.trunk_kind == "separate":
+            return self.actor(x), self.critic(x).squeeze(-1)  # (B, A), (B,)
+        h = self.trunk(x)  # (B, H)
+        return self.policy_head(h), self.value_head(h).squeeze(-1)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(obs.shape[0], self.obs_dim)
+        if self.trunk_kind == "separate":
+            return self.actor(x)
+        return self.policy_head(self.trunk(x))
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.reshape(obs.shape[0], self.obs_dim)
+        if self.trunk_kind == "separate":
+            return self.critic(x).squeeze(-1)
+        return self.value_head(self.trunk(x)).squeeze(-1)
+
+    def actor_parameters(self) -> Iterator[nn.Parameter]:
+        if self.trunk_kind == "separate":
+            yield from self.actor.parameters()
+        else:
+            yield from self.trunk.parameters()
+            yield from self.policy_head.parameters()

@@ -1,0 +1,501 @@
+"""The PPO training loop for any `VecEnv` with discrete actions (Schulman et al. 2017).
+
+Each update is three phases, marked below:
+
+    1. ROLLOUT     θ_old = θ, frozen: run T steps in N environments, storing observations,
+                   actions, log π_θold(a|s), V_φold(s), rewards, end flags and action masks.
+    2. ADVANTAGES  once per batch, with the frozen values: Â by GAE(γ, λ) and the critic's
+                   targets R = Â + V (or Monte-Carlo returns for the REINFORCE ablations).
+    3. UPDATE      K epochs over shuffled minibatches of the live parameters θ, φ on
+                   L = L^CLIP + c_v L^V - c_e(t) H[π_θ], with global gradient-norm clipping and an
+                   optional early stop once the approximate KL passes a target.
+
+`train(cfg, env)` is the whole run and is meant to be reused: pass `make_agent` to train another
+network with the `ActorCritic` interface (kingme.nets), and `callbacks` to act after every update
+(read or extend the metrics row, save a snapshot of the policy, stop the run).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from kingme.common import UserError, resolve_device, seed_everything
+from kingme.config import config_to_dict
+from kingme.envs.base import VecEnv
+from kingme.nets import ActorCritic, MLPActorCritic
+from kingme.ppo import core
+from kingme.ppo.buffer import Batch, Rollout, RolloutBuffer, flatten
+from kingme.ppo.checkpoint import (
+    CheckpointManager,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+)
+from kingme.ppo.config import PPOConfig
+from kingme.ppo.logger import MetricsLogger, ProgressBar
+
+AgentFactory = Callable[[tuple[int, ...], int, PPOConfig], ActorCritic]
+
+
+@dataclass
+class UpdateInfo:
+    """What a callback sees after each update; it may add entries to `metrics` before they are
+    logged, and set `stop` to end the run (a checkpoint is written first)."""
+
+    update: int  # 1-based index of the update just finished
+    global_step: int  # environment steps so far, summed over environments
+    metrics: dict[str, float]
+    agent: ActorCritic
+    optimizer: torch.optim.Optimizer
+    run_dir: Path | None
+    stop: bool = False
+
+
+Callback = Callable[[UpdateInfo], None]
+
+
+@dataclass
+class TrainResult:
+    agent: ActorCritic
+    global_step: int
+    updates: int
+    run_dir: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)  # the metrics rows of this call
+
+
+def default_agent(obs_shape: tuple[int, ...], num_actions: int, cfg: PPOConfig) -> ActorCritic:
+    """The MLP actor-critic described by the config's network fields."""
+    return MLPActorCritic(obs_shape, num_actions, cfg.hidden, cfg.activation, cfg.trunk)
+
+
+def make_optimizer(agent: ActorCritic, cfg: PPOConfig, device: torch.device) -> torch.optim.Adam:
+    """Adam over all parameters; the fused kernel where torch has one (several times faster per
+    step than the per-tensor loop for small networks)."""
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps, fused=fused)
+
+
+class EpisodeStats:
+    """Undiscounted return and length of the episode running in each environment."""
+
+    def __init__(self, num_envs: int, window: int) -> None:
+        self.returns = np.zeros(num_envs, dtype=np.float64)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.batch_returns: list[float] = []  # episodes finished in the current batch
+        self.batch_lengths: list[int] = []
+        self.recent: deque[float] = deque(maxlen=window)  # the last `window` episodes
+        self.episodes = 0
+
+    def step(self, reward: np.ndarray, done: np.ndarray) -> None:
+        self.returns += reward
+        self.lengths += 1
+        if done.any():
+            for i in np.flatnonzero(done):
+                self.batch_returns.append(float(self.returns[i]))
+                self.batch_lengths.append(int(self.lengths[i]))
+                self.recent.append(float(self.returns[i]))
+                self.returns[i] = 0.0
+                self.lengths[i] = 0
+            self.episodes += int(done.sum())
+
+    def recent_mean(self) -> float | None:
+        return float(np.mean(self.recent)) if self.recent else None
+
+
+# =============================================================================================
+# 1. ROLLOUT: θ_old frozen
+# =============================================================================================
+
+
+class OldPolicy(NamedTuple):
+    """What θ_old and φ_old say about the rollout, computed before any parameter changes."""
+
+    logp: torch.Tensor  # (T, N) log π_θold(a_t|s_t)
+    values: torch.Tensor  # (T, N) V_φold(s_t)
+    final_values: torch.Tensor  # (T, N) V_φold(final_obs_t) where truncated at t, else 0
+    last_value: torch.Tensor  # (N,) V_φold(s_T), the bootstrap after the last step
+
+
+@torch.no_grad()
+def collect_rollout(
+    agent: ActorCritic,
+    env: VecEnv,
+    buf: RolloutBuffer,
+    obs: np.ndarray,
+    mask: np.ndarray | None,
+    episodes: EpisodeStats,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fill `buf` with T steps of the current policy (θ_old); return the next (obs, mask).
+
+    Each step runs the policy head only, to pick the actions; log π_θold and V_φold are computed
+    afterwards for the whole batch in one pass (`evaluate_old_policy`): the same numbers, since the
+    parameters do not change during the rollout, for far fewer small kernel calls.
+    """
+    T, N = buf.num_steps, buf.num_envs
+    noise = core.gumbel_noise((T, N, buf.num_actions), device)  # the sampling noise of every step
+    for t in range(T):
+        buf.obs[t] = obs
+        obs_t = torch.from_numpy(buf.obs[t]).to(device)  # (N, *obs_shape)
+        logits = agent.logits(obs_t)  # (N, A)
+        if buf.masks is not None:
+            if mask is None:
+                raise UserError("the environment gave an action mask at reset but not at a step")
+            buf.masks[t] = mask
+            logits = core.mask_logits(logits, torch.from_numpy(buf.masks[t]).to(device))
+        action = core.sample_actions(logits, noise[t]).cpu().numpy()  # (N,)
+        buf.actions[t] = action
+
+        step = env.step(action)
+        buf.rewards[t] = step.reward
+        buf.terminated[t] = step.terminated
+        buf.truncated[t] = step.truncated
+        if step.truncated.any():  # keep s_final to bootstrap the time-limited episode from
+            buf.final_obs[t] = step.final_obs
+        episodes.step(step.reward, step.terminated | step.truncated)
+        obs, mask = step.obs, step.action_mask
+    buf.next_obs[:] = obs
+    return obs, mask
+
+
+@torch.no_grad()
+def evaluate_old_policy(agent: ActorCritic, rollout: Rollout) -> OldPolicy:
+    """log π_θold(a|s) and V_φold for every sample of the rollout, with the parameters that
+    collected it (called before the update phase changes them)."""
+    T, N = rollout.rewards.shape
+    obs = rollout.obs.reshape(T * N, *rollout.obs.shape[2:])  # (T, N, *obs_shape) -> (B, ...)
+    logits, values = agent(obs)  # (B, A), (B,)
+    masks = None if rollout.masks is None else rollout.masks.reshape(T * N, -1)
+    log_probs = torch.log_softmax(core.mask_logits(logits, masks), dim=-1)
+    logp = core.log_prob(log_probs, rollout.actions.reshape(T * N))
+    final_values = torch.zeros((T, N), device=values.device)
+    if bool(rollout.truncated.any()):
+        final_values[rollout.truncated] = agent.value(rollout.final_obs[rollout.truncated])
+    return OldPolicy(
+        logp=logp.reshape(T, N),
+        values=values.reshape(T, N),
+        final_values=final_values,
+        last_value=agent.value(rollout.next_obs),
+    )
+
+
+# =============================================================================================
+# 2. ADVANTAGES: once per batch, with the frozen values
+# =============================================================================================
+
+
+@torch.no_grad()
+def estimate_advantages(cfg: PPOConfig, rollout: Rollout, old: OldPolicy) -> Batch:
+    """Â and the critic's targets R for the whole rollout, flattened into T·N samples."""
+    if cfg.critic == "gae":
+        advantages, returns = core.compute_gae(
+            rollout.rewards,
+            old.values,
+            rollout.terminated,
+            rollout.truncated,
+            old.final_values,
+            old.last_value,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+    else:  # REINFORCE: Monte-Carlo reward-to-go, the critic (if any) only as a baseline
+        returns = core.discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, cfg.gamma)
+        advantages = returns - old.values if cfg.critic == "baseline" else returns.clone()
+    return flatten(rollout, old.logp, old.values, advantages, returns)
+
+
+# =============================================================================================
+# 3. UPDATE: K epochs of shuffled minibatches on the live parameters
+# =============================================================================================
+
+
+def update_policy(
+    cfg: PPOConfig,
+    agent: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    ent_coef: float,
+) -> dict[str, float]:
+    """Optimise L = L^CLIP + c_v·L^V − c_e·H over K epochs; return the update's loss metrics.
+
+    Loss metrics are means over the minibatches that took a gradient step.
+    """
+    B = batch.obs.shape[0]
+    mb_size = cfg.minibatch_size
+    clip = cfg.clip_coef if cfg.clip_policy else None
+    value_clip = cfg.value_clip_coef if cfg.clip_value else None
+    use_critic = cfg.critic != "none"
+    params = [p for p in agent.parameters() if p.requires_grad]
+    stats: dict[str, list[torch.Tensor]] = {
+        k: [] for k in ("policy_loss", "value_loss", "entropy", "kl_k1", "kl_k3", "clipfrac", "grad_norm")
+    }
+    first_ratio_dev = float("nan")
+    epochs_done = 0
+    stop = False
+    for epoch in range(cfg.update_epochs):
+        # One minibatch is the whole batch: shuffling it would change nothing, so skip the copy.
+        perm = torch.randperm(B, device=batch.obs.device) if mb_size < B else None
+        for start in range(0, B, mb_size):
+            mb = batch if perm is None else batch.take(perm[start : start + mb_size])
+            logits, values = agent(mb.obs)  # (b, A), (b,)
+            log_probs = torch.log_softmax(core.mask_logits(logits, mb.masks), dim=-1)
+            logp = core.log_prob(log_probs, mb.actions)
+            entropy = core.masked_entropy(log_probs, mb.masks).mean()
+            # Without θ_old the "old" policy is the live one: r ≡ 1, the gradient is ∇log π · Â.
+            logp_old = mb.logp if cfg.freeze_old_policy else logp.detach()
+            logratio = logp - logp_old
+            ratio = logratio.exp()
+            adv = core.normalize(mb.advantages) if cfg.normalize_advantages else mb.advantages
+
+            loss_pi = core.policy_loss(ratio, adv, clip)
+            if use_critic:
+                loss_v = core.value_loss(values, mb.values, mb.returns, value_clip)
+            else:
+                loss_v = torch.zeros((), device=values.device)
+            loss = loss_pi + cfg.vf_coef * loss_v
+            if ent_coef > 0:  # (with c_e = 0 the entropy is only measured: no backward through it)
+                loss = loss - ent_coef * entropy
+
+            with torch.no_grad():
+                kl_k1, kl_k3 = core.approx_kl(logratio)
+                if epoch == 0 and start == 0:
+                    # Debugging invariant: θ = θ_old before the first step, so r is exactly 1.
+                    first_ratio_dev = float((ratio - 1.0).abs().max())
+            if cfg.target_kl is not None and float(kl_k3) > cfg.target_kl:
+                stop = True  # the policy has moved far enough from θ_old: skip this step
+                break
+
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)  # the norm before clipping
+            optimizer.step()
+
+            stats["policy_loss"].append(loss_pi.detach())
+            stats["value_loss"].append(loss_v.detach())
+            stats["entropy"].append(entropy.detach())
+            stats["kl_k1"].append(kl_k1)
+            stats["kl_k3"].append(kl_k3)
+            stats["clipfrac"].append(core.clip_fraction(ratio.detach(), cfg.clip_coef))
+            stats["grad_norm"].append(grad_norm.detach())
+        if stop:
+            break
+        epochs_done += 1
+
+    means = {k: float(torch.stack(v).mean()) if v else float("nan") for k, v in stats.items()}
+    metrics = {
+        "losses/policy_loss": means["policy_loss"],
+        "losses/entropy": means["entropy"],
+        "losses/approx_kl": means["kl_k3"],
+        "losses/approx_kl_k1": means["kl_k1"],
+        "losses/clipfrac": means["clipfrac"],
+        "losses/grad_norm": means["grad_norm"],
+        "charts/epochs": float(epochs_done),
+        "debug/first_ratio_dev": first_ratio_dev,
+    }
+    if use_critic:
+        metrics["losses/value_loss"] = means["value_loss"]
+    return metrics
+
+
+# =============================================================================================
+# The run
+# =============================================================================================
+
+
+def train(
+    cfg: PPOConfig,
+    env: VecEnv,
+    *,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    make_agent: AgentFactory | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = False,
+) -> TrainResult:
+    """Train a policy on `env` with PPO as configured by `cfg`.
+
+    run_dir     where metrics.jsonl, TensorBoard events and checkpoints/ go (None: nothing is
+                written; the caller owns run_dir/config.json).
+    resume      continue from the latest checkpoint in run_dir/checkpoints.
+    make_agent  (obs_shape, num_actions, cfg) -> ActorCritic; default: the config's MLP.
+    callbacks   called after every update with an UpdateInfo (see there).
+    progress    show a live progress bar.
+    """
+    cfg.validate()
+    if env.num_envs != cfg.num_envs:
+        raise UserError(f"the environment has {env.num_envs} copies but the config asks for {cfg.num_envs}")
+    device = torch.device(resolve_device(cfg.device))
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
+    seed_everything(cfg.seed)
+    make_agent = make_agent or default_agent
+    agent = make_agent(env.obs_shape, env.num_actions, cfg).to(device)
+    optimizer = make_optimizer(agent, cfg, device)
+    episodes = EpisodeStats(cfg.num_envs, cfg.return_window)
+    run_path = Path(run_dir) if run_dir is not None else None
+
+    update, global_step = 0, 0
+    if resume:
+        if run_path is None:
+            raise UserError("resuming needs a run folder")
+        update, global_step = _restore(run_path, cfg, env, agent, optimizer, episodes)
+
+    logger = manager = None
+    if run_path is not None:
+        run_path.mkdir(parents=True, exist_ok=True)
+        logger = MetricsLogger(
+            run_path, cfg.tensorboard, resume_update=update if resume else None, resume_step=global_step
+        )
+        manager = CheckpointManager(run_path / "checkpoints", cfg.keep_checkpoints)
+    bar = ProgressBar(cfg.num_updates * cfg.batch_size, global_step) if progress else None
+
+    # Environments restart on resume (their state is not checkpointed); a fresh seed per restart.
+    obs, mask = env.reset(seed=cfg.seed + update * cfg.num_envs)
+    buf = RolloutBuffer(cfg.num_steps, cfg.num_envs, env.obs_shape, env.num_actions, mask is not None)
+    meta = {
+        "config": config_to_dict(cfg),
+        "obs_shape": list(env.obs_shape),
+        "num_actions": env.num_actions,
+        "agent": type(agent).__name__,
+    }
+    result = TrainResult(agent, global_step, update, run_path)
+    start_time, start_step = time.perf_counter(), global_step
+    try:
+        while update < cfg.num_updates:
+            update += 1
+            progress_frac = (update - 1) / cfg.num_updates
+            lr = cfg.learning_rate * (1.0 - progress_frac) if cfg.anneal_lr else cfg.learning_rate
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            c_e = core.entropy_coef(cfg.ent_schedule, cfg.ent_coef, cfg.ent_coef_final, progress_frac)
+
+            # 1. ROLLOUT with θ_old frozen (no gradients; the parameters do not change)
+            agent.eval()
+            obs, mask = collect_rollout(agent, env, buf, obs, mask, episodes, device)
+            rollout = buf.to_device(device)
+            old = evaluate_old_policy(agent, rollout)
+            global_step += cfg.batch_size
+
+            # 2. ADVANTAGES with the frozen values
+            batch = estimate_advantages(cfg, rollout, old)
+
+            # 3. UPDATE the live parameters
+            agent.train()
+            metrics = update_policy(cfg, agent, optimizer, batch, c_e)
+
+            elapsed = time.perf_counter() - start_time
+            metrics.update(_rollout_metrics(cfg, batch, episodes))
+            metrics["charts/learning_rate"] = lr
+            metrics["charts/entropy_coef"] = c_e
+            metrics["charts/SPS"] = (global_step - start_step) / max(elapsed, 1e-9)
+            info = UpdateInfo(update, global_step, metrics, agent, optimizer, run_path)
+            for cb in callbacks:
+                cb(info)
+            row = {"update": update, "global_step": global_step, "time": elapsed, **metrics}
+            result.history.append(row)
+            if logger is not None:
+                logger.log(row)
+            last = info.stop or update == cfg.num_updates
+            if manager is not None and (last or (cfg.checkpoint_every and update % cfg.checkpoint_every == 0)):
+                state = {
+                    "update": update,
+                    "global_step": global_step,
+                    "optimizer": optimizer.state_dict(),
+                    "rng": rng_state(),
+                    "recent_returns": list(episodes.recent),
+                    "episodes": episodes.episodes,
+                }
+                manager.save(
+                    update,
+                    agent.state_dict(),
+                    {**meta, "update": update, "global_step": global_step},
+                    state,
+                    score=episodes.recent_mean(),
+                )
+            if bar is not None:
+                bar.update(global_step, metrics["charts/SPS"], episodes.recent_mean())
+            result.global_step, result.updates = global_step, update
+            if info.stop:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        if logger is not None:
+            logger.close()
+    return result
+
+
+def _rollout_metrics(cfg: PPOConfig, batch: Batch, episodes: EpisodeStats) -> dict[str, float]:
+    m: dict[str, float] = {}
+    if episodes.batch_returns:
+        m["charts/episodic_return"] = float(np.mean(episodes.batch_returns))
+        m["charts/episodic_length"] = float(np.mean(episodes.batch_lengths))
+    m["charts/episodes"] = float(len(episodes.batch_returns))
+    m["charts/total_episodes"] = float(episodes.episodes)
+    recent = episodes.recent_mean()
+    if recent is not None:
+        m["charts/recent_return"] = recent
+    episodes.batch_returns.clear()
+    episodes.batch_lengths.clear()
+    if cfg.critic != "none":
+        m["losses/explained_variance"] = core.explained_variance(batch.values, batch.returns)
+    return m
+
+
+def _restore(
+    run_dir: Path,
+    cfg: PPOConfig,
+    env: VecEnv,
+    agent: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    episodes: EpisodeStats,
+) -> tuple[int, int]:
+    """Load the latest checkpoint of `run_dir` into the agent, optimiser and statistics."""
+    ckpt = load_checkpoint(run_dir, "latest")
+    meta, state = ckpt.meta, ckpt.state
+    if tuple(meta.get("obs_shape", ())) != tuple(env.obs_shape) or meta.get("num_actions") != env.num_actions:
+        raise UserError(
+            f"checkpoint {ckpt.path} is for observations {meta.get('obs_shape')} and "
+            f"{meta.get('num_actions')} actions, not {list(env.obs_shape)} and {env.num_actions}"
+        )
+    try:
+        agent.load_state_dict(ckpt.weights)
+        optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        update, global_step = int(state["update"]), int(state["global_step"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"checkpoint {ckpt.path} does not fit this network and config: {msg}") from None
+    episodes.recent.extend(float(x) for x in state.get("recent_returns", []))
+    episodes.episodes = int(state.get("episodes", 0))
+    return update, global_step
+
+
+def load_agent(
+    path: str | Path,
+    which: str = "latest",
+    make_agent: AgentFactory | None = None,
+    device: str = "cpu",
+) -> tuple[ActorCritic, PPOConfig]:
+    """The network of a checkpoint (a checkpoint folder, or a run folder with `which`), ready to
+    act, with the config it was trained with."""
+    from kingme.config import config_from_dict
+
+    ckpt = load_checkpoint(path, which)
+    cfg = config_from_dict(PPOConfig, ckpt.meta["config"])
+    agent = (make_agent or default_agent)(tuple(ckpt.meta["obs_shape"]), int(ckpt.meta["num_actions"]), cfg)
+    try:
+        agent.load_state_dict(ckpt.weights)
+    except RuntimeError as e:
+        raise UserError(f"checkpoint {ckpt.path} does not fit the network: {str(e).splitlines()[0]}") from None
+    return agent.to(resolve_device(device)).eval(), cfg
