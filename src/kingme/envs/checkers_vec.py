@@ -104,39 +104,47 @@ def _observe(
 def _reset_one(
     i: int, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
     clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
-    obs: np.ndarray, mask: np.ndarray,
+    obs: np.ndarray, mask: np.ndarray, starts: np.ndarray, rng: np.ndarray,
 ) -> None:
-    black[i], white[i], kings[i], side[i] = BLACK_START, core.WHITE_START, _ZERO, 0
+    """A new game in row i: the start position, or a row of ``starts`` (black, white, kings, side)
+    drawn uniformly when it has any."""
+    if starts.shape[0] == 0:
+        b, w, k, s = BLACK_START, core.WHITE_START, _ZERO, 0
+    else:
+        j = core.rand_below(rng, starts.shape[0])
+        b, w, k, s = starts[j, 0], starts[j, 1], starts[j, 2], int(starts[j, 3])
+    black[i], white[i], kings[i], side[i] = b, w, k, s
     clock[i], plies[i], jumping[i] = 0, 0, -1
-    hist[i, 0, 0], hist[i, 0, 1], hist[i, 0, 2] = BLACK_START, core.WHITE_START, _ZERO
+    hist[i, 0, 0], hist[i, 0, 1], hist[i, 0, 2] = b, w, k
     hlen[i] = 1
-    _observe(black[i], white[i], kings[i], 0, -1, obs[i], mask[i])
+    _observe(b, w, k, s, -1, obs[i], mask[i])
 
 
 @njit(cache=True)
-def _reset_all(black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask):  # type: ignore[no-untyped-def]
+def _reset_all(black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask, starts, rng):  # type: ignore[no-untyped-def]
     for i in range(black.shape[0]):
-        _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask)
+        _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask, starts, rng)
 
 
 @njit(cache=True)
 def _step_all(
-    actions: np.ndarray, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
+    rows: np.ndarray, actions: np.ndarray, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
     clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
     obs: np.ndarray, mask: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
     truncated: np.ndarray, final_obs: np.ndarray, outcome: np.ndarray, acting: np.ndarray,
-    max_plies: int,
+    max_plies: int, starts: np.ndarray, rng: np.ndarray,
 ) -> int:
-    """Step every game; return the index of the first game given an illegal action, or -1.
-
-    Games are checked before anything is changed, so an illegal action leaves every game as it was.
+    """Step the games listed in ``rows`` with ``actions[row]``; return the first game given an
+    illegal action, or -1. Games are checked before anything is changed, so an illegal action
+    leaves every game as it was. The output flags of games not listed are left untouched.
     """
-    n = actions.shape[0]
-    for i in range(n):
+    for k in range(rows.shape[0]):
+        i = rows[k]
         a = actions[i]
         if a < 0 or a >= NUM_ACTIONS or not mask[i, a]:
             return i
-    for i in range(n):
+    for k in range(rows.shape[0]):
+        i = rows[k]
         a = actions[i]
         s = int(side[i])
         csq, cdir = a >> 2, a & 3
@@ -219,7 +227,7 @@ def _step_all(
                 done = True
         if done:
             final_obs[i] = obs[i]
-            _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask)
+            _reset_one(i, black, white, kings, side, clock, plies, jumping, hist, hlen, obs, mask, starts, rng)
         else:
             h = hlen[i]
             hist[i, h, 0], hist[i, h, 1], hist[i, h, 2] = black[i], white[i], kings[i]
@@ -253,7 +261,9 @@ class CheckersVecEnv:
     num_actions = NUM_ACTIONS
     obs_shape = OBS_SHAPE
 
-    def __init__(self, num_envs: int, max_plies: int = 400) -> None:
+    def __init__(self, num_envs: int, max_plies: int = 400, starts: np.ndarray | None = None, seed: int = 0) -> None:
+        """`starts`: optional (M, 4) uint64 rows (black, white, kings, side) from which each new
+        game starts, drawn uniformly (e.g. the 3-move openings); the start position otherwise."""
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, not {num_envs}")
         if max_plies < 1:
@@ -278,6 +288,11 @@ class CheckersVecEnv:
         self.final_obs = np.zeros((n, *OBS_SHAPE), dtype=np.float32)
         self.outcome = np.zeros(n, dtype=np.int8)
         self.acting_side = np.zeros(n, dtype=np.int8)
+        self._all_rows = np.arange(n, dtype=np.int64)
+        self.starts = np.zeros((0, 4), dtype=np.uint64) if starts is None else np.ascontiguousarray(starts, np.uint64)
+        if self.starts.ndim != 2 or self.starts.shape[1] != 4:
+            raise ValueError("starts must have shape (M, 4): black, white, kings, side")
+        self.rng = np.array([(seed * 0x9E3779B97F4A7C15 + 1) % 2**64 or 1], dtype=np.uint64)
         self.reset()
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
@@ -285,21 +300,29 @@ class CheckersVecEnv:
                 self.hist, self.hlen, self.obs, self.mask)
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Every game back to the start position (the game is deterministic; `seed` is unused)."""
-        _reset_all(*self._arrays())
+        """Every game back to a start position (`seed` reseeds the choice among `starts`)."""
+        if seed is not None:
+            self.rng[0] = (seed * 0x9E3779B97F4A7C15 + 1) % 2**64 or 1
+        _reset_all(*self._arrays(), self.starts, self.rng)
         return self.obs, self.mask
 
     def step(self, actions: np.ndarray) -> VecStep:
+        self.step_rows(self._all_rows, actions)
+        return VecStep(self.obs, self.reward, self.terminated, self.truncated, self.mask, self.final_obs)
+
+    def step_rows(self, rows: np.ndarray, actions: np.ndarray) -> None:
+        """Step only the games in ``rows`` (int64 indices) with ``actions[rows]``; ``actions`` has
+        one entry per game. The output arrays of the other games keep their previous values."""
         actions = np.ascontiguousarray(actions, dtype=np.int64)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
         bad = _step_all(
-            actions, *self._arrays(), self.reward, self.terminated, self.truncated, self.final_obs,
-            self.outcome, self.acting_side, self.max_plies,
+            np.ascontiguousarray(rows, dtype=np.int64), actions, *self._arrays(), self.reward,
+            self.terminated, self.truncated, self.final_obs, self.outcome, self.acting_side, self.max_plies,
+            self.starts, self.rng,
         )
         if bad >= 0:
             raise ValueError(f"illegal action {int(actions[bad])} in game {bad}; no game was changed")
-        return VecStep(self.obs, self.reward, self.terminated, self.truncated, self.mask, self.final_obs)
 
     def action_masks(self) -> np.ndarray:
         return self.mask
