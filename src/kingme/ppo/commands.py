@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from kingme.common import UserError, atomic_write_json, make_run_dir
+from kingme.common import UserError, atomic_write_json, make_run_dir, resolve_device
 from kingme.config import Parser, add_config_args, config_from_args, config_from_dict, config_to_dict
+from kingme.ppo.checkpoint import load_checkpoint
 from kingme.ppo.config import PPOConfig
 
 RESUME_OVERRIDES = ("total_steps", "device", "torch_threads")
@@ -77,20 +78,23 @@ def train_gym_main(env_id: str, argv: list[str]) -> int:
         for name in set(RESUME_OVERRIDES) & _given_options(argv):
             setattr(cfg, name, getattr(ns, name))
         cfg.validate()
+        load_checkpoint(run_dir)  # a missing or damaged checkpoint fails here, before any write
     else:
         cfg = config_from_args(PPOConfig, ns, env=env_name)
         name = ns.run_name or f"ppo-{env_id.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (Path(ns.runs_dir) / name / "config.json").exists():
+        run_dir = Path(ns.runs_dir) / name
+        if (run_dir / "config.json").exists():
             raise UserError(
-                f"run folder {Path(ns.runs_dir) / name} already exists: pick another --run-name "
-                f"or continue it with --resume {name}"
+                f"run folder {run_dir} already exists: pick another --run-name or continue it with --resume {name}"
             )
-        run_dir = make_run_dir(ns.runs_dir, name, prefix="ppo")
+    resolve_device(cfg.device)  # a missing GPU is reported before the run folder is touched
 
     from kingme.envs.gym_adapter import GymVecEnv
     from kingme.ppo.train import train
 
     env = GymVecEnv(env_id, cfg.num_envs)
+    if not ns.resume:
+        run_dir = make_run_dir(ns.runs_dir, name, prefix="ppo")
     atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
     try:
         result = train(cfg, env, run_dir=run_dir, resume=bool(ns.resume), progress=not ns.quiet)

@@ -239,6 +239,8 @@ def update_policy(
         k: [] for k in ("policy_loss", "value_loss", "entropy", "kl_k1", "kl_k3", "clipfrac", "grad_norm")
     }
     first_ratio_dev = float("nan")
+    # With one minibatch (the whole batch) its normalised advantages are the same every epoch.
+    whole_batch_adv = core.normalize(batch.advantages) if cfg.normalize_advantages and mb_size == B else None
     epochs_done = 0
     stop = False
     for epoch in range(cfg.update_epochs):
@@ -249,12 +251,16 @@ def update_policy(
             logits, values = agent(mb.obs)  # (b, A), (b,)
             log_probs = torch.log_softmax(core.mask_logits(logits, mb.masks), dim=-1)
             logp = core.log_prob(log_probs, mb.actions)
-            entropy = core.masked_entropy(log_probs, mb.masks).mean()
+            with torch.set_grad_enabled(ent_coef > 0):  # with c_e = 0 it is only measured
+                entropy = core.masked_entropy(log_probs, mb.masks).mean()
             # Without θ_old the "old" policy is the live one: r ≡ 1, the gradient is ∇log π · Â.
             logp_old = mb.logp if cfg.freeze_old_policy else logp.detach()
             logratio = logp - logp_old
             ratio = logratio.exp()
-            adv = core.normalize(mb.advantages) if cfg.normalize_advantages else mb.advantages
+            if whole_batch_adv is not None:
+                adv = whole_batch_adv
+            else:
+                adv = core.normalize(mb.advantages) if cfg.normalize_advantages else mb.advantages
 
             loss_pi = core.policy_loss(ratio, adv, clip)
             if use_critic:
@@ -262,7 +268,7 @@ def update_policy(
             else:
                 loss_v = torch.zeros((), device=values.device)
             loss = loss_pi + cfg.vf_coef * loss_v
-            if ent_coef > 0:  # (with c_e = 0 the entropy is only measured: no backward through it)
+            if ent_coef > 0:
                 loss = loss - ent_coef * entropy
 
             with torch.no_grad():
@@ -486,13 +492,15 @@ def load_agent(
     which: str = "latest",
     make_agent: AgentFactory | None = None,
     device: str = "cpu",
-) -> tuple[ActorCritic, PPOConfig]:
-    """The network of a checkpoint (a checkpoint folder, or a run folder with `which`), ready to
-    act, with the config it was trained with."""
+    config_cls: type = PPOConfig,
+) -> tuple[ActorCritic, Any]:
+    """The network of a checkpoint (a checkpoint file, or a run or checkpoints folder with
+    `which` = latest or best), in eval mode, with the config it was trained with (rebuilt as
+    `config_cls`: pass your own config class if you trained with one)."""
     from kingme.config import config_from_dict
 
     ckpt = load_checkpoint(path, which)
-    cfg = config_from_dict(PPOConfig, ckpt.meta["config"])
+    cfg = config_from_dict(config_cls, ckpt.meta["config"])
     agent = (make_agent or default_agent)(tuple(ckpt.meta["obs_shape"]), int(ckpt.meta["num_actions"]), cfg)
     try:
         agent.load_state_dict(ckpt.weights)
