@@ -25,7 +25,7 @@ from kingme.common import UserError
 
 # Where `policy:default` will live once the training issue ships a model (the self-play module may
 # point this elsewhere when it registers its loader).
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "policy_default"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "policy_default.safetensors"
 
 USAGE = "policy:NAME_OR_PATH[:sample][:T]"
 

@@ -1,0 +1,300 @@
+"""Self-play as a `VecEnv`: the learner's view of N checkers games against an opponent pool.
+
+Each of the N games has a learner colour (alternating from game to game) and an opponent drawn
+from the pool when the game starts. `step(actions)` applies the learner's actions, then lets the
+opponents move (in batched forward passes, one per opponent network) until it is the learner's
+turn again in every game, so the learner only ever sees its own decision points, and only its
+moves are trained on. A multi-jump is several learner actions in a row.
+
+Reward (to the learner): +1 for a win, -1 for a loss, 0 for a draw, given at the learner's step
+during which the game ended (by its own move or the opponent's reply). Optional shaping (off by
+default): `capture_reward` per opponent piece the learner captures. Truncation (the ply cap)
+bootstraps from `final_obs`, always in the learner's frame.
+
+The opponent pool: slot 0 is the learner itself (its live parameters, sampled), slots 1..K are
+frozen snapshots of earlier learners, and bot slots are search bots (`random`, `alphabeta:D`) used
+as a curriculum. `OpponentPool.sample_slot` draws a slot with the configured probabilities.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from kingme.checkers import core
+from kingme.common import UserError, atomic_write_json
+from kingme.envs.base import VecStep
+from kingme.envs.checkers_vec import CheckersVecEnv, move_to_actions
+from kingme.nets import ActorCritic
+from kingme.ppo.core import mask_logits
+
+
+def flip_view(obs: np.ndarray) -> np.ndarray:
+    """The same positions seen by the other player: swap own/opponent planes, turn the board.
+
+    obs (B, 5, 32) -> (B, 5, 32); the jump plane is cleared (it belongs to the side to move)."""
+    out = np.empty_like(obs)
+    out[:, 0], out[:, 1] = obs[:, 2, ::-1], obs[:, 3, ::-1]
+    out[:, 2], out[:, 3] = obs[:, 0, ::-1], obs[:, 1, ::-1]
+    out[:, 4] = 0.0
+    return out
+
+
+@dataclass
+class OpponentPool:
+    """The learner, its frozen snapshots and the curriculum bots, with sampling probabilities."""
+
+    make_net: Any  # () -> ActorCritic, to rebuild snapshots
+    max_snapshots: int = 10
+    p_self: float = 0.5  # probability of playing the live learner
+    p_bots: float = 0.0  # probability of playing a curriculum bot (uniform over `bots`)
+    bots: list[str] = field(default_factory=list)  # e.g. ["random", "alphabeta:1"]
+    learner: ActorCritic | None = None
+    snapshots: list[ActorCritic] = field(default_factory=list)
+    snapshot_updates: list[int] = field(default_factory=list)
+
+    # slot numbering: 0 = learner, 1..len(snapshots) = snapshots, then bots
+    @property
+    def num_slots(self) -> int:
+        return 1 + len(self.snapshots) + len(self.bots)
+
+    def slot_name(self, slot: int) -> str:
+        if slot == 0:
+            return "self"
+        if slot <= len(self.snapshots):
+            return f"snapshot@{self.snapshot_updates[slot - 1]}"
+        return self.bots[slot - 1 - len(self.snapshots)]
+
+    def bot_of(self, slot: int) -> str | None:
+        k = slot - 1 - len(self.snapshots)
+        return self.bots[k] if 0 <= k < len(self.bots) else None
+
+    def net_of(self, slot: int) -> ActorCritic | None:
+        if slot == 0:
+            return self.learner
+        if slot <= len(self.snapshots):
+            return self.snapshots[slot - 1]
+        return None
+
+    def sample_slot(self, rng: np.random.Generator) -> int:
+        u = rng.random()
+        if self.bots and u < self.p_bots:
+            return 1 + len(self.snapshots) + int(rng.integers(len(self.bots)))
+        if not self.snapshots or u < self.p_bots + self.p_self:
+            return 0
+        return 1 + int(rng.integers(len(self.snapshots)))
+
+    def add_snapshot(self, agent: ActorCritic, update: int) -> None:
+        """Freeze a copy of `agent`; the oldest snapshot goes when the pool is full."""
+        net = self.make_net()
+        net.load_state_dict({k: v.detach().clone() for k, v in agent.state_dict().items()})
+        net.eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.snapshots.append(net)
+        self.snapshot_updates.append(update)
+        if len(self.snapshots) > self.max_snapshots:
+            self.snapshots.pop(0)
+            self.snapshot_updates.pop(0)
+
+    # --- persistence (part of a run's saved state) -------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        """Write the snapshots (safetensors) and their update numbers atomically."""
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            f"{i}/{k}": v.detach().cpu().contiguous()
+            for i, net in enumerate(self.snapshots)
+            for k, v in net.state_dict().items()
+        }
+        tmp = folder / ".pool.safetensors.tmp"
+        save_file(tensors, str(tmp))
+        tmp.replace(folder / "pool.safetensors")
+        atomic_write_json(folder / "pool.json", {"snapshot_updates": self.snapshot_updates})
+
+    def load(self, folder: Path) -> None:
+        meta_path, weights_path = folder / "pool.json", folder / "pool.safetensors"
+        if not meta_path.exists() or not weights_path.exists():
+            return
+        try:
+            updates = [int(u) for u in json.loads(meta_path.read_text())["snapshot_updates"]]
+            tensors = load_file(str(weights_path))
+            self.snapshots, self.snapshot_updates = [], []
+            for i, u in enumerate(updates):
+                sd = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.split("/", 1)[0] == str(i)}
+                net = self.make_net()
+                net.load_state_dict(sd)
+                net.eval()
+                self.snapshots.append(net)
+                self.snapshot_updates.append(u)
+        except Exception as e:  # noqa: BLE001 - any corruption is reported the same way
+            raise UserError(
+                f"opponent pool in {folder} is corrupt: {str(e).splitlines()[0] if str(e) else e}"
+            ) from None
+
+
+class BotMover:
+    """Search bots inside the vectorised env: a full move is searched once, then fed action by
+    action (a multi-jump spans several sub-steps)."""
+
+    def __init__(self, num_envs: int, seed: int) -> None:
+        from kingme.players.alphabeta import Searcher
+
+        self.searcher = Searcher(seed)
+        self.queue: list[list[int]] = [[] for _ in range(num_envs)]
+        self.rng = np.random.default_rng(seed)
+        self.children = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)
+        self.paths = np.empty((core.MAX_MOVES, core.MAX_PATH), dtype=np.int64)
+        self.plens = np.empty(core.MAX_MOVES, dtype=np.int64)
+
+    def act(self, env: CheckersVecEnv, i: int, bot: str) -> int:
+        if self.queue[i]:
+            return self.queue[i].pop(0)
+        if bot == "random" or env.jumping[i] >= 0:
+            legal = np.flatnonzero(env.mask[i])
+            return int(legal[self.rng.integers(len(legal))])
+        depth = int(bot.split(":")[1])
+        side = int(env.side[i])
+        b, w, k = int(env.black[i]), int(env.white[i]), int(env.kings[i])
+        r = self.searcher.search(b, w, k, side, depth)
+        P, O = (b, w) if side == 0 else (w, b)
+        n = core.generate(np.uint64(P), np.uint64(O), np.uint64(k), side, self.children, self.paths, self.plens)
+        if not 0 <= r.index < n:
+            raise RuntimeError("search returned no move")
+        path = tuple(int(core.BIT_SQUARES[x]) for x in self.paths[r.index, : self.plens[r.index]])
+        actions = move_to_actions(path, side)
+        self.queue[i] = actions[1:]
+        return actions[0]
+
+
+class SelfPlayEnv:
+    """N games of the learner against the pool (implements `kingme.envs.base.VecEnv`)."""
+
+    def __init__(
+        self,
+        num_envs: int,
+        pool: OpponentPool,
+        max_plies: int = 300,
+        seed: int = 0,
+        capture_reward: float = 0.0,
+        device: str = "cpu",
+    ) -> None:
+        self.num_envs = num_envs
+        self.obs_shape = CheckersVecEnv.obs_shape
+        self.num_actions = CheckersVecEnv.num_actions
+        self.inner = CheckersVecEnv(num_envs, max_plies=max_plies)
+        self.pool = pool
+        self.capture_reward = capture_reward
+        self.device = torch.device(device)
+        self.rng = np.random.default_rng(seed)
+        self.torch_gen = torch.Generator().manual_seed(seed)
+        self.learner_side = (np.arange(num_envs) % 2).astype(np.int8)
+        self.slot = np.zeros(num_envs, dtype=np.int64)
+        self.bots = BotMover(num_envs, seed)
+        self._actions = np.zeros(num_envs, dtype=np.int64)
+        # games finished since the caller last cleared it: (opponent name, learner result)
+        self.results: list[tuple[str, float]] = []
+
+    # --- the opponents' moves -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _opponents_move(self) -> np.ndarray:
+        """Play opponent actions until the learner is to move everywhere; return, per game, the
+        result of any game that ended on an opponent's move (-1 loss, 0 draw) or NaN."""
+        env = self.inner
+        ended = np.full(self.num_envs, np.nan, dtype=np.float32)
+        trunc = np.zeros(self.num_envs, dtype=bool)
+        for _ in range(10_000):
+            rows = np.flatnonzero(env.side != self.learner_side)
+            if rows.size == 0:
+                return ended
+            acts = self._actions
+            for slot in np.unique(self.slot[rows]):
+                sel = rows[self.slot[rows] == slot]
+                net = self.pool.net_of(int(slot))
+                if net is None:
+                    bot = self.pool.bot_of(int(slot)) or "random"
+                    for i in sel:
+                        acts[i] = self.bots.act(env, int(i), bot)
+                    continue
+                obs = torch.from_numpy(env.obs[sel]).to(self.device)  # (n, 5, 32)
+                mask = torch.from_numpy(env.mask[sel]).to(self.device)  # (n, 128)
+                logits = mask_logits(net.logits(obs), mask)
+                a = torch.multinomial(torch.softmax(logits, -1).cpu(), 1, generator=self.torch_gen).squeeze(1)
+                acts[sel] = a.numpy()
+            env.step_rows(rows, acts)
+            done = rows[env.terminated[rows] | env.truncated[rows]]
+            for i in done:
+                ended[i] = -float(env.outcome[i])  # the opponent acted: its win is our loss
+                trunc[i] = bool(env.truncated[i])
+                self._final_obs[i] = env.final_obs[i]  # the next mover is the learner: our frame
+                self._new_game(int(i))
+            self._trunc |= trunc
+        raise RuntimeError("opponents did not hand the move back")
+
+    def _new_game(self, i: int) -> None:
+        self.learner_side[i] ^= 1
+        self.slot[i] = self.pool.sample_slot(self.rng)
+        self.bots.queue[i] = []
+
+    # --- VecEnv ---------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+            self.torch_gen.manual_seed(seed)
+        self.inner.reset()
+        self.learner_side[:] = np.arange(self.num_envs) % 2
+        self.slot[:] = [self.pool.sample_slot(self.rng) for _ in range(self.num_envs)]
+        self._final_obs = np.zeros((self.num_envs, *self.obs_shape), dtype=np.float32)
+        self._trunc = np.zeros(self.num_envs, dtype=bool)
+        self.results = []
+        self._opponents_move()
+        return self.inner.obs.copy(), self.inner.mask.copy()
+
+    def step(self, actions: np.ndarray) -> VecStep:
+        env = self.inner
+        n = self.num_envs
+        opp_before = np.array([bin(int(x)).count("1") for x in np.where(self.learner_side == 0, env.white, env.black)])
+        self._trunc = np.zeros(n, dtype=bool)
+        self._final_obs = np.zeros((n, *self.obs_shape), dtype=np.float32)
+        reward = np.zeros(n, dtype=np.float32)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        slots_before = self.slot.copy()
+
+        env.step(actions)
+        done = env.terminated | env.truncated
+        if self.capture_reward:
+            opp_after = np.array(
+                [bin(int(x)).count("1") for x in np.where(self.learner_side == 0, env.white, env.black)]
+            )
+            captured = np.where(done, 0, opp_before - opp_after)
+            reward += self.capture_reward * captured
+        first_results: dict[int, float] = {}
+        for i in np.flatnonzero(done):
+            first_results[int(i)] = float(env.outcome[i])  # the learner acted: +1 win, 0 draw
+            truncated[i] = bool(env.truncated[i])
+            terminated[i] = bool(env.terminated[i])
+            self._final_obs[i] = flip_view(env.final_obs[i : i + 1])[0]  # next mover was the opponent
+            self._new_game(int(i))
+        ended_by_opp = self._opponents_move()
+        for i in range(n):
+            if i in first_results:
+                reward[i] += first_results[i]
+                self.results.append((self.pool.slot_name(int(slots_before[i])), first_results[i]))
+            elif not np.isnan(ended_by_opp[i]):
+                reward[i] += ended_by_opp[i]
+                terminated[i] = not self._trunc[i]
+                truncated[i] = bool(self._trunc[i])
+                self.results.append((self.pool.slot_name(int(slots_before[i])), float(ended_by_opp[i])))
+        return VecStep(env.obs.copy(), reward, terminated, truncated, env.mask.copy(), self._final_obs)
+
+    def close(self) -> None:
+        pass

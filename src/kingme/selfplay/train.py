@@ -1,0 +1,346 @@
+"""Self-play PPO for checkers: `kingme train checkers`.
+
+The learner is trained by `kingme.ppo.train` (the same PPO as every other environment) on a
+`SelfPlayEnv`: games against an opponent pool (its live self, frozen snapshots added on a schedule,
+and optionally the ladder's search bots as a curriculum), from the ACF 3-move openings. After each
+update a callback adds snapshots, saves the pool with the checkpoint, and on a schedule evaluates
+the learner against the ladder (`random`, `greedy`, `alphabeta:2`, `alphabeta:4`) from the
+3-move openings with colours swapped, logging scores and a maximum-likelihood ladder Elo. At the
+end the run folder gets `report.md` with learning-curve plots and the final ladder table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from kingme.common import atomic_write_json, atomic_write_text
+from kingme.config import arg, config_to_dict, require
+from kingme.nets import ActorCritic
+from kingme.ppo.config import PPOConfig
+from kingme.ppo.train import TrainResult, UpdateInfo, train
+from kingme.selfplay.env import OpponentPool, SelfPlayEnv
+from kingme.selfplay.networks import make_network
+from kingme.selfplay.players import PolicyPlayer, save_model
+
+LADDER = ("random", "greedy", "alphabeta:2", "alphabeta:4")
+
+
+@dataclass
+class SelfPlayConfig(PPOConfig):
+    """PPO's fields (with checkers defaults) plus the self-play ones."""
+
+    env: str = arg("checkers", "The environment (always checkers for this command).")
+    num_envs: int = arg(128, "Games played in parallel (N).")
+    total_steps: int = arg(2_000_000_000, "Learner steps to train for (the time budget usually ends a run first).")
+    minutes: float = arg(
+        20.0, "Wall-clock budget in minutes (0 = no limit); the run stops after the update in progress."
+    )
+    hidden_sizes: str = arg("256,256", "Hidden layer widths of the MLP network, comma-separated.")
+    net: Literal["mlp", "conv"] = arg(
+        "mlp", "Network: mlp (fully connected) or conv (3x3 convolutions over the board)."
+    )
+    channels: int = arg(64, "Channels of the convolutional network.")
+    num_steps: int = arg(64, "Learner steps per game in each rollout (T).")
+    gamma: float = arg(0.99, "Discount factor γ.")
+    gae_lambda: float = arg(0.95, "GAE λ.")
+    update_epochs: int = arg(4, "Passes over the batch per update (K).")
+    num_minibatches: int = arg(4, "Shuffled minibatches per epoch.")
+    learning_rate: float = arg(5e-4, "Adam learning rate.")
+    anneal_lr: bool = arg(False, "Anneal the learning rate linearly to 0 over total_steps.")
+    ent_coef: float = arg(0.01, "Entropy coefficient c_e at the start.")
+    ent_coef_final: float = arg(0.001, "Entropy coefficient at the end of the schedule.")
+    ent_schedule: Literal["constant", "linear", "exponential"] = arg(
+        "linear", "How c_e moves from ent_coef to ent_coef_final (over the time budget when one is set)."
+    )
+    checkpoint_every: int = arg(10, "Write a checkpoint every this many updates (0 = at the end only).")
+    # --- self-play ---
+    max_plies: int = arg(200, "Truncate a game after this many complete moves (both sides).")
+    p_self: float = arg(0.4, "Probability that a game's opponent is the live learner.")
+    p_bots: float = arg(0.3, "Probability that a game's opponent is a curriculum bot (0 = pure self-play).")
+    bots: str = arg("random,alphabeta:1,alphabeta:2", "Curriculum bots, comma-separated (random or alphabeta:D).")
+    snapshot_every: int = arg(10, "Add a frozen snapshot of the learner to the pool every this many updates.")
+    max_snapshots: int = arg(10, "Snapshots kept in the pool (the oldest goes first).")
+    openings: bool = arg(True, "Start training games from the ACF 3-move openings (else from the start).")
+    capture_reward: float = arg(0.0, "Shaping: reward per opponent piece captured (0 = off, the default).")
+    eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
+    eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
+    eval_ladder: str = arg(",".join(LADDER), "Ladder opponents of the evaluation, comma-separated.")
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.minutes >= 0, f"minutes must be >= 0, got {self.minutes}")
+        require(self.max_plies >= 1, f"max-plies must be >= 1, got {self.max_plies}")
+        require(
+            0 <= self.p_self <= 1 and 0 <= self.p_bots <= 1 and self.p_self + self.p_bots <= 1,
+            "p-self and p-bots must be in [0, 1] with p-self + p-bots <= 1",
+        )
+        for b in self.bot_list:
+            require(
+                b == "random" or (b.startswith("alphabeta:") and b.split(":")[1].isdigit()),
+                f"unknown curriculum bot {b!r}: expected random or alphabeta:D",
+            )
+        require(self.p_bots == 0 or bool(self.bot_list), "p-bots > 0 needs at least one bot in --bots")
+        require(self.snapshot_every >= 1, f"snapshot-every must be >= 1, got {self.snapshot_every}")
+        require(self.max_snapshots >= 1, f"max-snapshots must be >= 1, got {self.max_snapshots}")
+        require(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
+        require(
+            self.eval_games >= 2 and self.eval_games % 2 == 0,
+            f"eval-games must be even and >= 2, got {self.eval_games}",
+        )
+        require(self.eval_every_minutes >= 0, "eval-every-minutes must be >= 0")
+
+    @property
+    def bot_list(self) -> list[str]:
+        return [b.strip() for b in self.bots.split(",") if b.strip()]
+
+    @property
+    def net_description(self) -> dict[str, Any]:
+        return {"kind": self.net, "hidden": list(self.hidden), "channels": self.channels}
+
+
+def opening_starts() -> np.ndarray:
+    """(156, 4) uint64 rows (black, white, kings, side) of the ACF 3-move openings."""
+    from kingme.arena.openings import acf_openings
+
+    rows = []
+    for op in acf_openings():
+        b = op.board()
+        rows.append((b.black, b.white, b.kings, int(b.turn)))
+    return np.array(rows, dtype=np.uint64)
+
+
+def evaluate(agent: ActorCritic, ladder: list[str], games: int, seed: int) -> dict[str, Any]:
+    """The learner (most probable move) against each ladder opponent from the 3-move openings,
+    colours swapped; scores with 95% intervals and the ladder Elo."""
+    from kingme.arena.commands import RUNG_RATINGS
+    from kingme.arena.elo import fit_rating, match_stats
+    from kingme.arena.match import play_lockstep, schedule_match, tally
+    from kingme.arena.openings import acf_openings
+    from kingme.players import load_player
+
+    was_training = agent.training
+    agent.eval()
+    learner = PolicyPlayer(agent, "learner")
+    players: dict[str, Any] = {"learner": learner}
+    specs = []
+    for k, opp in enumerate(ladder):
+        players[opp] = load_player(opp, seed)
+        specs += schedule_match("learner", opp, games, seed + k, acf_openings(), label=opp, start=len(specs))
+    records = play_lockstep(specs, players, 300, None)
+    out: dict[str, Any] = {"opponents": {}}
+    fit_input = []
+    for opp in ladder:
+        t = tally([r for r in records if r.spec.label == opp])
+        st = match_stats(t.wins, t.draws, t.losses)
+        out["opponents"][opp] = st.as_dict()
+        if opp in RUNG_RATINGS:
+            fit_input.append((RUNG_RATINGS[opp], t.wins + 0.5 * t.draws, t.games))
+    if fit_input:
+        r, lo, hi = fit_rating(fit_input)
+        out["elo"], out["elo_low"], out["elo_high"] = r, lo, hi
+    agent.train(was_training)
+    return out
+
+
+class SelfPlayCallback:
+    """After each update: snapshots, pool saving, win rates against the pool, ladder evaluation,
+    the time budget."""
+
+    def __init__(self, cfg: SelfPlayConfig, env: SelfPlayEnv, run_dir: Path | None, quiet: bool) -> None:
+        self.cfg, self.env, self.run_dir, self.quiet = cfg, env, run_dir, quiet
+        self.start = time.perf_counter()
+        self.last_eval = self.start
+        self.evals: list[dict[str, Any]] = []
+        self.best_score = -math.inf
+        self.step0: int | None = None  # learner steps when this process started (resume-aware)
+
+    def __call__(self, info: UpdateInfo) -> None:
+        cfg, env = self.cfg, self.env
+        elapsed = time.perf_counter() - self.start
+        m = info.metrics
+        by_opp: dict[str, list[float]] = defaultdict(list)
+        for name, r in env.results:
+            by_opp["snapshot" if name.startswith("snapshot") else name].append(r)
+        env.results = []
+        for name, rs in by_opp.items():
+            m[f"selfplay/score_vs_{name}"] = float(np.mean([(r + 1) / 2 for r in rs]))
+        m["selfplay/pool_size"] = float(len(env.pool.snapshots))
+        if info.update % cfg.snapshot_every == 0:
+            env.pool.add_snapshot(info.agent, info.update)
+        if self.run_dir is not None and (cfg.checkpoint_every and info.update % cfg.checkpoint_every == 0):
+            env.pool.save(self.run_dir / "checkpoints")
+        if cfg.minutes > 0 and self.step0 is not None:
+            # With a time budget, schedules (entropy, learning rate) should span the budget: the
+            # run's length in steps is re-estimated from the throughput so far.
+            rate = (info.global_step - self.step0) / max(elapsed, 1e-9)
+            cfg.total_steps = max(info.global_step + cfg.batch_size, int(self.step0 + rate * cfg.minutes * 60))
+        if self.step0 is None:
+            self.step0 = info.global_step - cfg.batch_size
+        out_of_time = cfg.minutes > 0 and elapsed >= cfg.minutes * 60
+        due = cfg.eval_every_minutes > 0 and time.perf_counter() - self.last_eval >= cfg.eval_every_minutes * 60
+        if due or out_of_time:
+            self.run_eval(info, elapsed)
+        if out_of_time:
+            info.stop = True
+            if self.run_dir is not None:
+                env.pool.save(self.run_dir / "checkpoints")
+
+    def run_eval(self, info: UpdateInfo, elapsed: float) -> dict[str, Any]:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        ev = evaluate(
+            info.agent,
+            [s.strip() for s in cfg.eval_ladder.split(",") if s.strip()],
+            cfg.eval_games,
+            cfg.seed + info.update,
+        )
+        ev.update(
+            {
+                "update": info.update,
+                "global_step": info.global_step,
+                "time": elapsed,
+                "eval_seconds": time.perf_counter() - t0,
+            }
+        )
+        self.evals.append(ev)
+        for opp, st in ev["opponents"].items():
+            info.metrics[f"eval/score_vs_{opp}"] = st["score"]
+        if "elo" in ev and math.isfinite(ev["elo"]):
+            info.metrics["eval/elo"] = ev["elo"]
+        self.last_eval = time.perf_counter()
+        if self.run_dir is not None:
+            with open(self.run_dir / "evals.jsonl", "a") as f:
+                f.write(json.dumps(ev, default=float) + "\n")
+            score = float(np.mean([st["score"] for st in ev["opponents"].values()]))
+            if score >= self.best_score:
+                self.best_score = score
+                save_model(
+                    self.run_dir / "best_model.safetensors",
+                    info.agent,
+                    cfg.net_description,
+                    {"update": info.update, "global_step": info.global_step, "eval": ev},
+                )
+        if not self.quiet:
+            scores = ", ".join(f"{o} {st['score']:.2f}" for o, st in ev["opponents"].items())
+            print(
+                f"[eval] update {info.update}, {elapsed / 60:.1f} min, {info.global_step} steps: {scores}; "
+                f"Elo {ev.get('elo', float('nan')):.0f}",
+                flush=True,
+            )
+        return ev
+
+
+def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = False, quiet: bool = False) -> TrainResult:
+    """Run self-play training as configured; returns the PPO result (the agent included)."""
+    cfg.validate()
+    torch.set_num_threads(max(1, cfg.torch_threads))
+
+    def make_net() -> ActorCritic:
+        return make_network(cfg.net, cfg.hidden, cfg.channels, (5, 32), 128)
+
+    pool = OpponentPool(
+        make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=cfg.bot_list
+    )
+    env = SelfPlayEnv(cfg.num_envs, pool, max_plies=cfg.max_plies, seed=cfg.seed, capture_reward=cfg.capture_reward)
+    if cfg.openings:
+        env.inner.starts = opening_starts()
+    if resume and run_dir is not None:
+        pool.load(run_dir / "checkpoints")
+
+    def make_agent(obs_shape: tuple[int, ...], num_actions: int, _: PPOConfig) -> ActorCritic:
+        agent = make_net()
+        pool.learner = agent
+        return agent
+
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
+    callback = SelfPlayCallback(cfg, env, run_dir, quiet)
+    result = train(
+        cfg, env, run_dir=run_dir, resume=resume, make_agent=make_agent, callbacks=[callback], progress=not quiet
+    )
+    if not callback.evals or callback.evals[-1]["update"] != result.updates:
+        info = UpdateInfo(result.updates, result.global_step, {}, result.agent, None, run_dir)  # type: ignore[arg-type]
+        callback.run_eval(info, time.perf_counter() - callback.start)
+    if run_dir is not None:
+        pool.save(run_dir / "checkpoints")
+        save_model(
+            run_dir / "final_model.safetensors",
+            result.agent,
+            cfg.net_description,
+            {"update": result.updates, "global_step": result.global_step},
+        )
+        write_report(run_dir, cfg, callback.evals, result)
+    return result
+
+
+def write_report(run_dir: Path, cfg: SelfPlayConfig, evals: list[dict[str, Any]], result: TrainResult) -> None:
+    """report.md with the learning curves (Elo and ladder scores against time and steps) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if evals:
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        for col, (key, label) in enumerate((("time", "wall time (min)"), ("global_step", "learner steps"))):
+            xs = [e[key] / (60 if key == "time" else 1) for e in evals]
+            ax = axes[0, col]
+            for opp in evals[-1]["opponents"]:
+                ax.plot(xs, [e["opponents"].get(opp, {}).get("score", np.nan) for e in evals], marker="o", label=opp)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel(label)
+            ax.set_ylabel("score (win = 1, draw = 0.5)")
+            ax.legend(fontsize=8)
+            ax = axes[1, col]
+            elo = [e.get("elo", np.nan) for e in evals]
+            lo = [e.get("elo_low", np.nan) for e in evals]
+            hi = [e.get("elo_high", np.nan) for e in evals]
+            ax.plot(xs, elo, marker="o", color="k")
+            finite = [(x, a, b) for x, a, b in zip(xs, lo, hi) if math.isfinite(a) and math.isfinite(b)]
+            if finite:
+                ax.fill_between([f[0] for f in finite], [f[1] for f in finite], [f[2] for f in finite], alpha=0.2)
+            ax.set_xlabel(label)
+            ax.set_ylabel("ladder Elo (alphabeta:4 = 1500)")
+        fig.suptitle("kingme self-play PPO: ladder evaluation")
+        fig.tight_layout()
+        fig.savefig(run_dir / "learning_curves.png", dpi=110)
+        plt.close(fig)
+    lines = [
+        f"# Self-play run `{run_dir.name}`",
+        "",
+        f"- updates: {result.updates}, learner steps: {result.global_step}",
+        f"- network: {cfg.net} {cfg.hidden_sizes if cfg.net == 'mlp' else cfg.channels}",
+        "- config: `config.json`; metrics: `metrics.jsonl`, `evals.jsonl`; TensorBoard events",
+        "",
+    ]
+    if evals:
+        last = evals[-1]
+        lines += [
+            "## Final ladder table",
+            "",
+            "| opponent | games | W | D | L | score | 95% interval |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for opp, st in last["opponents"].items():
+            lines.append(
+                f"| {opp} | {st['games']} | {st['wins']} | {st['draws']} | {st['losses']} | "
+                f"{st['score']:.3f} | [{st['score_ci95'][0]:.3f}, {st['score_ci95'][1]:.3f}] |"
+            )
+        if "elo" in last:
+            lines += [
+                "",
+                f"Ladder Elo: {last['elo']:.0f} [{last['elo_low']:.0f}, {last['elo_high']:.0f}] "
+                "(alphabeta:4 = 1500; see docs/arena.md)",
+            ]
+        lines += ["", "![learning curves](learning_curves.png)"]
+    atomic_write_text(run_dir / "report.md", "\n".join(lines) + "\n")
