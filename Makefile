@@ -24,9 +24,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not learning"
 
-# The main training job. Until self-play checkers training lands, this is PPO on CartPole-v1.
+# The main training job: self-play PPO on checkers, 20 minutes by default (MINUTES=...).
+MINUTES ?= 20
 train: $(STAMP)
-	$(BIN)/kingme train gym:CartPole-v1
+	$(BIN)/kingme train checkers --minutes $(MINUTES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
