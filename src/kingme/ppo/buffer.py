@@ -27,7 +27,15 @@ class Batch(NamedTuple):
 
     def take(self, idx: torch.Tensor) -> Batch:
         """The samples at `idx` (a minibatch)."""
-        return Batch(*(None if x is None else x[idx] for x in self))
+        return Batch(
+            obs=self.obs[idx],
+            actions=self.actions[idx],
+            logp=self.logp[idx],
+            values=self.values[idx],
+            advantages=self.advantages[idx],
+            returns=self.returns[idx],
+            masks=None if self.masks is None else self.masks[idx],
+        )
 
 
 class Rollout(NamedTuple):

@@ -500,7 +500,7 @@ def load_agent(
     from kingme.config import config_from_dict
 
     ckpt = load_checkpoint(path, which)
-    cfg = config_from_dict(config_cls, ckpt.meta["config"])
+    cfg: Any = config_from_dict(config_cls, ckpt.meta["config"])
     agent = (make_agent or default_agent)(tuple(ckpt.meta["obs_shape"]), int(ckpt.meta["num_actions"]), cfg)
     try:
         agent.load_state_dict(ckpt.weights)
