@@ -182,6 +182,7 @@ def test_masked_ppo_never_samples_an_illegal_action() -> None:
     history = train(cfg, env).history
     assert env.steps == cfg.total_steps
     assert env.illegal == 0
+    assert all(r["debug/first_ratio_dev"] == 0.0 for r in history)  # masks reused in the update
     assert all(math.isfinite(r["losses/entropy"]) and math.isfinite(r["losses/policy_loss"]) for r in history)
 
 
@@ -281,6 +282,12 @@ def test_callbacks_can_add_metrics_and_stop(tmp_path: Path) -> None:
     rows = read_metrics(tmp_path)
     assert [r["custom/update_squared"] for r in rows] == [1.0, 4.0]
     assert list_checkpoints(tmp_path / "checkpoints")[-1].name == "update-000002.safetensors"
+
+
+def test_progress_bar_shows_steps_and_return(capsys: pytest.CaptureFixture) -> None:
+    run(small(), progress=True)
+    out = capsys.readouterr().out
+    assert "192/192" in out and "SPS" in out and "return" in out
 
 
 def test_custom_network_factory_is_used() -> None:
