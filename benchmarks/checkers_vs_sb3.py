@@ -50,7 +50,7 @@ def run_kingme(minutes: float, eval_every: float, eval_games: int, seed: int) ->
     cfg.total_steps = 10**10
 
     def make_net() -> Any:
-        return make_network("mlp", (256, 256), 64, (5, 32), 128)
+        return make_network("mlp", (256, 256), 64, (6, 32), 128)
 
     pool = OpponentPool(make_net=make_net, p_self=0.0, p_bots=1.0, bots=["random"])
     env = SelfPlayEnv(cfg.num_envs, pool, max_plies=cfg.max_plies, seed=seed)

@@ -41,6 +41,7 @@ def test_vec_env_and_board_agree_move_for_move(seed: int) -> None:
             assert not (step.terminated[0] or step.truncated[0])
             assert _env_position(env) == board.fen()
             assert env.clock[0] == board.clock
+            assert np.allclose(env.obs[0, 5], board.clock / 80)
         else:
             assert step.terminated[0]
             won = result in ("1-0", "0-1")
@@ -90,7 +91,7 @@ def test_multi_jump_keeps_the_move_and_marks_the_jumper() -> None:
     env.black[0], env.white[0], env.kings[0] = bit(14) | bit(1), bit(18) | bit(27) | bit(29), 0
     from kingme.envs.checkers_vec import _observe
 
-    _observe(env.black[0], env.white[0], env.kings[0], 0, -1, env.obs[0], env.mask[0])
+    _observe(env.black[0], env.white[0], env.kings[0], 0, -1, 0, env.obs[0], env.mask[0])
     assert set(np.flatnonzero(env.mask[0])) == _first_actions(board)
     first, second = move_to_actions(board.legal_moves()[0].path, 0)
     env.step(np.array([first]))

@@ -16,7 +16,7 @@ from kingme.selfplay.players import PolicyPlayer, load_model, move_distributions
 
 
 def _mlp() -> torch.nn.Module:
-    return make_network("mlp", (32, 32), 8, (5, 32), 128)
+    return make_network("mlp", (32, 32), 8, (6, 32), 128)
 
 
 def _random_actions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -25,8 +25,9 @@ def _random_actions(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def test_flip_view_is_an_involution_and_swaps_sides() -> None:
     rng = np.random.default_rng(0)
-    obs = (rng.random((3, 5, 32)) < 0.2).astype(np.float32)
+    obs = (rng.random((3, 6, 32)) < 0.2).astype(np.float32)
     obs[:, 4] = 0
+    obs[:, 5] = 0.25
     twice = flip_view(flip_view(obs))
     assert np.array_equal(twice, obs)
     assert np.array_equal(flip_view(obs)[:, 0], obs[:, 2, ::-1])
@@ -101,7 +102,7 @@ def test_policy_player_probabilities_and_moves() -> None:
 
 def test_conv_network_shapes() -> None:
     net = ConvActorCritic(channels=8)
-    logits, value = net(torch.zeros(4, 5, 32))
+    logits, value = net(torch.zeros(4, 6, 32))
     assert logits.shape == (4, 128) and value.shape == (4,)
 
 
@@ -111,7 +112,7 @@ def test_model_file_round_trip_and_errors(tmp_path: Path) -> None:
     save_model(path, agent, {"kind": "mlp", "hidden": [32, 32], "channels": 8})
     loaded, net = load_model(path)
     assert net["kind"] == "mlp"
-    x = torch.rand(2, 5, 32)
+    x = torch.rand(2, 6, 32)
     assert torch.allclose(agent(x)[0], loaded(x)[0])
     from kingme.players import load_player
 

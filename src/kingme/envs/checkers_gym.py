@@ -150,7 +150,7 @@ def make_aec_env(max_plies: int = 400, render_mode: str | None = None) -> Any:
             mask = np.zeros(NUM_ACTIONS, dtype=np.bool_)
             over = any(self.terminations.values()) or any(self.truncations.values())
             _observe(np.uint64(black), np.uint64(white), np.uint64(kings), side,
-                     jumping if agent == self.agent_selection else -1, obs, mask)
+                     jumping if agent == self.agent_selection else -1, int(self._env.clock[0]), obs, mask)
             if agent != self.agent_selection or over:
                 mask[:] = False
             return {"observation": obs, "action_mask": mask.astype(np.int8)}

@@ -11,9 +11,11 @@ square ``s`` for Black and ``33 - s`` for White. Canonical directions are the sh
 padded layout in `kingme.checkers.core`: 0 = +4 and 1 = +5 (forward, towards 32), 2 = -4 and
 3 = -5 (backward, kings only). Action index = ``4 * (canonical square - 1) + direction``.
 
-Observation, shape (5, 32) float32 (32 = the squares 1..32 in the side-to-move frame; a network
+Observation, shape (6, 32) float32 (32 = the squares 1..32 in the side-to-move frame; a network
 may view them as 8 rows x 4): plane 0 own men, 1 own kings, 2 opponent men, 3 opponent kings,
-4 the piece that must continue a multi-jump (all zero otherwise).
+4 the piece that must continue a multi-jump (all zero otherwise), 5 the draw clock (plies since
+the last capture or man move, divided by 80) on every square. Without the clock a deterministic
+policy cannot tell a position from its repetition, and shuffles into draws.
 
 Rewards and ends. ``reward`` goes to the player who acted at this step: +1 if its move left the
 opponent without a legal move (a win), else 0. A game is *terminated* when won, or drawn by the
@@ -47,7 +49,7 @@ from kingme.checkers.core import (
 from kingme.envs.base import VecStep
 
 NUM_ACTIONS = 128
-OBS_SHAPE = (5, 32)
+OBS_SHAPE = (6, 32)
 HIST = core.DRAW_PLIES + 2  # positions kept for the repetition rule (none survives an irreversible move)
 
 
@@ -74,7 +76,7 @@ def _movable(P: np.uint64, O: np.uint64, K: np.uint64, side: int, jumping: int, 
 
 @njit(cache=True)
 def _observe(
-    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, jumping: int,
+    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, jumping: int, clock: int,
     obs: np.ndarray, mask: np.ndarray,
 ) -> int:
     """Write one game's observation and legal-action mask; return the number of legal actions."""
@@ -87,6 +89,7 @@ def _observe(
             obs[plane, _canon_index(int(b), side)] = 1.0
     if jumping >= 0:
         obs[4, _canon_index(jumping, side)] = 1.0
+    obs[5, :] = clock / core.DRAW_PLIES
     mask[:] = False
     n = 0
     for d in range(4):
@@ -117,7 +120,7 @@ def _reset_one(
     clock[i], plies[i], jumping[i] = 0, 0, -1
     hist[i, 0, 0], hist[i, 0, 1], hist[i, 0, 2] = b, w, k
     hlen[i] = 1
-    _observe(b, w, k, s, -1, obs[i], mask[i])
+    _observe(b, w, k, s, -1, 0, obs[i], mask[i])
 
 
 @njit(cache=True)
@@ -189,7 +192,7 @@ def _step_all(
         kings[i] = K
         if more:
             jumping[i] = int(lsb_index(to))
-            _observe(black[i], white[i], kings[i], s, jumping[i], obs[i], mask[i])
+            _observe(black[i], white[i], kings[i], s, jumping[i], clock[i], obs[i], mask[i])
             continue
         # the move is complete: the other side is to move
         jumping[i] = -1
@@ -202,7 +205,7 @@ def _step_all(
             hlen[i] = 0
         else:
             clock[i] += 1
-        nlegal = _observe(black[i], white[i], kings[i], ns, -1, obs[i], mask[i])
+        nlegal = _observe(black[i], white[i], kings[i], ns, -1, clock[i], obs[i], mask[i])
         done = False
         if nlegal == 0:
             reward[i] = 1.0

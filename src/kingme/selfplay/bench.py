@@ -36,13 +36,13 @@ def _time(fn: Any, repeats: int) -> float:
 
 def network_bound(cfg: SelfPlayConfig) -> dict[str, float]:
     torch.set_num_threads(max(1, cfg.torch_threads))
-    net = make_network(cfg.net, cfg.hidden, cfg.channels, (5, 32), 128)
+    net = make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128)
     opt = make_optimizer(net, cfg, torch.device("cpu"))
     N, T = cfg.num_envs, cfg.num_steps
     B = N * T
-    obs = torch.rand(N, 5, 32).round()
+    obs = torch.rand(N, 6, 32).round()
     mask = torch.rand(N, 128) < 0.1
-    big = torch.rand(B, 5, 32).round()
+    big = torch.rand(B, 6, 32).round()
     with torch.no_grad():
         t_step = _time(lambda: mask_logits(net.logits(obs), mask).softmax(-1), 20)
         t_eval = _time(lambda: net(big), 3)

@@ -38,11 +38,12 @@ from kingme.ppo.core import mask_logits
 def flip_view(obs: np.ndarray) -> np.ndarray:
     """The same positions seen by the other player: swap own/opponent planes, turn the board.
 
-    obs (B, 5, 32) -> (B, 5, 32); the jump plane is cleared (it belongs to the side to move)."""
+    obs (B, 6, 32) -> (B, 6, 32); the jump plane is cleared (it belongs to the side to move)."""
     out = np.empty_like(obs)
     out[:, 0], out[:, 1] = obs[:, 2, ::-1], obs[:, 3, ::-1]
     out[:, 2], out[:, 3] = obs[:, 0, ::-1], obs[:, 1, ::-1]
     out[:, 4] = 0.0
+    out[:, 5] = obs[:, 5]  # the draw clock is the same for both players
     return out
 
 
@@ -223,7 +224,7 @@ class SelfPlayEnv:
                     for i in sel:
                         acts[i] = self.bots.act(env, int(i), bot)
                     continue
-                obs = torch.from_numpy(env.obs[sel]).to(self.device)  # (n, 5, 32)
+                obs = torch.from_numpy(env.obs[sel]).to(self.device)  # (n, 6, 32)
                 mask = torch.from_numpy(env.mask[sel]).to(self.device)  # (n, 128)
                 logits = mask_logits(net.logits(obs), mask)
                 a = torch.multinomial(torch.softmax(logits, -1).cpu(), 1, generator=self.torch_gen).squeeze(1)

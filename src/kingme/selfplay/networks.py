@@ -1,6 +1,6 @@
 """Networks for checkers: a small MLP and a small convolutional net over the board.
 
-Both read the `CheckersVecEnv` observation, shape (B, 5, 32): five planes over the 32 squares in
+Both read the `CheckersVecEnv` observation, shape (B, 6, 32): five planes over the 32 squares in
 the side-to-move frame, and follow the `kingme.nets.ActorCritic` interface (logits over the 128
 single-step actions, and a value). Which one is the default was decided by measurement (see
 docs/selfplay.md).
@@ -27,7 +27,7 @@ class ConvActorCritic(ActorCritic):
     """Squares scattered onto an 8x8 grid, a few 3x3 convolutions (shared trunk), then a linear
     policy head (128 logits) and a small value head."""
 
-    def __init__(self, channels: int = 64, layers: int = 3, in_planes: int = 5, num_actions: int = 128) -> None:
+    def __init__(self, channels: int = 64, layers: int = 3, in_planes: int = 6, num_actions: int = 128) -> None:
         super().__init__()
         self.in_planes = in_planes
         convs: list[nn.Module] = []

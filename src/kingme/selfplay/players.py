@@ -124,7 +124,7 @@ def move_distributions(
     """For each board: [(legal move, probability)] and the critic's value of the position (from
     the side to move's view), with one forward pass over every decision point."""
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
-    states: list[tuple[int, int, int, int, int]] = []
+    states: list[tuple[int, int, int, int, int, int]] = []
     per_board: list[list[tuple[Move, list[tuple[int, int]]]]] = []
     for bi, board in enumerate(boards):
         items = []
@@ -136,7 +136,7 @@ def move_distributions(
                 if key not in keys:
                     keys[key] = len(states)
                     b, w, kg, jb = _prefix_state(board, m.path, k)
-                    states.append((b, w, kg, int(board.turn), jb))
+                    states.append((b, w, kg, int(board.turn), jb, board.clock))
                 steps.append((keys[key], a))
             items.append((m, steps))
         per_board.append(items)
@@ -144,8 +144,8 @@ def move_distributions(
     n = len(states)
     obs = np.zeros((max(n, 1), *OBS_SHAPE), dtype=np.float32)
     mask = np.zeros((max(n, 1), NUM_ACTIONS), dtype=np.bool_)
-    for i, (b, w, kg, side, jb) in enumerate(states):
-        _observe(np.uint64(b), np.uint64(w), np.uint64(kg), side, jb, obs[i], mask[i])
+    for i, (b, w, kg, side, jb, clock) in enumerate(states):
+        _observe(np.uint64(b), np.uint64(w), np.uint64(kg), side, jb, clock, obs[i], mask[i])
     if n:
         logits, values = agent(torch.from_numpy(obs).to(device))  # (n, A), (n,)
         logp = torch.log_softmax(mask_logits(logits, torch.from_numpy(mask).to(device)), -1).cpu().numpy()

@@ -245,7 +245,7 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     torch.set_num_threads(max(1, cfg.torch_threads))
 
     def make_net() -> ActorCritic:
-        return make_network(cfg.net, cfg.hidden, cfg.channels, (5, 32), 128)
+        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128)
 
     pool = OpponentPool(
         make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=cfg.bot_list
