@@ -77,6 +77,13 @@ def progress_bar(total: int, quiet: bool) -> Iterator[ProgressFn]:
         yield tick
 
 
+def _prefixed(tick: ProgressFn, prefix: str) -> ProgressFn:
+    def prefixed(desc: str, n: int) -> None:
+        tick(prefix + desc, n)
+
+    return prefixed
+
+
 def run_seeds(cfg: RunConfig, tick: ProgressFn) -> list[dict[str, Any]]:
     return [run_seed(cfg, cfg.seed + i, tick) for i in range(cfg.seeds)]
 
@@ -117,7 +124,7 @@ def run_main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     with progress_bar(cfg.seeds * units_per_seed(cfg), ns.quiet) as tick:
         per_seed = run_seeds(cfg, tick)
-    results = {
+    results: dict[str, Any] = {
         "command": _command_line(argv, "run"),
         "machine": machine(),
         "config": config_to_dict(cfg),
@@ -144,15 +151,15 @@ def sweep_main(argv: list[str]) -> int:
     run_dir = make_run_dir(cfg.out_dir, cfg.name, "dt-sweep")
     atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
     t0 = time.perf_counter()
-    sweep = []
+    sweep: list[dict[str, Any]] = []
     probs = cfg.probs()
     with progress_bar(len(probs) * cfg.seeds * units_per_seed(cfg), ns.quiet) as tick:
         for p in probs:
             run_cfg = RunConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(RunConfig)})
             run_cfg.fail_prob = p
-            per_seed = run_seeds(run_cfg, lambda d, n, p=p: tick(f"p={p} {d}", n))
+            per_seed = run_seeds(run_cfg, _prefixed(tick, f"p={p} "))
             sweep.append({"fail_prob": p, "methods": aggregate(per_seed), "per_seed": per_seed})
-    results = {
+    results: dict[str, Any] = {
         "command": _command_line(argv, "sweep-stochastic"),
         "machine": machine(),
         "config": config_to_dict(cfg),

@@ -126,18 +126,14 @@ class TrajectoryGPT(nn.Module):
         super().__init__()
         self.config = config
         C = config.n_embd
-        self.transformer = nn.ModuleDict(
-            dict(
-                wre=nn.Embedding(config.n_returns, C),  # return-to-go R, index -R
-                wse=nn.Embedding(config.n_nodes, C),  # state: current node
-                wge=nn.Embedding(config.n_nodes, C),  # goal (goal-conditioned variant only)
-                wae=nn.Embedding(config.n_nodes, C),  # action: node moved to
-                wte=nn.Embedding(config.max_steps, C),  # timestep, shared by a step's tokens
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=LayerNorm(C, bias=config.bias),
-            )
-        )
+        self.wre = nn.Embedding(config.n_returns, C)  # return-to-go R, index -R
+        self.wse = nn.Embedding(config.n_nodes, C)  # state: current node
+        self.wge = nn.Embedding(config.n_nodes, C)  # goal (goal-conditioned variant only)
+        self.wae = nn.Embedding(config.n_nodes, C)  # action: node moved to
+        self.wte = nn.Embedding(config.max_steps, C)  # timestep, shared by a step's tokens
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.ln_f = LayerNorm(C, bias=config.bias)
         n_out = config.n_nodes if config.head == "action" else config.n_returns
         self.head = nn.Linear(C, n_out, bias=False)
         self.apply(self._init_weights)
@@ -170,28 +166,35 @@ class TrajectoryGPT(nn.Module):
         `returns` holds R_t (integers <= 0, clipped into the table); `actions[:, t]` may be any node
         where a_t is unknown yet, since nothing before a_t's own token attends to it.
         """
-        cfg, tr = self.config, self.transformer
+        cfg = self.config
         B, T = states.shape
         assert cfg.max_steps >= T, f"{T} steps exceed max_steps={cfg.max_steps}"
-        time = tr.wte(timesteps)  # (B, T, C)
-        s = tr.wse(states) + time  # (B, T, C)
+        time = self.wte(timesteps)  # (B, T, C)
+        s = self.wse(states) + time  # (B, T, C)
         if cfg.goal_tokens:
             assert goals is not None, "goal-conditioned model needs goals"
-            s = s + tr.wge(goals)
-        a = tr.wae(actions) + time  # (B, T, C)
+            s = s + self.wge(goals)
+        a = self.wae(actions) + time  # (B, T, C)
         if cfg.return_tokens:
             assert returns is not None, "Decision Transformer needs returns-to-go"
             r_idx = (-returns).clamp(0, cfg.n_returns - 1)  # R -> class index -R
-            r = tr.wre(r_idx) + time  # (B, T, C)
+            r = self.wre(r_idx) + time  # (B, T, C)
             return interleave(r, s, a)  # (B, 3T, C): R_0, s_0, a_0, R_1, ...
         return interleave(s, a)  # (B, 2T, C): s_0, a_0, s_1, ...
 
-    def hidden(self, *args: torch.Tensor | None, **kwargs: torch.Tensor | None) -> torch.Tensor:
+    def hidden(
+        self,
+        states: torch.Tensor,
+        actions: torch.Tensor,
+        timesteps: torch.Tensor,
+        returns: torch.Tensor | None = None,
+        goals: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Final hidden state of every token, (B, k*T, C); same arguments as `embed`."""
-        x = self.transformer.drop(self.embed(*args, **kwargs))  # type: ignore[arg-type]
-        for block in self.transformer.h:
+        x = self.drop(self.embed(states, actions, timesteps, returns=returns, goals=goals))
+        for block in self.blocks:
             x = block(x)
-        return self.transformer.ln_f(x)
+        return self.ln_f(x)
 
     def forward(
         self,
@@ -224,8 +227,11 @@ class TrajectoryGPT(nn.Module):
 
     def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.AdamW:
         """AdamW with weight decay on matrices only (not on biases, norms or embeddings' rows)."""
-        decay = [p for n, p in self.named_parameters() if p.dim() >= 2 and "transformer.w" not in n]
-        no_decay = [p for n, p in self.named_parameters() if p.dim() < 2 or "transformer.w" in n]
+        params = dict(self.named_parameters())
+        embeddings = {n for n, m in self.named_modules() if isinstance(m, nn.Embedding)}
+        is_emb = {n: n.rsplit(".", 1)[0] in embeddings for n in params}
+        decay = [p for n, p in params.items() if p.dim() >= 2 and not is_emb[n]]
+        no_decay = [p for n, p in params.items() if p.dim() < 2 or is_emb[n]]
         groups = [
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
