@@ -88,18 +88,20 @@ def run_seeds(cfg: RunConfig, tick: ProgressFn) -> list[dict[str, Any]]:
     return [run_seed(cfg, cfg.seed + i, tick) for i in range(cfg.seeds)]
 
 
-def _print_table(title: str, agg: dict[str, Any], quiet: bool) -> None:
+def _print_table(title: str, agg: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kingme.dt.report import spread
-
     table = Table(title=title)
     table.add_column("way to act")
-    table.add_column("success (mean ± std [min–max])")
-    table.add_column("length / shortest")
+    for head in ("success ± std", "min–max", "length/shortest", "min–max"):
+        table.add_column(head, justify="right")
     for name, label in METHODS.items():
-        table.add_row(label, spread(agg[name]["success"]), spread(agg[name]["length_ratio"]))
+        cells = []
+        for key in ("success", "length_ratio"):
+            st = agg[name][key]
+            cells += [f"{st['mean']:.3f} ± {st['std']:.3f}", f"{st['min']:.2f}–{st['max']:.2f}"]
+        table.add_row(label, *cells)
     Console().print(table)
 
 
@@ -139,7 +141,7 @@ def run_main(argv: list[str]) -> int:
     if ns.json:
         print(json.dumps({**results, "run_dir": str(run_dir)}, default=str))
     else:
-        _print_table(f"{cfg.seeds} graph seeds, {results['runtime_s']:.0f} s", results["methods"], ns.quiet)
+        _print_table(f"{cfg.seeds} graph seeds, {results['runtime_s']:.0f} s", results["methods"])
         print(f"report: {run_dir / 'report.md'}")
     return 0
 
@@ -174,7 +176,7 @@ def sweep_main(argv: list[str]) -> int:
         print(json.dumps({**results, "run_dir": str(run_dir)}, default=str))
     else:
         for row in sweep:
-            _print_table(f"move failure probability {row['fail_prob']}", row["methods"], ns.quiet)
+            _print_table(f"move failure probability {row['fail_prob']}", row["methods"])
         print(f"report: {run_dir / 'report.md'}")
     return 0
 
