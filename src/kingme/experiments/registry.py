@@ -1,0 +1,20 @@
+"""The experiments by name, in the order of the claims they test (issue 8)."""
+
+from __future__ import annotations
+
+from kingme.common import UserError
+from kingme.experiments.runner import Experiment
+
+
+def experiments() -> dict[str, Experiment]:
+    from kingme.experiments import clipping, critic, entropy, exploration, freeze, misspec
+
+    exps = [freeze, clipping, critic, entropy, exploration, misspec]
+    return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
+
+
+def get(name: str) -> Experiment:
+    exps = experiments()
+    if name not in exps:
+        raise UserError(f"unknown experiment {name!r}: expected one of {', '.join(exps)}")
+    return exps[name]

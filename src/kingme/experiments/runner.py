@@ -1,0 +1,357 @@
+"""The machinery every experiment shares: arms × seeds of PPO runs, their metrics, and the folder.
+
+An `Experiment` names its arms (an environment and the PPOConfig fields it changes), the scalar
+metrics computed from each run's history (one value per seed, summarised as a mean with a 95%
+t-interval over seeds), the learning curves to plot (mean and t-band over seeds per update), and a
+function that turns the numbers into sentences. `run_experiment` trains every arm for every seed,
+one run at a time on one torch thread, and writes report.md, config.json, results.json and PNGs.
+
+Every run also measures how far each update moves the policy (`PolicyShift`): the exact
+KL(π_θold ‖ π_θ) over actions, averaged over the states of the update's own rollout, and the
+expected fraction of rollout samples whose final ratio π_θ/π_θold lies outside [1 − ε, 1 + ε]. The
+logged losses/approx_kl cannot serve here: with freeze_old_policy off it is 0 by construction.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kingme.common import UserError
+from kingme.config import config_to_dict
+from kingme.envs.base import VecEnv, VecStep
+from kingme.experiments.stats import Interval, compare, mean_ci
+from kingme.nets import ActorCritic
+from kingme.ppo.config import PPOConfig
+from kingme.ppo.train import Callback, UpdateInfo, train
+
+History = list[dict[str, Any]]
+RETURN = "charts/recent_return"  # mean return of the last 20 finished episodes, per update
+
+
+@dataclass
+class Arm:
+    """One setting compared in an experiment: an environment and the PPOConfig fields it changes."""
+
+    label: str
+    env: str  # gym:ID, deepsea:N or grid:SHAPING
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Metric:
+    """A scalar per run, computed from the run's metrics history."""
+
+    key: str
+    label: str
+    fn: Callable[[History], float]
+    digits: int = 3
+
+
+@dataclass
+class Curve:
+    """A history column plotted against environment steps, mean and 95% band over seeds."""
+
+    key: str
+    ylabel: str
+    log: bool = False
+
+
+@dataclass
+class RunResult:
+    arm: str
+    env: str
+    seed: int
+    seconds: float
+    steps: list[int]
+    series: dict[str, list[float]]  # the curve columns, forward-filled, one value per update
+    metrics: dict[str, float]
+
+
+@dataclass
+class Results:
+    experiment: str
+    seeds: int
+    tiny: bool
+    arms: list[Arm]
+    runs: list[RunResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def values(self, arm: str, key: str, env: str | None = None) -> list[float]:
+        return [r.metrics[key] for r in self.runs if r.arm == arm and (env is None or r.env == env)]
+
+    def summary(self, arm: str, key: str, env: str | None = None) -> Interval:
+        return mean_ci(self.values(arm, key, env))
+
+    def compare(self, a: str, b: str, key: str, what: str, env: str | None = None) -> str:
+        return compare(a, self.values(a, key, env), b, self.values(b, key, env), what)
+
+    def envs(self) -> list[str]:
+        return list(dict.fromkeys(a.env for a in self.arms))
+
+
+@dataclass
+class Experiment:
+    name: str
+    title: str
+    claim: str  # the claim as people state it
+    question: str  # what the experiment asks of the numbers
+    setup: str  # Markdown: what is run and measured, and why
+    arms: Callable[[bool], list[Arm]]  # tiny -> arms
+    metrics: list[Metric]
+    curves: list[Curve]
+    conclude: Callable[[Results], list[str]]  # the answer, one Markdown bullet per item
+    callbacks: Callable[[Arm, VecEnv, PPOConfig], list[Callback]] | None = None
+    extra_plots: Callable[[Results, Path], list[tuple[str, str]]] | None = None  # -> (file, caption)
+    claims_md: str = ""  # how the finding compares with docs' claims.md (written after a run)
+
+
+BASE = {"tensorboard": False, "checkpoint_every": 0, "torch_threads": 1, "device": "cpu"}
+
+
+def make_config(arm: Arm, seed: int) -> PPOConfig:
+    try:
+        cfg = PPOConfig(env=arm.env, seed=seed, **{**BASE, **arm.overrides})
+    except TypeError as e:
+        raise UserError(f"arm {arm.label!r}: {e}") from None
+    cfg.validate()
+    return cfg
+
+
+def make_env(spec: str, num_envs: int, gamma: float) -> VecEnv:
+    """gym:ID (Gymnasium through the adapter), deepsea:N, or grid:true|progress|potential."""
+    kind, _, arg = spec.partition(":")
+    if kind == "gym":
+        from kingme.envs.gym_adapter import GymVecEnv
+
+        return GymVecEnv(arg, num_envs)
+    if kind == "deepsea":
+        from kingme.envs.deepsea import DeepSea
+
+        return DeepSea(int(arg), num_envs)
+    if kind == "grid":
+        from kingme.envs.gridworld import ShapedGrid
+
+        return ShapedGrid(num_envs, arg, gamma=gamma)
+    raise UserError(f"unknown environment {spec!r}: expected gym:ID, deepsea:N or grid:SHAPING")
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring each update's real policy change
+# ---------------------------------------------------------------------------------------------
+
+
+class RecordingEnv:
+    """A VecEnv wrapper that keeps the observations of the last T steps (the last rollout's states,
+    shifted by one step), and passes every other attribute through to the wrapped environment."""
+
+    def __init__(self, env: VecEnv, num_steps: int) -> None:
+        self.env = env
+        self.num_envs = env.num_envs
+        self.obs_shape = env.obs_shape
+        self.num_actions = env.num_actions
+        self._obs = np.zeros((num_steps, env.num_envs, *env.obs_shape), dtype=np.float32)  # (T, N, *obs)
+        self._t = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.env, name)
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.env.reset(seed=seed)
+
+    def step(self, actions: np.ndarray) -> VecStep:
+        out = self.env.step(actions)
+        self._obs[self._t % len(self._obs)] = out.obs
+        self._t += 1
+        return out
+
+    def states(self) -> np.ndarray:
+        return self._obs.reshape(-1, *self.obs_shape)  # (T·N, *obs)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class PolicyShift:
+    """After each update: KL(π_θold ‖ π_θ) and the expected out-of-clip fraction on the rollout's states."""
+
+    def __init__(self, env: RecordingEnv, clip_coef: float) -> None:
+        self.env = env
+        self.clip_coef = clip_coef
+        self.prev: ActorCritic | None = None
+
+    @torch.no_grad()
+    def __call__(self, info: UpdateInfo) -> None:
+        if self.prev is not None:
+            states = torch.from_numpy(self.env.states())
+            logp_old = torch.log_softmax(self.prev.logits(states), dim=-1)  # (B, A)
+            logp_new = torch.log_softmax(info.agent.logits(states), dim=-1)
+            p_old = logp_old.exp()
+            kl = (p_old * (logp_old - logp_new)).sum(-1).mean()
+            outside = ((logp_new - logp_old).exp() - 1.0).abs() > self.clip_coef  # (B, A)
+            info.metrics["probe/kl_update"] = float(kl)
+            info.metrics["probe/outside_clip"] = float((p_old * outside).sum(-1).mean())
+            self.prev.load_state_dict(info.agent.state_dict())
+        else:
+            self.prev = copy.deepcopy(info.agent).eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-run summaries used by several experiments
+# ---------------------------------------------------------------------------------------------
+
+
+def column(history: History, key: str) -> np.ndarray:
+    """A history column as floats, NaN where absent, forward-filled (episodes end irregularly)."""
+    out = np.full(len(history), np.nan)
+    last = np.nan
+    for i, row in enumerate(history):
+        v = row.get(key)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+            last = float(v)
+        out[i] = last
+    return out
+
+
+def final_mean(key: str, frac: float = 0.1) -> Callable[[History], float]:
+    """The mean of a column over the last `frac` of the updates."""
+
+    def fn(h: History) -> float:
+        c = column(h, key)
+        k = max(1, int(round(len(c) * frac)))
+        return float(np.nanmean(c[-k:])) if np.isfinite(c[-k:]).any() else float("nan")
+
+    return fn
+
+
+def overall_mean(key: str) -> Callable[[History], float]:
+    """The mean of a column over all updates (for returns: the area under the learning curve)."""
+
+    def fn(h: History) -> float:
+        c = column(h, key)
+        return float(np.nanmean(c)) if np.isfinite(c).any() else float("nan")
+
+    return fn
+
+
+def overall_max(key: str) -> Callable[[History], float]:
+    def fn(h: History) -> float:
+        c = column(h, key)
+        return float(np.nanmax(c)) if np.isfinite(c).any() else float("nan")
+
+    return fn
+
+
+def drop_from_peak(key: str = RETURN) -> Callable[[History], float]:
+    """Stability: the largest fall of the curve below its running best (0 = never fell back)."""
+
+    def fn(h: History) -> float:
+        c = column(h, key)
+        ok = np.isfinite(c)
+        if not ok.any():
+            return float("nan")
+        c = c[ok]
+        return float(np.max(np.maximum.accumulate(c) - c))
+
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def run_experiment(exp: Experiment, seeds: int, tiny: bool, progress: bool) -> Results:
+    arms = exp.arms(tiny)
+    configs = {a.label: make_config(a, 1) for a in arms}  # bad settings fail before any run
+    total = sum(configs[a.label].num_updates * configs[a.label].batch_size for a in arms) * seeds
+    results = Results(exp.name, seeds, tiny, arms)
+    bar = _Bar(total, exp.name) if progress else None
+    start = time.perf_counter()
+    try:
+        for arm in arms:
+            for seed in range(1, seeds + 1):
+                cfg = make_config(arm, seed)
+                if bar is not None:
+                    bar.describe(f"{exp.name}: {arm.label} ({arm.env}) seed {seed}")
+                results.runs.append(_run_one(exp, arm, cfg, bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    results.seconds = time.perf_counter() - start
+    return results
+
+
+def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, bar: _Bar | None) -> RunResult:
+    env = RecordingEnv(make_env(arm.env, cfg.num_envs, cfg.gamma), cfg.num_steps)
+    callbacks: list[Callback] = [PolicyShift(env, cfg.clip_coef)]
+    if exp.callbacks is not None:
+        callbacks += exp.callbacks(arm, env, cfg)
+    if bar is not None:
+        bar_cb = bar.callback(cfg.batch_size)
+        callbacks.append(bar_cb)
+    t0 = time.perf_counter()
+    try:
+        result = train(cfg, env, callbacks=callbacks)
+    finally:
+        env.close()
+    seconds = time.perf_counter() - t0
+    h = result.history
+    keys = {c.key for c in exp.curves} | {RETURN}
+    series = {k: [None if math.isnan(x) else round(float(x), 6) for x in column(h, k)] for k in keys}
+    return RunResult(
+        arm=arm.label,
+        env=arm.env,
+        seed=cfg.seed,
+        seconds=seconds,
+        steps=[int(r["global_step"]) for r in h],
+        series=series,  # type: ignore[arg-type]
+        metrics={m.key: m.fn(h) for m in exp.metrics},
+    )
+
+
+class _Bar:
+    """A rich progress bar over all runs' environment steps."""
+
+    def __init__(self, total: int, name: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+            TimeElapsedColumn(),
+        )  # fmt: skip
+        self._task = self._progress.add_task(name, total=total)
+        self._progress.start()
+
+    def describe(self, text: str) -> None:
+        self._progress.update(self._task, description=text)
+
+    def callback(self, batch_size: int) -> Callback:
+        def cb(info: UpdateInfo) -> None:
+            self._progress.advance(self._task, batch_size)
+
+        return cb
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def config_record(exp: Experiment, results: Results) -> dict[str, Any]:
+    """What config.json holds: enough to rerun every arm (seeds 1..K)."""
+    return {
+        "experiment": exp.name,
+        "seeds": list(range(1, results.seeds + 1)),
+        "tiny": results.tiny,
+        "arms": [
+            {"label": a.label, "env": a.env, "overrides": a.overrides, "config": config_to_dict(make_config(a, 1))}
+            for a in results.arms
+        ],
+    }
