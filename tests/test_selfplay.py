@@ -201,3 +201,22 @@ def test_learner_beats_random_after_a_short_run(tmp_path: Path) -> None:
     ev = evaluate(result.agent, ["random"], 40, seed=123)
     # an untrained network plays about as well as random (score near 0.5)
     assert ev["opponents"]["random"]["score"] >= 0.85
+
+
+def test_draw_reward_shaping_is_off_by_default_and_applies_to_draws() -> None:
+    from kingme.selfplay.train import SelfPlayConfig
+
+    assert SelfPlayConfig().draw_reward == 0.0 and SelfPlayConfig().capture_reward == 0.0
+    pool = OpponentPool(make_net=_mlp, p_self=0.0, p_bots=1.0, bots=["random"])
+    pool.learner = _mlp()
+    env = SelfPlayEnv(4, pool, seed=0, draw_reward=-0.25)
+    env.reset()
+    rng = np.random.default_rng(0)
+    seen: list[float] = []
+    for _ in range(5000):
+        step = env.step(_random_actions(env.inner.mask, rng))
+        seen += [float(step.reward[i]) for i in np.flatnonzero(step.terminated)]
+        if -0.25 in seen:
+            break
+    assert -0.25 in seen  # a game drawn by rule paid the shaping reward
+    assert set(seen) <= {-1.0, 1.0, -0.25}

@@ -79,8 +79,9 @@ def loop_sps(cfg: SelfPlayConfig, updates: int) -> float:
 
 def bench_train(quick: bool = False) -> dict[str, Any]:
     updates = 2 if quick else 8
-    base = dict(minutes=0.0, eval_every_minutes=0.0, eval_games=2, eval_ladder="random", tensorboard=False,
-                checkpoint_every=0)
+    base = dict(
+        minutes=0.0, eval_every_minutes=0.0, eval_games=2, eval_ladder="random", tensorboard=False, checkpoint_every=0
+    )
     if quick:
         base.update(num_envs=16, num_steps=16)
     selfplay_cfg = SelfPlayConfig(**base, p_bots=0.0)  # type: ignore[arg-type]
@@ -91,8 +92,12 @@ def bench_train(quick: bool = False) -> dict[str, Any]:
     return {
         "machine": f"{platform.machine()}, 1 torch thread",
         "network": f"{selfplay_cfg.net} {selfplay_cfg.hidden_sizes}",
-        "batch": {"num_envs": selfplay_cfg.num_envs, "num_steps": selfplay_cfg.num_steps,
-                  "update_epochs": selfplay_cfg.update_epochs, "num_minibatches": selfplay_cfg.num_minibatches},
+        "batch": {
+            "num_envs": selfplay_cfg.num_envs,
+            "num_steps": selfplay_cfg.num_steps,
+            "update_epochs": selfplay_cfg.update_epochs,
+            "num_minibatches": selfplay_cfg.num_minibatches,
+        },
         "network_bound": {k: round(v, 3) for k, v in bound.items()},
         "loop_sps_pure_selfplay": round(sps_self),
         "loop_sps_default_mix": round(sps_default),
@@ -106,4 +111,3 @@ if __name__ == "__main__":  # pragma: no cover
     import json
 
     print(json.dumps(bench_train(), indent=2))
-

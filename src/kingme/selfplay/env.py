@@ -8,7 +8,8 @@ moves are trained on. A multi-jump is several learner actions in a row.
 
 Reward (to the learner): +1 for a win, -1 for a loss, 0 for a draw, given at the learner's step
 during which the game ended (by its own move or the opponent's reply). Optional shaping (off by
-default): `capture_reward` per opponent piece the learner captures. Truncation (the ply cap)
+default): `capture_reward` per opponent piece the learner captures, and `draw_reward` for a game
+drawn by rule (80 plies or threefold repetition; a negative value is "contempt" for draws). Truncation (the ply cap)
 bootstraps from `final_obs`, always in the learner's frame.
 
 The opponent pool: slot 0 is the learner itself (its live parameters, sampled), slots 1..K are
@@ -184,6 +185,7 @@ class SelfPlayEnv:
         max_plies: int = 300,
         seed: int = 0,
         capture_reward: float = 0.0,
+        draw_reward: float = 0.0,
         device: str = "cpu",
     ) -> None:
         self.num_envs = num_envs
@@ -192,6 +194,7 @@ class SelfPlayEnv:
         self.inner = CheckersVecEnv(num_envs, max_plies=max_plies)
         self.pool = pool
         self.capture_reward = capture_reward
+        self.draw_reward = draw_reward
         self.device = torch.device(device)
         self.rng = np.random.default_rng(seed)
         self.torch_gen = torch.Generator().manual_seed(seed)
@@ -289,10 +292,14 @@ class SelfPlayEnv:
         for i in range(n):
             if i in first_results:
                 reward[i] += first_results[i]
+                if first_results[i] == 0.0 and terminated[i]:
+                    reward[i] += self.draw_reward
                 self.results.append((self.pool.slot_name(int(slots_before[i])), first_results[i]))
             elif not np.isnan(ended_by_opp[i]):
                 reward[i] += ended_by_opp[i]
                 terminated[i] = not self._trunc[i]
+                if ended_by_opp[i] == 0.0 and terminated[i]:
+                    reward[i] += self.draw_reward
                 truncated[i] = bool(self._trunc[i])
                 self.results.append((self.pool.slot_name(int(slots_before[i])), float(ended_by_opp[i])))
         return VecStep(env.obs.copy(), reward, terminated, truncated, env.mask.copy(), self._final_obs)

@@ -71,6 +71,7 @@ class SelfPlayConfig(PPOConfig):
     max_snapshots: int = arg(10, "Snapshots kept in the pool (the oldest goes first).")
     openings: bool = arg(True, "Start training games from the ACF 3-move openings (else from the start).")
     capture_reward: float = arg(0.0, "Shaping: reward per opponent piece captured (0 = off, the default).")
+    draw_reward: float = arg(0.0, "Shaping: reward for a draw by rule (0 = off, the default; < 0 = contempt).")
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
     eval_ladder: str = arg(",".join(LADDER), "Ladder opponents of the evaluation, comma-separated.")
@@ -250,7 +251,14 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     pool = OpponentPool(
         make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=cfg.bot_list
     )
-    env = SelfPlayEnv(cfg.num_envs, pool, max_plies=cfg.max_plies, seed=cfg.seed, capture_reward=cfg.capture_reward)
+    env = SelfPlayEnv(
+        cfg.num_envs,
+        pool,
+        max_plies=cfg.max_plies,
+        seed=cfg.seed,
+        capture_reward=cfg.capture_reward,
+        draw_reward=cfg.draw_reward,
+    )
     if cfg.openings:
         env.inner.starts = opening_starts()
     if resume and run_dir is not None:
