@@ -149,4 +149,6 @@ rewarded episode during training.
     conclude=conclude,
     callbacks=callbacks,
     extra_plots=plot_vs_size,
+    published="Osband et al. (bsuite, 2020): deep sea defeats dithering exploration such as ε-greedy or an entropy "
+    "bonus as N grows, because the chance of reaching the reward by chance falls like 2^-N.",
 )

@@ -97,7 +97,9 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
                         np.array([t_quantile(kk - 1) if kk > 1 else 0.0 for kk in k]) * sd / np.sqrt(np.maximum(k, 1))
                     )
                 color = COLORS[i % len(COLORS)]
-                ax.plot(x, mean, color=color, lw=1.4, label=arm.label)
+                for y in ys:  # each seed, thin
+                    ax.plot(x, y, color=color, lw=0.5, alpha=0.35)
+                ax.plot(x, mean, color=color, lw=1.6, label=arm.label)
                 ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.18, lw=0)
             ax.set_title(env, fontsize=9)
             ax.set_xlabel("environment steps", fontsize=8)
@@ -107,7 +109,7 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6.5, loc="best")
-        fig.suptitle(f"{exp.name}: {curve.ylabel} (mean, 95% band over {results.seeds} seeds)", fontsize=9)
+        fig.suptitle(f"{exp.name}: {curve.ylabel} (mean, 95% t-band and each of {results.seeds} seeds)", fontsize=9)
         fig.tight_layout()
         name = curve.key.replace("/", "_") + ".png"
         fig.savefig(out / name, dpi=72)
@@ -156,8 +158,8 @@ def render_report(
         cells = [results.summary(a.label, m.key, a.env).fmt(m.digits) for m in exp.metrics]
         lines.append(f"| {a.label} | {a.env} | " + " | ".join(cells) + " |")
     lines += ["", "## Answer", ""] + [f"- {s}" for s in answer]
-    if exp.claims_md:
-        lines += ["", "## Against the published findings", "", exp.claims_md.strip()]
+    if exp.published:
+        lines += ["", "## Published findings", "", exp.published.strip(), "", "The comparison: docs/experiments.md."]
     lines += ["", "## Plots", ""]
     for file, caption in plots:
         lines += [f"![{caption}]({file})", ""]

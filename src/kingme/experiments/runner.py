@@ -111,7 +111,7 @@ class Experiment:
     conclude: Callable[[Results], list[str]]  # the answer, one Markdown bullet per item
     callbacks: Callable[[Arm, VecEnv, PPOConfig], list[Callback]] | None = None
     extra_plots: Callable[[Results, Path], list[tuple[str, str]]] | None = None  # -> (file, caption)
-    claims_md: str = ""  # how the finding compares with docs' claims.md (written after a run)
+    published: str = ""  # what the published studies (shared/reference/claims.md) found about the claim
 
 
 BASE = {"tensorboard": False, "checkpoint_every": 0, "torch_threads": 1, "device": "cpu"}
@@ -238,6 +238,16 @@ def overall_mean(key: str) -> Callable[[History], float]:
     def fn(h: History) -> float:
         c = column(h, key)
         return float(np.nanmean(c)) if np.isfinite(c).any() else float("nan")
+
+    return fn
+
+
+def overall_median(key: str) -> Callable[[History], float]:
+    """The median of a column's recorded values (robust to a few huge updates)."""
+
+    def fn(h: History) -> float:
+        v = [float(r[key]) for r in h if r.get(key) is not None and math.isfinite(float(r[key]))]
+        return float(np.median(v)) if v else float("nan")
 
     return fn
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kingme.experiments.runner import RETURN, Arm, Curve, Metric, Results, drop_from_peak, final_mean, overall_mean
+from kingme.experiments.runner import (
+    RETURN,
+    Arm,
+    Curve,
+    Metric,
+    Results,
+    drop_from_peak,
+    final_mean,
+    overall_max,
+    overall_mean,
+    overall_median,
+)
 
 CARTPOLE = "gym:CartPole-v1"
 ACROBOT = "gym:Acrobot-v1"
@@ -25,7 +36,8 @@ RETURN_METRICS = [
     Metric("mean_return", "mean return over training", overall_mean(RETURN)),
     Metric("drop", "largest drop from best", drop_from_peak(RETURN)),
 ]
-KL_METRIC = Metric("kl_update", "KL(π_old‖π_new) per update", overall_mean("probe/kl_update"), digits=2)
+KL_METRIC = Metric("kl_update", "KL(π_old‖π_new) per update (median)", overall_median("probe/kl_update"), digits=2)
+KL_MAX_METRIC = Metric("kl_max", "KL per update (max)", overall_max("probe/kl_update"), digits=2)
 OUTSIDE_METRIC = Metric(
     "outside_clip", "share of ratios outside [1±ε] after the update", overall_mean("probe/outside_clip"), 2
 )
