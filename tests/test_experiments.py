@@ -119,6 +119,9 @@ def test_every_experiment_tiny(name: str, tmp_path: Path, capsys: pytest.Capture
     assert len(results["runs"]) == 2 * len(results["table"])
     report = (out / "report.md").read_text()
     assert "## Answer" in report and "95%" in report
+    (out / "report.md").unlink()
+    assert commands.main(["report", str(out)]) == 0  # rewritten from results.json, no training
+    assert (out / "report.md").read_text() == report
 
 
 def test_list_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,3 +136,5 @@ def test_list_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "x" / "f").write_text("")
     with pytest.raises(UserError, match="not empty"):
         commands.main(["run", "clipping", "--out", str(tmp_path / "x")])
+    with pytest.raises(UserError, match="not an experiment folder"):
+        commands.main(["report", str(tmp_path / "x")])

@@ -43,7 +43,9 @@ def conclude(results: Results) -> list[str]:
             cf = results.summary(lab, "clipfrac", env)
             out.append(f"{env}: {lab}: {cf.fmt(2)} of the samples per minibatch step had |r−1| > ε (logged clipfrac).")
     out += compare_all(results, REF, "final_return", "final return")
-    out += compare_all(results, REF, "kl_update", "KL moved per update")
+    out += compare_all(results, REF, "kl_update", "median KL moved per update")
+    out += compare_all(results, REF, "kl_max", "largest KL moved in one update")
+    out += compare_all(results, REF, "outside_clip", "share of ratios outside [1±ε] after the update")
     out += compare_all(results, REF, "drop", "largest drop from best (instability)")
     return out
 

@@ -4,6 +4,7 @@ kingme experiment list                        # the experiments and the claim ea
 kingme experiment run clipping                # runs/experiments/clipping-<time>/report.md, ...
 kingme experiment run deep-sea --seeds 5 --out runs/ds5 --quiet
 kingme experiment run clipping --tiny --json  # a seconds-long smoke run, results as JSON on stdout
+kingme experiment report runs/ds5             # write report.md and the plots again from results.json
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kingme.config import Parser
 
 def main(argv: list[str]) -> int:
     parser = Parser(prog="kingme experiment", description="Experiments that test claims about PPO.")
-    sub = parser.add_subparsers(dest="cmd", metavar="{list,run}")
+    sub = parser.add_subparsers(dest="cmd", metavar="{list,run,report}")
     sub.add_parser("list", help="List the experiments.")
     run = sub.add_parser("run", help="Run one experiment and write its report folder.")
     run.add_argument("name", help="The experiment's name (see `kingme experiment list`).")
@@ -28,6 +29,8 @@ def main(argv: list[str]) -> int:
     run.add_argument("--json", action="store_true", help="Print the results table and answer as JSON.")
     run.add_argument("--quiet", action="store_true", help="No progress bar.")
     run.add_argument("--tiny", action="store_true", help="A seconds-long smoke run (tests; not evidence).")
+    rep = sub.add_parser("report", help="Write an experiment folder's report and plots again (no training).")
+    rep.add_argument("folder", help="The experiment folder (with config.json and results.json).")
     ns = parser.parse_args(argv)
 
     from kingme.experiments.registry import experiments, get
@@ -35,6 +38,13 @@ def main(argv: list[str]) -> int:
     if ns.cmd == "list":
         for name, exp in experiments().items():
             sys.stdout.write(f"{name:20} {exp.title}\n")
+        return 0
+    if ns.cmd == "report":
+        from kingme.experiments.report import load_folder, write_folder
+
+        exp, results, command = load_folder(Path(ns.folder))
+        write_folder(exp, results, Path(ns.folder), command)
+        sys.stdout.write(f"rewrote {Path(ns.folder) / 'report.md'}\n")
         return 0
     if ns.cmd != "run":
         parser.print_help()

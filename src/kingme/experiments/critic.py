@@ -126,7 +126,7 @@ gradient, so the ratio is a relative, not absolute, measure). The table shows ea
         Metric("nsr", "gradient noise/signal (median)", median_nsr, 2),
         Metric("grad_norm", "grad norm (mean, logged)", overall_mean("losses/grad_norm"), 2),
     ],
-    curves=[RETURN_CURVE, Curve("grad/noise_to_signal", "gradient noise-to-signal ratio", log=True)],
+    curves=[RETURN_CURVE, Curve("grad/noise_to_signal", "gradient noise-to-signal ratio", log=True, smooth=20)],
     conclude=conclude,
     callbacks=callbacks,
     published="Andrychowicz et al. (2021) recommend GAE with λ around 0.9; Ilyas et al. (2020) found that at the "

@@ -38,7 +38,8 @@ def arms(tiny: bool) -> list[Arm]:
 def conclude(results: Results) -> list[str]:
     out = compare_all(results, PPO, "final_return", "final return")
     out += compare_all(results, PPO, "mean_return", "mean return over training (learning speed)")
-    out += compare_all(results, PPO, "kl_update", "KL moved per update")
+    out += compare_all(results, PPO, "kl_update", "median KL moved per update")
+    out += compare_all(results, PPO, "kl_max", "largest KL moved in one update")
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import platform
 from pathlib import Path
@@ -37,10 +38,11 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def results_record(exp: Experiment, results: Results, answer: list[str]) -> dict[str, Any]:
+def results_record(exp: Experiment, results: Results, answer: list[str], command: str) -> dict[str, Any]:
     return _jsonable(
         {
             "experiment": exp.name,
+            "command": command,
             "seeds": results.seeds,
             "tiny": results.tiny,
             "seconds": round(results.seconds, 1),
@@ -74,7 +76,7 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
     for curve in exp.curves:
         ncols = min(3, len(envs))
         nrows = -(-len(envs) // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.2 * nrows + 0.3), squeeze=False)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.6 * ncols, 6.4), 3.2 * nrows + 0.3), squeeze=False)
         for ax in axes.flat[len(envs) :]:
             ax.axis("off")
         for ax, env in zip(axes.flat, envs, strict=False):
@@ -89,6 +91,10 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
                     [[np.nan if v is None else v for v in r.series.get(curve.key, [None] * n)[:n]] for r in runs],
                     dtype=float,
                 )  # (seeds, updates)
+                if curve.smooth > 1:  # a trailing moving average per seed
+                    ys = np.array([_moving_average(y, curve.smooth) for y in ys])
+                if curve.log:  # geometric mean: average the logarithms
+                    ys = np.log10(np.where(ys > 0, ys, np.nan))
                 with np.errstate(all="ignore"), _quiet():
                     mean = np.nanmean(ys, axis=0)
                     k = np.sum(np.isfinite(ys), axis=0)
@@ -97,10 +103,13 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
                         np.array([t_quantile(kk - 1) if kk > 1 else 0.0 for kk in k]) * sd / np.sqrt(np.maximum(k, 1))
                     )
                 color = COLORS[i % len(COLORS)]
+                if curve.log:
+                    ys, mean, half = 10.0**ys, 10.0**mean, None
                 for y in ys:  # each seed, thin
                     ax.plot(x, y, color=color, lw=0.5, alpha=0.35)
                 ax.plot(x, mean, color=color, lw=1.6, label=arm.label)
-                ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.18, lw=0)
+                if half is not None:
+                    ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.18, lw=0)
             ax.set_title(env, fontsize=9)
             ax.set_xlabel("environment steps", fontsize=8)
             ax.set_ylabel(curve.ylabel, fontsize=8)
@@ -109,13 +118,25 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6.5, loc="best")
-        fig.suptitle(f"{exp.name}: {curve.ylabel} (mean, 95% t-band and each of {results.seeds} seeds)", fontsize=9)
+        what = "geometric mean" if curve.log else "mean, 95% t-band"
+        smooth = f", moving average over {curve.smooth} updates" if curve.smooth > 1 else ""
+        fig.suptitle(f"{exp.name}: {curve.ylabel} ({what} and each of {results.seeds} seeds{smooth})", fontsize=8)
         fig.tight_layout()
         name = curve.key.replace("/", "_") + ".png"
         fig.savefig(out / name, dpi=72)
         plt.close(fig)
         files.append((name, f"{curve.ylabel} over training"))
     return files
+
+
+def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
+    out = np.full_like(y, np.nan)
+    for i in range(len(y)):
+        win = y[max(0, i - w + 1) : i + 1]
+        win = win[np.isfinite(win)]
+        if len(win):
+            out[i] = win.mean()
+    return out
 
 
 class _quiet:
@@ -174,9 +195,34 @@ def write_folder(exp: Experiment, results: Results, out: Path, command: str) -> 
     if exp.extra_plots is not None:
         plots += exp.extra_plots(results, out)
     atomic_write_json(out / "config.json", config_record(exp, results))
-    atomic_write_json(out / "results.json", results_record(exp, results, answer))
+    atomic_write_json(out / "results.json", results_record(exp, results, answer, command))
     atomic_write_text(out / "report.md", render_report(exp, results, answer, plots, command))
     return answer
+
+
+def load_folder(out: Path) -> tuple[Experiment, Results, str]:
+    """Rebuild an experiment's results from its folder's config.json and results.json (no training),
+    and the command that produced it, so the report and plots can be written again."""
+    from kingme.common import UserError
+    from kingme.experiments.registry import get
+    from kingme.experiments.runner import Arm, RunResult
+
+    try:
+        cfg = json.loads((out / "config.json").read_text())
+        res = json.loads((out / "results.json").read_text())
+        exp = get(cfg["experiment"])
+        arms = [Arm(a["label"], a["env"], a["overrides"]) for a in cfg["arms"]]
+        results = Results(exp.name, int(res["seeds"]), bool(res["tiny"]), arms, seconds=float(res["seconds"]))
+        for r in res["runs"]:
+            metrics = {k: float("nan") if v is None else float(v) for k, v in r["metrics"].items()}
+            results.runs.append(
+                RunResult(r["arm"], r["env"], r["seed"], r["seconds"], r["steps"], r["series"], metrics)
+            )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{out} is not an experiment folder: {type(e).__name__}: {e}") from None
+    seeds = f" --seeds {results.seeds}" if results.seeds != 3 else ""
+    command = res.get("command") or f"kingme experiment run {exp.name}{seeds}" + (" --tiny" if results.tiny else "")
+    return exp, results, command
 
 
 __all__ = ["mean_ci", "write_folder", "render_report", "table_rows"]

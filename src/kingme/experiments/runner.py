@@ -62,7 +62,8 @@ class Curve:
 
     key: str
     ylabel: str
-    log: bool = False
+    log: bool = False  # log scale; the line is then the geometric mean over seeds, without a band
+    smooth: int = 1  # trailing moving average over this many updates (per seed, before averaging)
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Results:
     seconds: float = 0.0
 
     def values(self, arm: str, key: str, env: str | None = None) -> list[float]:
-        return [r.metrics[key] for r in self.runs if r.arm == arm and (env is None or r.env == env)]
+        return [r.metrics.get(key, math.nan) for r in self.runs if r.arm == arm and (env is None or r.env == env)]
 
     def summary(self, arm: str, key: str, env: str | None = None) -> Interval:
         return mean_ci(self.values(arm, key, env))
@@ -296,7 +297,7 @@ def run_experiment(exp: Experiment, seeds: int, tiny: bool, progress: bool) -> R
     finally:
         if bar is not None:
             bar.close()
-    results.seconds = time.perf_counter() - start
+    results.seconds = round(time.perf_counter() - start, 1)  # as results.json stores it
     return results
 
 

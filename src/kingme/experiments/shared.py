@@ -42,7 +42,7 @@ OUTSIDE_METRIC = Metric(
     "outside_clip", "share of ratios outside [1±ε] after the update", overall_mean("probe/outside_clip"), 2
 )
 RETURN_CURVE = Curve(RETURN, "return (last 20 episodes)")
-KL_CURVE = Curve("probe/kl_update", "KL(π_old‖π_new) per update", log=True)
+KL_CURVE = Curve("probe/kl_update", "KL(π_old‖π_new) per update", log=True, smooth=5)
 
 
 def compare_all(results: Results, ref: str, key: str, what: str) -> list[str]:
