@@ -97,9 +97,13 @@ def conclude(results: Results) -> list[str]:
     out = compare_all(results, REF, "mean_return", "mean return over training (learning speed)")
     out += compare_all(results, REF, "final_return", "final return")
     out += compare_all(results, REF, "nsr", "gradient noise-to-signal ratio")
-    out.append(
-        results.compare("REINFORCE + baseline", "REINFORCE, no baseline", "nsr", "gradient noise-to-signal ratio")
-    )
+    for key, what in (
+        ("mean_return", "mean return over training"),
+        ("final_return", "final return"),
+        ("nsr", "gradient noise-to-signal ratio"),
+    ):
+        out.append(results.compare("REINFORCE + baseline", "REINFORCE, no baseline", key, what))
+    out.append(results.compare("GAE λ=1", "REINFORCE + baseline", "mean_return", "mean return over training"))
     return out
 
 
