@@ -9,6 +9,8 @@ still gets a gradient). For the unclipped arm it is measured against ε = 0.2.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, overall_max, overall_mean
 from kingme.experiments.shared import (
     ACROBOT,
@@ -24,7 +26,7 @@ from kingme.experiments.shared import (
 )
 
 REF = "ε=0.2"
-SETTINGS = [
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
     ("ε=0.1", {"clip_coef": 0.1}),
     (REF, {"clip_coef": 0.2}),
     ("ε=0.3", {"clip_coef": 0.3}),

@@ -14,6 +14,8 @@ scales compare fairly): the larger it is, the less a minibatch's gradient says a
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -35,7 +37,7 @@ from kingme.ppo.train import (
 REF = "GAE λ=0.95"
 MINIBATCHES = 8
 COMMON = {"normalize_advantages": False}
-SETTINGS = [
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
     ("REINFORCE, no baseline", {**COMMON, "critic": "none"}),
     ("REINFORCE + baseline", {**COMMON, "critic": "baseline"}),
     ("GAE λ=0", {**COMMON, "gae_lambda": 0.0}),

@@ -7,12 +7,14 @@ determinism.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, final_mean
 from kingme.experiments.shared import ACROBOT, CARTPOLE, RETURN_CURVE, RETURN_METRICS, arms_over, compare_all
 
 REF = "no bonus"
 C = 0.01
-SETTINGS = [
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
     (REF, {}),
     ("constant 0.01", {"ent_coef": C}),
     ("linear 0.01→0", {"ent_coef": C, "ent_coef_final": 0.0, "ent_schedule": "linear"}),

@@ -11,13 +11,14 @@ sampling) and the probability of the all-right path.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from kingme.envs.base import VecEnv
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, column
+from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column
 from kingme.experiments.stats import mean_ci
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo
@@ -61,18 +62,18 @@ def arms(tiny: bool) -> list[Arm]:
     ]
 
 
-def _last(key: str):  # type: ignore[no-untyped-def]
-    def fn(h: list[dict[str, float]]) -> float:
+def _last(key: str) -> Callable[[History], float]:
+    def fn(h: History) -> float:
         return float(column(h, key)[-1])
 
     return fn
 
 
-def _solved(h: list[dict[str, float]]) -> float:
+def _solved(h: History) -> float:
     return float(column(h, "deepsea/p_reward")[-1] > SOLVED)
 
 
-def _found(h: list[dict[str, float]]) -> float:
+def _found(h: History) -> float:
     return float(column(h, "deepsea/rewarded_episodes")[-1] > 0)
 
 

@@ -10,6 +10,8 @@ gradient (r = 1 on the first and only step), so K = 1 is the baseline.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kingme.experiments.runner import Arm, Experiment, Results
 from kingme.experiments.shared import (
     ACROBOT,
@@ -24,7 +26,7 @@ from kingme.experiments.shared import (
 )
 
 PPO = "PPO, θ_old frozen, K=10"
-SETTINGS = [
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
     (PPO, {}),
     ("no θ_old, K=10", {"freeze_old_policy": False}),
     ("no θ_old, K=1 (vanilla PG)", {"freeze_old_policy": False, "update_epochs": 1}),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,8 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
                     ys = np.array([_moving_average(y, curve.smooth) for y in ys])
                 if curve.log:  # geometric mean: average the logarithms
                     ys = np.log10(np.where(ys > 0, ys, np.nan))
-                with np.errstate(all="ignore"), _quiet():
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # all-NaN columns before the first episode ends
                     mean = np.nanmean(ys, axis=0)
                     k = np.sum(np.isfinite(ys), axis=0)
                     sd = np.nanstd(ys, axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
@@ -137,18 +139,6 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
         if len(win):
             out[i] = win.mean()
     return out
-
-
-class _quiet:
-    def __enter__(self) -> None:
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc: object) -> None:
-        self._w.__exit__(*exc)
 
 
 def _settings(overrides: dict[str, Any]) -> str:
