@@ -1,1 +1,1 @@
-"""experiments"""
+"""Experiments that test claims about PPO: `kingme experiment list|run|report` (docs/experiments.md)."""
