@@ -29,7 +29,7 @@ from kingme.dt.experiment import METHODS, ProgressFn, RunConfig, aggregate, run_
 class SweepConfig(RunConfig):
     """`kingme dt sweep-stochastic`: the run comparison repeated as moves fail more often."""
 
-    fail_probs: str = arg("0,0.1,0.2,0.3", "comma-separated move-failure probabilities, each in [0, 1)")
+    fail_probs: str = arg("0,0.1,0.2,0.3,0.4", "comma-separated move-failure probabilities, each in [0, 1)")
 
     def probs(self) -> list[float]:
         try:

@@ -94,7 +94,8 @@ def write_run_report(run_dir: Path, results: dict[str, Any]) -> None:
         "",
         *methods_table(agg),
         "",
-        "Success split by whether the data held a walk that reached the goal from that start:",
+        "Success split by whether the data held a walk that reached the goal from that start "
+        "(covered: a successful walk passed through the start, at any step of it):",
         "",
         "| way to act | covered pairs | uncovered pairs |",
         "|---|---|---|",
@@ -108,7 +109,7 @@ def write_run_report(run_dir: Path, results: dict[str, Any]) -> None:
         "",
         "## Per seed",
         "",
-        "| seed | goal | pairs | covered | data success | "
+        "| seed | goal | pairs | covered (suffix / whole walk) | data success | "
         + " | ".join(f"{METHODS[n]} (succ / ratio)" for n in METHODS)
         + " | seconds |",
         "|" + "---|" * (6 + len(METHODS)),
@@ -117,9 +118,8 @@ def write_run_report(run_dir: Path, results: dict[str, Any]) -> None:
         cells = [f"{fmt(s['methods'][n]['success'])} / {fmt(s['methods'][n]['length_ratio'])}" for n in METHODS]
         lines.append(
             f"| {s['seed']} | {s['goal'] if s['goal'] is not None else 'per episode'} | "
-            f"{s['eval_pairs']} | {s['covered_pairs']} | {fmt(s['data_success'])} | "
-            + " | ".join(cells)
-            + f" | {s['seconds']:.1f} |"
+            f"{s['eval_pairs']} | {s['covered_pairs']} / {s['start_covered_pairs']} | "
+            f"{fmt(s['data_success'])} | " + " | ".join(cells) + f" | {s['seconds']:.1f} |"
         )
     atomic_write_text(run_dir / "report.md", "\n".join(lines) + "\n")
 
