@@ -129,7 +129,10 @@ def test_click_a_move_and_see_the_reply(page: Any) -> None:
     # the policy panel: one row per legal move, uniform without a trained policy
     pg.wait_for_selector("#probs tr")
     assert pg.locator("#probs tr").count() == 7
-    assert "uniform (no policy loaded)" in pg.inner_text("#source")
+    from kingme.players.policy import DEFAULT_MODEL
+
+    expected_source = "policy:default" if DEFAULT_MODEL.exists() else "uniform (no policy loaded)"
+    assert expected_source in pg.inner_text("#source")
     assert pg.locator("#board .arrow").count() == 7
 
     click_square(pg, 11)

@@ -203,8 +203,9 @@ class PolicyPlayer:
         return out
 
     # hooks used by the web page's analysis
-    def move_probabilities(self, board: Board) -> list[tuple[Move, float]]:
-        return move_distributions(self.agent, [board], 1.0, self.device)[0][0]
+    def move_probabilities(self, board: Board) -> dict[Move, float]:
+        """The policy's probability of each legal move of `board` (they sum to one)."""
+        return dict(move_distributions(self.agent, [board], 1.0, self.device)[0][0])
 
     def win_probability(self, board: Board) -> float:
         """The critic's value (expected final reward in [-1, 1], side to move) mapped to [0, 1]."""
