@@ -33,6 +33,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from kingme.arena.commands import LADDER
 from kingme.checkers import Board, BoardError, Move
 from kingme.checkers.board import DRAW_PLIES, Color
 from kingme.checkers.pdn import game_from_board, read_games, write_game
@@ -423,14 +424,7 @@ def create_app(
         return {
             "default": default,
             "kinds": player_kinds(),
-            "suggested": [
-                "random",
-                "greedy",
-                "alphabeta:2",
-                "alphabeta:4",
-                "alphabeta:6",
-                "alphabeta:8",
-            ],
+            "suggested": list(LADDER),
         }
 
     @app.post("/api/games", status_code=201, summary="Start a game (or load a FEN or PDN)")
