@@ -265,7 +265,6 @@ def test_arena_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         (["arena", "alphabeta:4", "random", "--games", "7"], "bad game count 7"),
         (["arena", "alphabeta:4", "random", "--games", "0"], "positive even number"),
         (["arena", "alphabeta:4", "rand"], "unknown player 'rand': expected one of random, greedy"),
-        (["arena", "policy:default", "random"], "policy:default: no shipped model yet"),
         (["arena", "policy:nope.pt", "random"], "model file not found: nope.pt"),
         (["arena", "alphabeta:4", "random", "--workers", "0"], "bad --workers 0"),
         (["ladder", "alphabeta:2", "--rungs", "random,alphabeta:5"], "unknown rung 'alphabeta:5'"),
@@ -278,6 +277,14 @@ def test_command_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: l
     code, out, err = run_cli(capsys, argv)
     assert code == 2 and out == ""
     assert needle in err and err.count("\n") == 1
+
+
+def test_missing_shipped_model_error_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import kingme.players.policy as policy_kind
+
+    monkeypatch.setattr(policy_kind, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    code, out, err = run_cli(capsys, ["arena", "policy:default", "random"])
+    assert code == 2 and out == "" and "policy:default: no shipped model yet" in err and err.count("\n") == 1
 
 
 def test_argparse_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,6 @@ def test_alphabeta_spec_fields() -> None:
         ("alphabeta:4:5:6", "malformed"),
         ("random:3", "takes no arguments"),
         ("greedy:1", "takes no arguments"),
-        ("policy:default", "policy:default: no shipped model yet"),
         ("policy:/no/such/model.safetensors", "model file not found: /no/such/model.safetensors"),
         ("policy:", "no model given"),
         ("policy:x:-1", "temperature must be a positive number"),
@@ -90,6 +89,14 @@ def test_bad_specs_give_one_line_errors(spec: str, needle: str) -> None:
     msg = str(e.value)
     assert needle in msg
     assert "\n" not in msg
+
+
+def test_missing_shipped_model_is_a_one_line_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import kingme.players.policy as policy_kind
+
+    monkeypatch.setattr(policy_kind, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    with pytest.raises(UserError, match="policy:default: no shipped model yet"):
+        load_player("policy:default")
 
 
 def test_unknown_spec_lists_what_is_accepted() -> None:

@@ -152,7 +152,8 @@ def test_click_a_move_and_see_the_reply(page: Any) -> None:
         "11-15",
         str(reply),
     ]
-    assert pg.locator("#probs tr").count() == len(board.legal_moves())
+    # the analysis of the new position arrives after the reply (the policy takes a moment)
+    pg.wait_for_function(f"document.querySelectorAll('#probs tr').length === {len(board.legal_moves())}")
 
 
 def test_multi_jump_square_by_square_and_result(page: Any) -> None:

@@ -31,8 +31,9 @@ from kingme.checkers.core import square_to_bit
 from kingme.common import UserError, atomic_write_bytes
 from kingme.envs.checkers_vec import NUM_ACTIONS, OBS_SHAPE, _observe, move_to_actions
 from kingme.nets import ActorCritic
+from kingme.players import policy as policy_kind
 from kingme.players import register_player_kind
-from kingme.players.policy import DEFAULT_MODEL, USAGE, parse_policy_spec, resolve_model_path
+from kingme.players.policy import USAGE, parse_policy_spec, resolve_model_path
 from kingme.ppo.core import mask_logits
 from kingme.selfplay.networks import make_network
 
@@ -215,7 +216,7 @@ class PolicyPlayer:
 
 def _policy_factory(args: str, seed: int) -> PolicyPlayer:
     spec = parse_policy_spec(args)
-    path = resolve_model_path(spec, DEFAULT_MODEL)
+    path = resolve_model_path(spec, policy_kind.DEFAULT_MODEL)  # looked up now: tests may move it
     agent, _ = load_model(path)
     torch.set_num_threads(1)
     return PolicyPlayer(agent, f"policy:{args}", spec.sample, spec.temperature, seed)
