@@ -1,6 +1,6 @@
 """Networks for checkers: a small MLP and a small convolutional net over the board.
 
-Both read the `CheckersVecEnv` observation, shape (B, 6, 32): five planes over the 32 squares in
+Both read the `CheckersVecEnv` observation, shape (B, 6, 32): six planes over the 32 squares in
 the side-to-move frame, and follow the `kingme.nets.ActorCritic` interface (logits over the 128
 single-step actions, and a value). Which one is the default was decided by measurement (see
 docs/selfplay.md).
