@@ -82,7 +82,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
         tp, optional = _unwrap_optional(hints[f.name])
         if tp is bool:
             parser.add_argument(
@@ -106,7 +106,8 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
 
 def config_from_args(cls: type[T], ns: argparse.Namespace, **overrides: Any) -> T:
     """Build a config from parsed arguments and validate it (`UserError` on a bad value)."""
-    values = {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls) if f.init and hasattr(ns, f.name)}
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    values = {f.name: getattr(ns, f.name) for f in fields if f.init and hasattr(ns, f.name)}
     values.update(overrides)
     cfg = cls(**values)
     validate = getattr(cfg, "validate", None)

@@ -139,7 +139,7 @@ def make_aec_env(max_plies: int = 400, render_mode: str | None = None) -> Any:
             self._cumulative_rewards = {a: 0.0 for a in self.agents}
             self.terminations = {a: False for a in self.agents}
             self.truncations = {a: False for a in self.agents}
-            self.infos = {a: {} for a in self.agents}
+            self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
             self.agent_selection = "black"
             self._state = (int(self._env.black[0]), int(self._env.white[0]), int(self._env.kings[0]), -1)
 

@@ -189,7 +189,7 @@ class SelfPlayEnv:
         device: str = "cpu",
     ) -> None:
         self.num_envs = num_envs
-        self.obs_shape = CheckersVecEnv.obs_shape
+        self.obs_shape: tuple[int, ...] = CheckersVecEnv.obs_shape
         self.num_actions = CheckersVecEnv.num_actions
         self.inner = CheckersVecEnv(num_envs, max_plies=max_plies)
         self.pool = pool
@@ -282,14 +282,15 @@ class SelfPlayEnv:
             captured = np.where(done, 0, opp_before - opp_after)
             reward += self.capture_reward * captured
         first_results: dict[int, float] = {}
-        for i in np.flatnonzero(done):
-            first_results[int(i)] = float(env.outcome[i])  # the learner acted: +1 win, 0 draw
+        for row in np.flatnonzero(done):
+            i = int(row)
+            first_results[i] = float(env.outcome[i])  # the learner acted: +1 win, 0 draw
             truncated[i] = bool(env.truncated[i])
             terminated[i] = bool(env.terminated[i])
             self._final_obs[i] = flip_view(env.final_obs[i : i + 1])[0]  # next mover was the opponent
             self._new_game(int(i))
         ended_by_opp = self._opponents_move()
-        for i in range(n):
+        for i in range(int(n)):
             if i in first_results:
                 reward[i] += first_results[i]
                 if first_results[i] == 0.0 and terminated[i]:

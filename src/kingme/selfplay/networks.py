@@ -35,6 +35,7 @@ class ConvActorCritic(ActorCritic):
         for _ in range(layers):
             conv = nn.Conv2d(c_in, channels, 3, padding=1)
             nn.init.orthogonal_(conv.weight, HIDDEN_GAIN)
+            assert conv.bias is not None
             nn.init.zeros_(conv.bias)
             convs += [conv, nn.ReLU()]
             c_in = channels
@@ -42,6 +43,7 @@ class ConvActorCritic(ActorCritic):
         self.policy_head = layer_init(nn.Linear(channels * 64, num_actions), POLICY_HEAD_GAIN)
         self.value_hidden = layer_init(nn.Linear(channels * 64, 64), HIDDEN_GAIN)
         self.value_out = layer_init(nn.Linear(64, 1), VALUE_HEAD_GAIN)
+        self.cells: torch.Tensor
         self.register_buffer("cells", _CELLS.clone(), persistent=False)
 
     def _features(self, obs: torch.Tensor) -> torch.Tensor:

@@ -132,7 +132,7 @@ def evaluate(agent: ActorCritic, ladder: list[str], games: int, seed: int) -> di
     agent.eval()
     learner = PolicyPlayer(agent, "learner")
     players: dict[str, Any] = {"learner": learner}
-    specs = []
+    specs: list[Any] = []
     for k, opp in enumerate(ladder):
         players[opp] = load_player(opp, seed)
         specs += schedule_match("learner", opp, games, seed + k, acf_openings(), label=opp, start=len(specs))
