@@ -212,7 +212,7 @@ class Board:
         self._stack: list[_State] = []
         self._seen: Counter[tuple[int, int, int, int]] = Counter([self._key()])
         self._start_fen = self.fen() if fen is not None else START_FEN_CANONICAL
-        self._moves_cache: list[Move] | None = None
+        self._moves_cache: list[tuple[Move, tuple[int, int, int]]] | None = None
 
     @classmethod
     def from_fen(cls, text: str) -> Board:
@@ -250,9 +250,13 @@ class Board:
 
     def legal_moves(self) -> list[Move]:
         """Every legal complete move (captures are compulsory; a multi-jump is one move)."""
+        return [m for m, _ in self._generated()]
+
+    def _generated(self) -> list[tuple[Move, tuple[int, int, int]]]:
+        """The legal moves with the positions they lead to, generated once per position."""
         if self._moves_cache is None:
-            self._moves_cache = [m for m, _ in self._generate()]
-        return list(self._moves_cache)
+            self._moves_cache = self._generate()
+        return self._moves_cache
 
     def _generate(self) -> list[tuple[Move, tuple[int, int, int]]]:
         children = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)
@@ -332,7 +336,7 @@ class Board:
     def push(self, move: Move | str) -> Move:
         """Play a legal move (a Move or its PDN text); BoardError, with the board unchanged, if not."""
         m = self.parse_move(move)
-        after = dict(self._generate())[m]
+        after = dict(self._generated())[m]
         mover_men = (self.black if self.turn is Color.BLACK else self.white) & ~self.kings
         irreversible = m.is_capture or bool(mover_men & bit(m.from_square))
         self._stack.append(_State(self.black, self.white, self.kings, self.turn, self.clock, m))

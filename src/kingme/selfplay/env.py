@@ -262,10 +262,16 @@ class SelfPlayEnv:
         self._opponents_move()
         return self.inner.obs.copy(), self.inner.mask.copy()
 
+    def _opponent_piece_counts(self) -> np.ndarray:
+        """(N,) pieces the learner's opponent has in each game."""
+        opp = np.where(self.learner_side == 0, self.inner.white, self.inner.black)
+        return np.array([bin(int(x)).count("1") for x in opp])
+
     def step(self, actions: np.ndarray) -> VecStep:
         env = self.inner
         n = self.num_envs
-        opp_before = np.array([bin(int(x)).count("1") for x in np.where(self.learner_side == 0, env.white, env.black)])
+        if self.capture_reward:  # only the optional shaping needs the piece counts
+            opp_before = self._opponent_piece_counts()
         self._trunc = np.zeros(n, dtype=bool)
         self._final_obs = np.zeros((n, *self.obs_shape), dtype=np.float32)
         reward = np.zeros(n, dtype=np.float32)
@@ -276,10 +282,7 @@ class SelfPlayEnv:
         env.step(actions)
         done = env.terminated | env.truncated
         if self.capture_reward:
-            opp_after = np.array(
-                [bin(int(x)).count("1") for x in np.where(self.learner_side == 0, env.white, env.black)]
-            )
-            captured = np.where(done, 0, opp_before - opp_after)
+            captured = np.where(done, 0, opp_before - self._opponent_piece_counts())
             reward += self.capture_reward * captured
         first_results: dict[int, float] = {}
         for row in np.flatnonzero(done):
