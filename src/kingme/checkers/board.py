@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +44,57 @@ class Color(IntEnum):
     @property
     def letter(self) -> str:
         return "B" if self is Color.BLACK else "W"
+
+    @property
+    def title(self) -> str:
+        """`Black` or `White`."""
+        return "Black" if self is Color.BLACK else "White"
+
+
+class Termination(str, Enum):
+    """Why a game ended (the values are the words the arena records)."""
+
+    NO_MOVES = "no moves"  # the side to move has no legal move and loses
+    DRAW_RULE = "80-ply rule"  # DRAW_PLIES plies without a capture or a man move
+    REPETITION = "threefold repetition"  # the same position, same side to move, a third time
+
+
+RESULT_BLACK_WINS = "1-0"  # English-checkers PDN habit: the first player (Black) is named first
+RESULT_WHITE_WINS = "0-1"
+RESULT_DRAW = "1/2-1/2"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a finished game ended: the termination and the winner (None for a draw).
+
+    >>> board = Board("W:W:B1")
+    >>> board.outcome()
+    Outcome(termination=<Termination.NO_MOVES: 'no moves'>, winner=<Color.BLACK: 0>)
+    >>> board.outcome().result
+    '1-0'
+    >>> board.outcome().describe()
+    'Black wins: White has no legal move'
+    """
+
+    termination: Termination
+    winner: Color | None
+
+    @property
+    def result(self) -> str:
+        """`"1-0"` Black won, `"0-1"` White won, `"1/2-1/2"` drawn (as `Board.result()`)."""
+        if self.winner is None:
+            return RESULT_DRAW
+        return RESULT_BLACK_WINS if self.winner is Color.BLACK else RESULT_WHITE_WINS
+
+    def describe(self) -> str:
+        """The ending in words, e.g. `White wins: Black has no legal move`."""
+        if self.termination is Termination.NO_MOVES:
+            winner = self.winner if self.winner is not None else Color.BLACK
+            return f"{winner.title} wins: {winner.other.title} has no legal move"
+        if self.termination is Termination.REPETITION:
+            return "Draw: the same position occurred three times"
+        return f"Draw: {DRAW_PLIES} plies without a capture or a man move"
 
 
 class Piece(NamedTuple):
@@ -224,9 +275,7 @@ class Board:
         return (self.black, self.white, self.kings, int(self.turn))
 
     def fen(self) -> str:
-        return (
-            f"{self.turn.letter}:W{_fen_side(self.white, self.kings)}:B{_fen_side(self.black, self.kings)}"
-        )
+        return f"{self.turn.letter}:W{_fen_side(self.white, self.kings)}:B{_fen_side(self.black, self.kings)}"
 
     @property
     def starting_fen(self) -> str:
@@ -312,24 +361,33 @@ class Board:
         """How many times the current position (with the same side to move) has occurred."""
         return self._seen[self._key()]
 
-    def result(self) -> str | None:
-        """None while the game is on; "1-0" Black won, "0-1" White won, "1/2-1/2" drawn.
+    def outcome(self) -> Outcome | None:
+        """How the game ended, or None while it is on; the one place the game-end rules live.
 
-        A side with no legal move loses; 80 plies without capture or man move, or the third
-        occurrence of a position with the same side to move, is a draw.
+        A side with no legal move loses; else 80 plies without a capture or a man move, or the
+        third occurrence of a position with the same side to move, is a draw (checked in that
+        order).
         """
-        if not self.legal_moves():
-            return "0-1" if self.turn is Color.BLACK else "1-0"
-        if self.clock >= DRAW_PLIES or self.repetitions() >= 3:
-            return "1/2-1/2"
+        if not self._generated():
+            return Outcome(Termination.NO_MOVES, self.turn.other)
+        if self.clock >= DRAW_PLIES:
+            return Outcome(Termination.DRAW_RULE, None)
+        if self.repetitions() >= 3:
+            return Outcome(Termination.REPETITION, None)
         return None
 
+    def result(self) -> str | None:
+        """None while the game is on; "1-0" Black won, "0-1" White won, "1/2-1/2" drawn."""
+        outcome = self.outcome()
+        return None if outcome is None else outcome.result
+
     def is_game_over(self) -> bool:
-        return self.result() is not None
+        return self.outcome() is not None
 
     def winner(self) -> Color | None:
-        r = self.result()
-        return Color.BLACK if r == "1-0" else Color.WHITE if r == "0-1" else None
+        """The side that won, or None while the game is on or when it was drawn."""
+        outcome = self.outcome()
+        return None if outcome is None else outcome.winner
 
     # --- make / unmake --------------------------------------------------------------------------
 
@@ -347,6 +405,12 @@ class Board:
         self._seen[self._key()] += 1
         self._moves_cache = None
         return m
+
+    def peek(self) -> Move:
+        """The last move pushed; BoardError if none."""
+        if not self.move_stack:
+            raise BoardError("no move has been played")
+        return self.move_stack[-1]
 
     def pop(self) -> Move:
         """Take back the last move and return it."""
