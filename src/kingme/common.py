@@ -1,12 +1,14 @@
-"""Small shared helpers: user errors, atomic file writes, seeding, devices and run folders.
+"""Small shared helpers: user errors, atomic file writes, JSON-safe values, seeding and devices.
 
-Nothing here knows about games or learning algorithms; every package may import it.
+Nothing here knows about games or learning algorithms; every package may import it. Run folders
+live in `kingme.runs`, the progress bar in `kingme.progress`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import tempfile
@@ -48,7 +50,35 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, sort_keys=False, default=str) + "\n")
+
+
+def json_safe(x: Any) -> Any:
+    """`x` with every float JSON cannot hold (NaN, ±inf) replaced by None, through dicts, lists, tuples.
+
+    Tuples become lists (what JSON holds); other values are returned unchanged.
+    """
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+def mix_seed(*parts: int) -> int:
+    """A 63-bit seed from several integers (splitmix64 over them): seeds per game, per ply, per run."""
+    z = 0x243F6A8885A308D3
+    for p in parts:
+        z = ((z ^ (int(p) & _MASK64)) + 0x9E3779B97F4A7C15) & _MASK64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        z ^= z >> 31
+    return z >> 1
 
 
 def seed_everything(seed: int) -> np.random.Generator:

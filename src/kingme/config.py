@@ -6,7 +6,11 @@ back into a config instance, calling the config's `validate()` if it has one. A 
 `UserError`: one line, exit status 2.
 
 Why not tyro: its error output is a multi-line panel, and we want one clear line for every user
-mistake; the mapping needed here (scalars, bools, Literals, Optionals) is small.
+mistake; the mapping needed here (scalars, bools, Literals, Optionals and tuples) is small.
+
+List-valued fields are typed tuples (`tuple[str, ...]`, `tuple[int, ...]`, `tuple[float, ...]`):
+given on the command line comma-separated (`--rungs a,b,c`), saved in config.json as JSON lists and
+loaded back as tuples.
 """
 
 from __future__ import annotations
@@ -47,7 +51,24 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+def _tuple_item(tp: Any) -> Any:
+    """The item type of `tuple[X, ...]`, or None when `tp` is not such a tuple."""
+    if get_origin(tp) is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return args[0]
+    return None
+
+
 def _converter(tp: Any, name: str) -> Any:
+    item = _tuple_item(tp)
+    if item is not None:
+        conv_item = _converter(item, name)
+
+        def conv_tuple(text: str) -> Any:
+            return tuple(conv_item(part.strip()) for part in text.split(",") if part.strip())
+
+        return conv_tuple
     if get_origin(tp) is Literal:
         choices = get_args(tp)
 
@@ -86,7 +107,10 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
         tp, optional = _unwrap_optional(hints[f.name])
         if tp is bool:
             parser.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
                 help=f"{help_text} (default: {default})",
             )
             continue
@@ -97,10 +121,21 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
             def conv(text: str, _inner: Any = inner) -> Any:  # noqa: F811
                 return None if text.lower() == "none" else _inner(text)
 
-        metavar = "{" + ",".join(map(str, get_args(tp))) + "}" if get_origin(tp) is Literal else tp.__name__.upper()
+        item = _tuple_item(tp)
+        if item is not None:
+            metavar = f"{item.__name__.upper()},..."
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        elif get_origin(tp) is Literal:
+            metavar, shown = "{" + ",".join(map(str, get_args(tp))) + "}", default
+        else:
+            metavar, shown = tp.__name__.upper(), default
         parser.add_argument(
-            flag, dest=f.name, type=conv, default=default, metavar=metavar,
-            help=f"{help_text} (default: {default})",
+            flag,
+            dest=f.name,
+            type=conv,
+            default=default,
+            metavar=metavar,
+            help=f"{help_text} (default: {shown})",
         )
 
 
@@ -126,7 +161,13 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     unknown = sorted(set(data) - names)
     if unknown:
         raise UserError(f"config has unknown fields for {cls.__name__}: {', '.join(unknown)}")
-    return cls(**data)
+    hints = typing.get_type_hints(cls)
+    values = dict(data)
+    for key, value in data.items():
+        tp, _ = _unwrap_optional(hints[key])
+        if _tuple_item(tp) is not None and isinstance(value, list):
+            values[key] = tuple(value)  # JSON holds tuples as lists
+    return cls(**values)
 
 
 def require(cond: bool, message: str) -> None:

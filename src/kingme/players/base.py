@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from kingme.checkers import Board, Move
-
-_MASK64 = 0xFFFFFFFFFFFFFFFF
+from kingme.common import mix_seed as mix_seed  # the one seed mixer, re-exported
 
 
 @runtime_checkable
@@ -60,14 +59,3 @@ def choose_many(player: Player, boards: Sequence[Board]) -> list[Move]:
     if is_batched(player):
         return player.choose_batch(boards)  # type: ignore[attr-defined,no-any-return]
     return [player.choose(b) for b in boards]
-
-
-def mix_seed(*parts: int) -> int:
-    """A 63-bit seed from several integers (splitmix64 over them): seeds per game and per ply."""
-    z = 0x243F6A8885A308D3
-    for p in parts:
-        z = ((z ^ (int(p) & _MASK64)) + 0x9E3779B97F4A7C15) & _MASK64
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        z ^= z >> 31
-    return z >> 1
