@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup test test-fast train lint typecheck clean
+.PHONY: setup browser test test-fast train lint typecheck clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-test: $(STAMP)
+# The browser test needs Debian's chromium: installed here when missing (one line says so).
+browser:
+	@bash .ci/ensure-browser
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

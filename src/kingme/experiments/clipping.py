@@ -79,7 +79,7 @@ below its best (instability).
         KL_MAX_METRIC,
         OUTSIDE_METRIC,
     ],
-    curves=[RETURN_CURVE, Curve("losses/clipfrac", "clip fraction"), KL_CURVE],
+    curves=[RETURN_CURVE, Curve("losses/clipfrac", "clip fraction", bounds=(0.0, 1.0)), KL_CURVE],
     conclude=conclude,
     published="Engstrom et al. (2020): PPO's ratios leave the clipping interval during training, so clipping alone "
     "does not keep the policy in a trust region; Andrychowicz et al. (2021) recommend the clipped loss with ε "

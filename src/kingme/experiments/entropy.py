@@ -7,6 +7,7 @@ determinism.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, final_mean
@@ -51,7 +52,7 @@ over the last 10% of updates.
 """,
     arms=arms,
     metrics=[*RETURN_METRICS, Metric("final_entropy", "final entropy (nats)", final_mean("losses/entropy"), 2)],
-    curves=[RETURN_CURVE, Curve("losses/entropy", "policy entropy (nats)")],
+    curves=[RETURN_CURVE, Curve("losses/entropy", "policy entropy (nats)", bounds=(0.0, math.inf))],
     conclude=conclude,
     published="Andrychowicz et al. (2021): regularisers such as an entropy bonus did not clearly help on their "
     "five continuous-control tasks.",

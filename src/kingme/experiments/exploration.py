@@ -146,7 +146,7 @@ rewarded episode during training.
         Metric("found", "share of seeds that ever got the reward", _found, 2),
         Metric("rewarded", "rewarded episodes", _last("deepsea/rewarded_episodes"), 3),
     ],
-    curves=[Curve("deepsea/p_reward", "P(reach reward)")],
+    curves=[Curve("deepsea/p_reward", "P(reach reward)", bounds=(0.0, 1.0))],
     conclude=conclude,
     callbacks=callbacks,
     extra_plots=plot_vs_size,

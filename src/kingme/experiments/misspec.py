@@ -11,6 +11,8 @@ steps that moved away from the goal (the behaviour the shaping pays for).
 
 from __future__ import annotations
 
+import math
+
 from kingme.envs.base import VecEnv
 from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, final_mean, overall_mean
 from kingme.ppo.config import PPOConfig
@@ -83,8 +85,8 @@ episode collected, the steps that moved away from the goal, and the episode leng
         Metric("length", "episode length", final_mean("grid/length"), 3),
     ],
     curves=[
-        Curve("grid/success_rate", "true success rate"),
-        Curve("grid/steps_away", "steps away from the goal per episode"),
+        Curve("grid/success_rate", "true success rate", bounds=(0.0, 1.0)),
+        Curve("grid/steps_away", "steps away from the goal per episode", bounds=(0.0, math.inf)),
     ],
     conclude=conclude,
     callbacks=callbacks,

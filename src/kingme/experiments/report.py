@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from kingme.common import atomic_write_json, atomic_write_text
-from kingme.experiments.runner import Experiment, Results, config_record
+from kingme.experiments.runner import Curve, Experiment, Results, config_record
 from kingme.experiments.stats import mean_ci, t_quantile
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
@@ -66,69 +66,95 @@ def results_record(exp: Experiment, results: Results, answer: list[str], command
 
 
 def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str, str]]:
-    """One PNG per curve: a panel per environment, mean over seeds with a 95% t-band per update."""
+    """One PNG per curve: one panel, every arm overlaid (mean over seeds, 95% t-band, thin seed lines).
+
+    All arms share one y-scale so they compare at a glance; a band never leaves the quantity's range
+    (`Curve.bounds`, e.g. [0, 1] for a probability). When arms repeat over several environments
+    (the same label on deepsea:4, deepsea:8, ...), colour marks the environment and the line style
+    the arm.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    files = []
+    labels = list(dict.fromkeys(a.label for a in results.arms))
     envs = results.envs()
+    repeated = len(labels) < len(results.arms)  # some label appears under several environments
+    styles = ("-", "--", ":", "-.")
+    files = []
     for curve in exp.curves:
-        ncols = min(3, len(envs))
-        nrows = -(-len(envs) // ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(max(4.6 * ncols, 6.4), 3.2 * nrows + 0.3), squeeze=False)
-        for ax in axes.flat[len(envs) :]:
-            ax.axis("off")
-        for ax, env in zip(axes.flat, envs, strict=False):
-            arms = [a for a in results.arms if a.env == env]
-            for i, arm in enumerate(arms):
-                runs = [r for r in results.runs if r.arm == arm.label and r.env == env]
-                if not runs:
-                    continue
-                n = min(len(r.steps) for r in runs)
-                x = np.array(runs[0].steps[:n])
-                ys = np.array(
-                    [[np.nan if v is None else v for v in r.series.get(curve.key, [None] * n)[:n]] for r in runs],
-                    dtype=float,
-                )  # (seeds, updates)
-                if curve.smooth > 1:  # a trailing moving average per seed
-                    ys = np.array([_moving_average(y, curve.smooth) for y in ys])
-                if curve.log:  # geometric mean: average the logarithms
-                    ys = np.log10(np.where(ys > 0, ys, np.nan))
-                with np.errstate(all="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # all-NaN columns before the first episode ends
-                    mean = np.nanmean(ys, axis=0)
-                    k = np.sum(np.isfinite(ys), axis=0)
-                    sd = np.nanstd(ys, axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
-                    half = (
-                        np.array([t_quantile(kk - 1) if kk > 1 else 0.0 for kk in k]) * sd / np.sqrt(np.maximum(k, 1))
-                    )
-                color = COLORS[i % len(COLORS)]
-                if curve.log:
-                    ys, mean, half = 10.0**ys, 10.0**mean, None
-                for y in ys:  # each seed, thin
-                    ax.plot(x, y, color=color, lw=0.5, alpha=0.35)
-                ax.plot(x, mean, color=color, lw=1.6, label=arm.label)
-                if half is not None:
-                    ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.18, lw=0)
-            ax.set_title(env, fontsize=9)
-            ax.set_xlabel("environment steps", fontsize=8)
-            ax.set_ylabel(curve.ylabel, fontsize=8)
+        fig, ax = plt.subplots(figsize=(7.5, 4.4))
+        for arm in results.arms:
+            runs = [r for r in results.runs if r.arm == arm.label and r.env == arm.env]
+            if not runs:
+                continue
+            n = min(len(r.steps) for r in runs)
+            x = np.array(runs[0].steps[:n])
+            ys = np.array(
+                [[np.nan if v is None else v for v in r.series.get(curve.key, [None] * n)[:n]] for r in runs],
+                dtype=float,
+            )  # (seeds, updates)
+            mean, lo, hi = _band(ys, curve)
             if curve.log:
-                ax.set_yscale("log")
-            ax.tick_params(labelsize=7)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=6.5, loc="best")
-        what = "geometric mean" if curve.log else "mean, 95% t-band"
+                ys = np.where(ys > 0, ys, np.nan)
+            if repeated:
+                color = COLORS[envs.index(arm.env) % len(COLORS)]
+                style = styles[labels.index(arm.label) % len(styles)]
+                name = f"{arm.label}, {arm.env}"
+            else:
+                color, style, name = COLORS[labels.index(arm.label) % len(COLORS)], "-", arm.label
+            for y in ys:  # each seed, thin
+                ax.plot(x, _smoothed(y, curve.smooth), color=color, ls=style, lw=0.6, alpha=0.25)
+            ax.plot(x, mean, color=color, ls=style, lw=2.0, label=name)
+            if lo is not None and hi is not None:
+                ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
+        ax.set_xlabel("environment steps", fontsize=11)
+        ax.set_ylabel(curve.ylabel, fontsize=11)
+        if curve.log:
+            ax.set_yscale("log")
+        ax.tick_params(labelsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9, loc="best", ncol=2 if len(results.arms) > 6 else 1)
+        what = "geometric mean" if curve.log else "mean and 95% t-band"
         smooth = f", moving average over {curve.smooth} updates" if curve.smooth > 1 else ""
-        fig.suptitle(f"{exp.name}: {curve.ylabel} ({what} and each of {results.seeds} seeds{smooth})", fontsize=8)
+        ax.set_title(
+            f"{exp.name}: {curve.ylabel}\n({what} over {results.seeds} seeds, thin lines: each seed{smooth})",
+            fontsize=11,
+        )
         fig.tight_layout()
         name = curve.key.replace("/", "_") + ".png"
-        fig.savefig(out / name, dpi=72)
+        fig.savefig(out / name, dpi=100)
         plt.close(fig)
         files.append((name, f"{curve.ylabel} over training"))
     return files
+
+
+def _smoothed(y: np.ndarray, w: int) -> np.ndarray:
+    return _moving_average(y, w) if w > 1 else y
+
+
+def _band(ys: np.ndarray, curve: Curve) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Mean over seeds per update and its 95% t-band, clipped to `curve.bounds`.
+
+    ys: (seeds, updates), NaN where a seed has no value yet. With `curve.log` the mean is geometric
+    (the mean of log10) and there is no band.
+    """
+    ys = np.array([_smoothed(y, curve.smooth) for y in ys])  # (seeds, updates)
+    if curve.log:
+        ys = np.log10(np.where(ys > 0, ys, np.nan))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # all-NaN columns before the first episode ends
+        mean = np.nanmean(ys, axis=0)  # (updates,)
+        k = np.sum(np.isfinite(ys), axis=0)  # seeds with a value, per update
+        sd = np.nanstd(ys, axis=0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
+        half = np.array([t_quantile(kk - 1) if kk > 1 else 0.0 for kk in k]) * sd / np.sqrt(np.maximum(k, 1))
+    if curve.log:
+        return 10.0**mean, None, None
+    lo, hi = mean - half, mean + half
+    if curve.bounds is not None:
+        lo, hi = np.clip(lo, *curve.bounds), np.clip(hi, *curve.bounds)
+    return mean, lo, hi
 
 
 def _moving_average(y: np.ndarray, w: int) -> np.ndarray:

@@ -64,6 +64,7 @@ class Curve:
     ylabel: str
     log: bool = False  # log scale; the line is then the geometric mean over seeds, without a band
     smooth: int = 1  # trailing moving average over this many updates (per seed, before averaging)
+    bounds: tuple[float, float] | None = None  # the quantity's range (e.g. (0, 1)); bands are clipped to it
 
 
 @dataclass
