@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
 import numpy as np
@@ -51,7 +51,7 @@ class Color(IntEnum):
         return "Black" if self is Color.BLACK else "White"
 
 
-class Termination(str, Enum):
+class Termination(StrEnum):
     """Why a game ended (the values are the words the arena records)."""
 
     NO_MOVES = "no moves"  # the side to move has no legal move and loses

@@ -9,9 +9,11 @@ marks (`!`, `?`, `$n`) and variations `(...)` (kept as text in `Game.variations`
 from __future__ import annotations
 
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from kingme.checkers.board import START_FEN_CANONICAL, Board, BoardError, Move
+from kingme.checkers.board import START_FEN_CANONICAL, Board, BoardError, Color, Move
 
 RESULTS = {"1-0": "1-0", "2-0": "1-0", "0-1": "0-1", "0-2": "0-1", "1/2-1/2": "1/2-1/2", "1-1": "1/2-1/2", "*": "*"}
 
@@ -54,15 +56,20 @@ def game_from_board(board: Board, result: str | None = None, **tags: str) -> Gam
     return Game(tags=t, moves=moves, result=res)
 
 
+def _escape(value: str) -> str:
+    """A tag value with its backslashes and quotes escaped (as the reader undoes)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def write_game(game: Game, width: int = 79) -> str:
     """PDN text of one game: seven-tag roster, FEN when needed, numbered movetext, result."""
     tags = {"Event": "?", "Site": "?", "Date": "????.??.??", "Round": "?", "Black": "?", "White": "?"}
     tags.update(game.tags)
     tags["Result"] = game.result
     tags.setdefault("GameType", "21")
-    lines = [f'[{k} "{v}"]' for k, v in tags.items()]
+    lines = [f'[{k} "{_escape(v)}"]' for k, v in tags.items()]
     start = Board(game.fen) if game.fen else Board()
-    white_first = start.turn == 1
+    white_first = start.turn is Color.WHITE
     tokens: list[str] = []
     num = 1
     for i, m in enumerate(game.moves):
@@ -86,85 +93,199 @@ def write_game(game: Game, width: int = 79) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(body) + "\n"
 
 
-_TAG_RE = re.compile(r'^\s*\[\s*(\w+)\s+"((?:[^"\\]|\\.)*)"\s*\]\s*$')
-_TOKEN_RE = re.compile(r"\{[^}]*\}|;[^\n]*|\(|\)|[^\s(){};]+")
-_MOVENUM_RE = re.compile(r"^\d+\.+$")
-_NUM_PREFIX_RE = re.compile(r"^(\d+)\.+(.+)$")
+_SYMBOL_RE = re.compile(r"[^\s(){};\[]+")  # one character class: linear, no backtracking
+_SPACE_RE = re.compile(r"\s+")
+_TAG_NAME_RE = re.compile(r"\[[ \t]*(\w+)[ \t]*")
+_TAG_END_RE = re.compile(r"[ \t]*\]")
+_MOVENUM_RE = re.compile(r"\d+\.+")
+_NUM_PREFIX_RE = re.compile(r"(\d+)\.+(.+)")
+
+
+def _where(text: str, pos: int) -> str:
+    """`line L, column C` (both from 1) of offset ``pos``."""
+    line = text.count("\n", 0, pos) + 1
+    column = pos - text.rfind("\n", 0, pos)
+    return f"line {line}, column {column}"
+
+
+class _Token(NamedTuple):
+    kind: str  # "tag", "open", "close", "comment", "symbol"
+    text: str  # the token's text (for a tag: its value)
+    pos: int  # offset of its first character
+    name: str = ""  # a tag's name
+
+
+def _tokens(text: str) -> Iterator[_Token]:
+    """Split a PDN text into tokens in one left-to-right pass (each character is read once).
+
+    Comments ``{...}`` may span lines; ``;`` runs to the end of the line; a tag ``[Name "value"]``
+    closes on its own line; ``[%...]`` commands are skipped like comments. An unclosed comment,
+    tag or command raises PDNError naming the line and column where it starts.
+    """
+    pos, n = 0, len(text)
+    while pos < n:
+        c = text[pos]
+        if c.isspace():
+            m = _SPACE_RE.match(text, pos)
+            assert m is not None
+            pos = m.end()
+        elif c == "{":
+            end = text.find("}", pos + 1)
+            if end < 0:
+                raise PDNError(f"unclosed comment '{{' at {_where(text, pos)}")
+            yield _Token("comment", text[pos : end + 1], pos)
+            pos = end + 1
+        elif c == ";":
+            end = text.find("\n", pos)
+            end = n if end < 0 else end
+            yield _Token("comment", text[pos:end], pos)
+            pos = end
+        elif c == "(" or c == ")":
+            yield _Token("open" if c == "(" else "close", c, pos)
+            pos += 1
+        elif c == "[":
+            pos = yield from _tag(text, pos)
+        else:  # "}" or a symbol
+            m = _SYMBOL_RE.match(text, pos)
+            end = m.end() if m else pos + 1
+            yield _Token("symbol", text[pos:end], pos)
+            pos = end
+
+
+def _tag(text: str, pos: int) -> Generator[_Token, None, int]:
+    """Read the tag (or ``[%...]`` command) starting at ``pos``; return the offset after it."""
+    eol = text.find("\n", pos)
+    eol = len(text) if eol < 0 else eol
+    if text.startswith("[%", pos):
+        end = text.find("]", pos, eol)
+        if end < 0:
+            raise PDNError(f"unclosed command '[%' at {_where(text, pos)} (no ']' on its line)")
+        return end + 1
+    line = text[pos:eol].strip()
+    m = _TAG_NAME_RE.match(text, pos, eol)
+    if not m or not text.startswith('"', m.end()):
+        if text.find("]", pos, eol) < 0:
+            raise PDNError(f"unclosed tag '[' at {_where(text, pos)} (no ']' on its line)")
+        raise PDNError(f'malformed tag {line!r} at {_where(text, pos)}: expected [Name "value"]')
+    i = m.end() + 1
+    value: list[str] = []
+    while True:  # the quoted value, with \" and \\ escapes
+        j = i
+        while j < eol and text[j] != '"' and text[j] != "\\":
+            j += 1
+        value.append(text[i:j])
+        if j >= eol:
+            raise PDNError(f"malformed tag {line!r} at {_where(text, pos)}: its value's quote is not closed")
+        if text[j] == '"':
+            break
+        value.append(text[j + 1 : j + 2] if j + 1 < eol else "")
+        i = j + 2
+    end = _TAG_END_RE.match(text, j + 1, eol)
+    if not end:
+        if text.find("]", j + 1, eol) < 0:
+            raise PDNError(f"unclosed tag '[' at {_where(text, pos)} (no ']' on its line)")
+        raise PDNError(f'malformed tag {line!r} at {_where(text, pos)}: expected [Name "value"]')
+    yield _Token("tag", "".join(value), pos, m.group(1))
+    return end.end()
 
 
 def read_games(text: str) -> list[Game]:
-    """Parse every game in a PDN text; PDNError naming the game and the problem if one is bad."""
+    """Parse every game in a PDN text, in time linear in its length.
+
+    A game is its tags, then its movetext; a tag after movetext starts the next game. PDNError
+    (a ValueError) names the game and the problem: an illegal move, a bad FEN tag, an unclosed
+    comment, variation or tag (with the line and column where it starts).
+    """
     games: list[Game] = []
-    tags: dict[str, str] = {}
-    movetext: list[str] = []
-    in_moves = False
-
-    def flush() -> None:
-        nonlocal tags, movetext, in_moves
-        if tags or "".join(movetext).strip():
-            games.append(_parse_game(tags, "\n".join(movetext), len(games) + 1))
-        tags, movetext, in_moves = {}, [], False
-
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[%"):
-            if in_moves:
-                flush()
-            m = _TAG_RE.match(stripped)
-            if not m:
-                raise PDNError(f"game {len(games) + 1}, line {lineno}: malformed tag {stripped!r}")
-            tags[m.group(1)] = m.group(2).replace('\\"', '"')
-        elif stripped:
-            in_moves = True
-            movetext.append(line)
-    flush()
+    reader: _GameReader | None = None
+    tokens = _tokens(text)
+    while True:
+        try:
+            tok = next(tokens)
+        except StopIteration:
+            break
+        except PDNError as e:
+            raise PDNError(f"game {len(games) + 1}: {e}") from None
+        if tok.kind == "tag":
+            if reader is not None and reader.in_moves:
+                games.append(reader.finish())
+                reader = None
+            if reader is None:
+                reader = _GameReader(text, len(games) + 1)
+            reader.tags[tok.name] = tok.text
+            continue
+        if reader is None:
+            reader = _GameReader(text, len(games) + 1)
+        reader.feed(tok)
+    if reader is not None:
+        games.append(reader.finish())
     return games
 
 
-def _parse_game(tags: dict[str, str], movetext: str, number: int) -> Game:
-    fen = tags.get("FEN")
-    try:
-        board = Board(fen) if fen else Board()
-    except BoardError as e:
-        raise PDNError(f"game {number}: bad FEN tag: {e}") from None
-    game = Game(tags=dict(tags), result=RESULTS.get(tags.get("Result", "*"), "*"))
-    depth = 0
-    var_buf: list[str] = []
-    for tok in _TOKEN_RE.findall(movetext):
-        if tok == "(":
-            depth += 1
-            var_buf.append(tok)
-            continue
-        if tok == ")":
-            if depth == 0:
-                raise PDNError(f"game {number}: unbalanced ')' in movetext")
-            depth -= 1
-            var_buf.append(tok)
-            if depth == 0:
-                game.variations.append(" ".join(var_buf))
-                var_buf = []
-            continue
-        if depth > 0:
-            var_buf.append(tok)
-            continue
-        if tok.startswith("{") or tok.startswith(";") or tok.startswith("$") or _MOVENUM_RE.match(tok):
-            continue
-        if tok in RESULTS:
-            game.result = RESULTS[tok]
-            continue
-        m = _NUM_PREFIX_RE.match(tok)
-        if m:
-            tok = m.group(2)
-        tok = tok.rstrip("!?*+")
-        if not tok:
-            continue
+class _GameReader:
+    """One game's tags and movetext, read token by token."""
+
+    def __init__(self, text: str, number: int) -> None:
+        self.text, self.number = text, number
+        self.tags: dict[str, str] = {}
+        self.in_moves = False
+        self.board: Board | None = None
+        self.game = Game()
+        self.opened: list[int] = []  # offsets of the open variations' '('
+        self.var_buf: list[str] = []
+
+    def _start_moves(self) -> Board:
+        self.in_moves = True
+        fen = self.tags.get("FEN")
         try:
-            game.moves.append(board.push(tok))
+            self.board = Board(fen) if fen else Board()
         except BoardError as e:
-            raise PDNError(f"game {number}, move {len(game.moves) + 1}: {e}") from None
-    if depth:
-        raise PDNError(f"game {number}: unclosed '(' in movetext")
-    return game
+            raise PDNError(f"game {self.number}: bad FEN tag: {e}") from None
+        self.game = Game(tags=dict(self.tags), result=RESULTS.get(self.tags.get("Result", "*"), "*"))
+        return self.board
+
+    def feed(self, tok: _Token) -> None:
+        board = self.board if self.board is not None else self._start_moves()
+        if tok.kind == "open":
+            self.opened.append(tok.pos)
+            self.var_buf.append(tok.text)
+            return
+        if tok.kind == "close":
+            if not self.opened:
+                raise PDNError(f"game {self.number}: unbalanced ')' at {_where(self.text, tok.pos)}")
+            self.opened.pop()
+            self.var_buf.append(tok.text)
+            if not self.opened:
+                self.game.variations.append(" ".join(self.var_buf))
+                self.var_buf = []
+            return
+        if self.opened:
+            self.var_buf.append(tok.text)
+            return
+        sym = tok.text
+        if tok.kind == "comment" or sym.startswith("$") or _MOVENUM_RE.fullmatch(sym):
+            return
+        if sym in RESULTS:
+            self.game.result = RESULTS[sym]
+            return
+        m = _NUM_PREFIX_RE.fullmatch(sym)
+        if m:
+            sym = m.group(2)
+        sym = sym.rstrip("!?*+")
+        if not sym:
+            return
+        try:
+            self.game.moves.append(board.push(sym))
+        except BoardError as e:
+            where = _where(self.text, tok.pos)
+            raise PDNError(f"game {self.number}, move {len(self.game.moves) + 1} ({where}): {e}") from None
+
+    def finish(self) -> Game:
+        if self.board is None:
+            self._start_moves()
+        if self.opened:
+            raise PDNError(f"game {self.number}: unclosed variation '(' at {_where(self.text, self.opened[0])}")
+        return self.game
 
 
 def read_game(text: str) -> Game:
