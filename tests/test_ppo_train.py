@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -284,10 +285,26 @@ def test_callbacks_can_add_metrics_and_stop(tmp_path: Path) -> None:
     assert list_checkpoints(tmp_path / "checkpoints")[-1].name == "update-000002.safetensors"
 
 
-def test_progress_bar_shows_steps_and_return(capsys: pytest.CaptureFixture) -> None:
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_shows_steps_and_return_on_stderr(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     run(small(), progress=True)
-    out = capsys.readouterr().out
-    assert "192/192" in out and "SPS" in out and "return" in out
+    drawn = terminal.getvalue()
+    assert "192/192" in drawn and "SPS" in drawn and "return" in drawn
+    assert capsys.readouterr().out == ""  # progress never goes to stdout
+
+
+def test_progress_bar_draws_nothing_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture) -> None:
+    run(small(), progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
 
 
 def test_custom_network_factory_is_used() -> None:

@@ -23,9 +23,9 @@ progress), and on this class of machine a folder of files costs ~3 ms of file-sy
 update where one file costs ~0.2 ms. Why no pickle: safetensors and JSON cannot run code when a
 checkpoint from elsewhere is opened.
 
-Writing is atomic: the bytes go to a temporary file that is renamed into place, so the newest
-`update-*.safetensors` is always complete; a stray temporary file from a killed run is removed next
-time. Files are not fsynced: that guards against a killed process, not against a power cut.
+Writing is atomic (`kingme.common.atomic_write_bytes`): the bytes go to a temporary file that is
+fsynced and renamed into place, so the newest `update-*.safetensors` is always complete, after a
+killed process and after a power cut; a stray temporary file from a killed run is removed next time.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from safetensors import safe_open
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-from kingme.common import UserError
+from kingme.common import UserError, atomic_write_bytes, atomic_write_json
 
 FORMAT = "kingme-ppo"
 VERSION = 1
@@ -151,10 +151,7 @@ def save_checkpoint(path: Path, weights: dict[str, torch.Tensor], meta: dict[str
         "meta": json.dumps(meta, default=str),
         "state": json.dumps(packed_state),
     }
-    data = safetensors_save(tensors, metadata=metadata)
-    tmp = path.parent / f".tmp-{path.name}-{os.getpid()}"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, safetensors_save(tensors, metadata=metadata))
 
 
 def load_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> Checkpoint:
@@ -234,7 +231,7 @@ class CheckpointManager:
         self.root = Path(root)
         self.keep = keep
         self.root.mkdir(parents=True, exist_ok=True)
-        for stray in self.root.glob(".tmp-*"):  # left by a run killed while writing
+        for stray in [*self.root.glob(".tmp-*"), *self.root.glob(".*.tmp")]:  # left by a run killed mid-write
             stray.unlink(missing_ok=True)
         self.best_name: str | None = None
         self.best_score = -float("inf")
@@ -259,10 +256,7 @@ class CheckpointManager:
         save_checkpoint(path, weights, meta, state)
         if score is not None and score > self.best_score:
             self.best_name, self.best_score = name, score
-            info = {"name": name, "update": update, "score": score}
-            tmp = self.root / f".tmp-best.json-{os.getpid()}"
-            tmp.write_text(json.dumps(info) + "\n")
-            os.replace(tmp, self.root / "best.json")
+            atomic_write_json(self.root / "best.json", {"name": name, "update": update, "score": score})
         for old in list_checkpoints(self.root)[: -self.keep]:
             if old.name != self.best_name:
                 old.unlink(missing_ok=True)

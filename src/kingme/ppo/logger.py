@@ -1,4 +1,4 @@
-"""Metrics out of the training loop: `metrics.jsonl`, TensorBoard events and a progress bar.
+"""Metrics out of the training loop: `metrics.jsonl` and TensorBoard events.
 
 One row per update. Keys are grouped CleanRL-style (`charts/...` for what the agent achieves and
 how fast, `losses/...` for the optimisation, `debug/...` for invariants); `update`, `global_step`
@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kingme.common import atomic_write_text
+from kingme.common import atomic_write_text, json_safe
 
 INDEX_KEYS = ("update", "global_step", "time")
 
@@ -46,7 +46,7 @@ class MetricsLogger:
             self._tb = SummaryWriter(log_dir=str(run_dir), purge_step=purge)
 
     def log(self, row: dict[str, Any]) -> None:
-        clean = {k: _jsonable(v) for k, v in row.items()}
+        clean = json_safe(row)  # NaN and inf become null
         self._file.write(json.dumps(clean) + "\n")
         self._file.flush()
         if self._tb is not None:
@@ -64,13 +64,6 @@ class MetricsLogger:
             self._tb.close()
 
 
-def _jsonable(v: Any) -> Any:
-    """Floats that JSON cannot hold (NaN, inf) become null."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def _row_update(line: str) -> int:
     try:
         return int(json.loads(line).get("update", 0))
@@ -82,38 +75,3 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """All rows of `run_dir/metrics.jsonl`."""
     path = Path(run_dir) / "metrics.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-class ProgressBar:
-    """A rich progress bar: steps done, steps per second, time left and the recent return."""
-
-    def __init__(self, total_steps: int, start_step: int = 0, description: str = "training") -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("steps"),
-            TextColumn("{task.fields[sps]:>7} SPS"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("return {task.fields[ret]}"),
-        )
-        self._task = self._progress.add_task(description, total=total_steps, completed=start_step, sps="-", ret="-")
-        self._progress.start()
-
-    def update(self, global_step: int, sps: float, recent_return: float | None) -> None:
-        ret = "-" if recent_return is None else f"{recent_return:.1f}"
-        self._progress.update(self._task, completed=global_step, sps=f"{sps:,.0f}", ret=ret)
-
-    def close(self) -> None:
-        self._progress.stop()

@@ -13,10 +13,16 @@ Each update is three phases, marked below:
 `train(cfg, env)` is the whole run and is meant to be reused: pass `make_agent` to train another
 network with the `ActorCritic` interface (kingme.nets), and `callbacks` to act after every update
 (read or extend the metrics row, save a snapshot of the policy, stop the run).
+
+The run's length is a `Budget`: environment steps and, optionally, wall-clock seconds. The budget
+drives both the stop and the schedules: the learning-rate annealing and the entropy schedule follow
+the fraction of the budget spent, whichever of steps and time is further along. By default the
+budget is `cfg.total_steps` steps with no time limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -41,9 +47,36 @@ from kingme.ppo.checkpoint import (
     set_rng_state,
 )
 from kingme.ppo.config import PPOConfig
-from kingme.ppo.logger import MetricsLogger, ProgressBar
+from kingme.ppo.logger import MetricsLogger
+from kingme.progress import progress_bar
 
 AgentFactory = Callable[[tuple[int, ...], int, PPOConfig], ActorCritic]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a run trains: `steps` environment steps (summed over environments) and, if given,
+    `seconds` of training time (summed over resumed sessions). The run stops after the update that
+    spends either; schedules follow `fraction`."""
+
+    steps: int
+    seconds: float | None = None
+
+    @classmethod
+    def of(cls, cfg: PPOConfig, seconds: float | None = None) -> Budget:
+        """`cfg.total_steps` steps, and `seconds` (None or 0: no time limit)."""
+        return cls(cfg.total_steps, seconds if seconds else None)
+
+    def fraction(self, steps: int, seconds: float) -> float:
+        """The share of the budget spent after `steps` steps and `seconds` of training, in [0, 1]."""
+        frac = steps / self.steps if self.steps > 0 else 1.0
+        if self.seconds is not None:
+            frac = max(frac, seconds / self.seconds)
+        return min(1.0, frac)
+
+    def spent(self, steps: int, seconds: float, batch_size: int) -> bool:
+        """Whether no further update fits: another batch would pass `steps`, or the time is up."""
+        return steps + batch_size > self.steps or (self.seconds is not None and seconds >= self.seconds)
 
 
 @dataclass
@@ -58,6 +91,9 @@ class UpdateInfo:
     optimizer: torch.optim.Optimizer
     run_dir: Path | None
     stop: bool = False
+    last: bool = False  # the budget is spent: this is the run's last update (read-only)
+    budget_fraction: float = 0.0  # the share of the budget spent so far, in [0, 1]
+    elapsed: float = 0.0  # seconds of training so far (summed over resumed sessions)
 
 
 Callback = Callable[[UpdateInfo], None]
@@ -322,6 +358,7 @@ def train(
     cfg: PPOConfig,
     env: VecEnv,
     *,
+    budget: Budget | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
     make_agent: AgentFactory | None = None,
@@ -330,14 +367,23 @@ def train(
 ) -> TrainResult:
     """Train a policy on `env` with PPO as configured by `cfg`.
 
+    budget      when to stop, and what the schedules (learning-rate annealing, entropy) span;
+                default `Budget(cfg.total_steps)`. Steps count whole batches only: the run does
+                `budget.steps // (T·N)` updates at most.
     run_dir     where metrics.jsonl, TensorBoard events and checkpoints/ go (None: nothing is
                 written; the caller owns run_dir/config.json).
-    resume      continue from the latest checkpoint in run_dir/checkpoints.
+    resume      continue from the latest checkpoint in run_dir/checkpoints (the budget counts the
+                steps and training time of the run so far).
     make_agent  (obs_shape, num_actions, cfg) -> ActorCritic; default: the config's MLP.
     callbacks   called after every update with an UpdateInfo (see there).
-    progress    show a live progress bar.
+    progress    show a live progress bar (on stderr, when it is a terminal).
     """
     cfg.validate()
+    budget = budget or Budget.of(cfg)
+    if budget.steps < cfg.batch_size:
+        raise UserError(f"a budget of {budget.steps} steps is less than one batch ({cfg.batch_size})")
+    # Schedules span the steps that whole batches can take (the updates the run can make).
+    budget = Budget((budget.steps // cfg.batch_size) * cfg.batch_size, budget.seconds)
     if env.num_envs != cfg.num_envs:
         raise UserError(f"the environment has {env.num_envs} copies but the config asks for {cfg.num_envs}")
     device = torch.device(resolve_device(cfg.device))
@@ -350,20 +396,21 @@ def train(
     episodes = EpisodeStats(cfg.num_envs, cfg.return_window)
     run_path = Path(run_dir) if run_dir is not None else None
 
-    update, global_step = 0, 0
+    update, global_step, elapsed0 = 0, 0, 0.0
     if resume:
         if run_path is None:
             raise UserError("resuming needs a run folder")
-        update, global_step = _restore(run_path, cfg, env, agent, optimizer, episodes)
+        update, global_step, elapsed0 = _restore(run_path, cfg, env, agent, optimizer, episodes)
 
     logger = manager = None
     if run_path is not None:
+        if not resume and _holds_a_run(run_path):
+            raise UserError(f"run folder {run_path} already holds a run (metrics or checkpoints): resume it instead")
         run_path.mkdir(parents=True, exist_ok=True)
         logger = MetricsLogger(
             run_path, cfg.tensorboard, resume_update=update if resume else None, resume_step=global_step
         )
         manager = CheckpointManager(run_path / "checkpoints", cfg.keep_checkpoints)
-    bar = ProgressBar(cfg.num_updates * cfg.batch_size, global_step) if progress else None
 
     # Environments restart on resume (their state is not checkpointed); a fresh seed per restart.
     obs, mask = env.reset(seed=cfg.seed + update * cfg.num_envs)
@@ -376,10 +423,19 @@ def train(
     }
     result = TrainResult(agent, global_step, update, run_path)
     start_time, start_step = time.perf_counter(), global_step
-    try:
-        while update < cfg.num_updates:
+    # The bar counts steps, or thousandths of the budget when time may end the run first.
+    timed = budget.seconds is not None
+    bar_total = 1000 if timed else budget.steps
+    bar_done = int(budget.fraction(global_step, elapsed0) * 1000) if timed else global_step
+    with (
+        progress_bar(bar_total, "training", enabled=progress, completed=bar_done) as advance,
+        contextlib.ExitStack() as closing,
+    ):
+        if logger is not None:
+            closing.callback(logger.close)
+        while not budget.spent(global_step, elapsed0 + time.perf_counter() - start_time, cfg.batch_size):
             update += 1
-            progress_frac = (update - 1) / cfg.num_updates
+            progress_frac = budget.fraction(global_step, elapsed0 + time.perf_counter() - start_time)
             lr = cfg.learning_rate * (1.0 - progress_frac) if cfg.anneal_lr else cfg.learning_rate
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -399,19 +455,31 @@ def train(
             agent.train()
             metrics = update_policy(cfg, agent, optimizer, batch, c_e)
 
-            elapsed = time.perf_counter() - start_time
+            session = time.perf_counter() - start_time
+            elapsed = elapsed0 + session
             metrics.update(_rollout_metrics(cfg, batch, episodes))
             metrics["charts/learning_rate"] = lr
             metrics["charts/entropy_coef"] = c_e
-            metrics["charts/SPS"] = (global_step - start_step) / max(elapsed, 1e-9)
-            info = UpdateInfo(update, global_step, metrics, agent, optimizer, run_path)
+            metrics["charts/SPS"] = (global_step - start_step) / max(session, 1e-9)
+            info = UpdateInfo(
+                update,
+                global_step,
+                metrics,
+                agent,
+                optimizer,
+                run_path,
+                last=budget.spent(global_step, elapsed, cfg.batch_size),
+                budget_fraction=budget.fraction(global_step, elapsed),
+                elapsed=elapsed,
+            )
             for cb in callbacks:
                 cb(info)
+            elapsed = elapsed0 + time.perf_counter() - start_time  # callbacks (evaluations) take time too
             row = {"update": update, "global_step": global_step, "time": elapsed, **metrics}
             result.history.append(row)
             if logger is not None:
                 logger.log(row)
-            last = info.stop or update == cfg.num_updates
+            last = info.stop or info.last
             if manager is not None and (last or (cfg.checkpoint_every and update % cfg.checkpoint_every == 0)):
                 state = {
                     "update": update,
@@ -420,6 +488,7 @@ def train(
                     "rng": rng_state(),
                     "recent_returns": list(episodes.recent),
                     "episodes": episodes.episodes,
+                    "elapsed": elapsed,
                 }
                 manager.save(
                     update,
@@ -428,17 +497,24 @@ def train(
                     state,
                     score=episodes.recent_mean(),
                 )
-            if bar is not None:
-                bar.update(global_step, metrics["charts/SPS"], episodes.recent_mean())
+            recent = episodes.recent_mean()
+            text = f"{metrics['charts/SPS']:,.0f} SPS, return " + ("-" if recent is None else f"{recent:.1f}")
+            if timed:
+                new_done = int(budget.fraction(global_step, elapsed) * 1000)
+                advance(new_done - bar_done, info=text)
+                bar_done = new_done
+            else:
+                advance(cfg.batch_size, info=text)
             result.global_step, result.updates = global_step, update
-            if info.stop:
+            if last:
                 break
-    finally:
-        if bar is not None:
-            bar.close()
-        if logger is not None:
-            logger.close()
     return result
+
+
+def _holds_a_run(run_path: Path) -> bool:
+    metrics = run_path / "metrics.jsonl"
+    checkpoints = run_path / "checkpoints"
+    return (metrics.is_file() and metrics.stat().st_size > 0) or (checkpoints.is_dir() and any(checkpoints.iterdir()))
 
 
 def _rollout_metrics(cfg: PPOConfig, batch: Batch, episodes: EpisodeStats) -> dict[str, float]:
@@ -465,7 +541,7 @@ def _restore(
     agent: ActorCritic,
     optimizer: torch.optim.Optimizer,
     episodes: EpisodeStats,
-) -> tuple[int, int]:
+) -> tuple[int, int, float]:
     """Load the latest checkpoint of `run_dir` into the agent, optimiser and statistics."""
     ckpt = load_checkpoint(run_dir, "latest")
     meta, state = ckpt.meta, ckpt.state
@@ -484,7 +560,7 @@ def _restore(
         raise UserError(f"checkpoint {ckpt.path} does not fit this network and config: {msg}") from None
     episodes.recent.extend(float(x) for x in state.get("recent_returns", []))
     episodes.episodes = int(state.get("episodes", 0))
-    return update, global_step
+    return update, global_step, float(state.get("elapsed", 0.0))
 
 
 def load_agent(
