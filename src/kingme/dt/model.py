@@ -13,17 +13,21 @@ One class serves the three sequence models of the comparison; `GPTConfig` says w
 Every token is a learned embedding of its value (returns-to-go are integers in [-max_steps, 0] here,
 so they get an embedding table too) plus a learned embedding of its timestep t; in the goal-
 conditioned variant the state token also adds an embedding of the goal.
+
+The causal stack itself (pre-LN blocks, attention, MLP, final LayerNorm) is `kingme.transformer`,
+shared with the language-model work; this module holds only the trajectory embeddings and heads.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
+
+from kingme.transformer import Transformer, configure_adamw, init_gpt2_weights
 
 
 @dataclass
@@ -52,69 +56,6 @@ class GPTConfig:
         return self.max_steps + 1  # R in {0, -1, ..., -max_steps}, class index -R
 
 
-class LayerNorm(nn.Module):
-    """LayerNorm with an optional bias (PyTorch's cannot turn off only the bias)."""
-
-    def __init__(self, ndim: int, bias: bool) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(ndim))
-        self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
-
-
-class CausalSelfAttention(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        assert config.n_embd % config.n_head == 0
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.attn_dropout = config.dropout
-        self.resid_dropout = nn.Dropout(config.dropout)
-        self.n_head = config.n_head
-        self.n_embd = config.n_embd
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, L, C = x.size()  # batch, sequence length (tokens), embedding size
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)  # 3 x (B, L, C)
-        q = q.view(B, L, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, L, hs)
-        k = k.view(B, L, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, L, hs)
-        v = v.view(B, L, self.n_head, C // self.n_head).transpose(1, 2)  # (B, nh, L, hs)
-        # causal: token i attends to tokens 0..i only
-        y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_dropout if self.training else 0.0, is_causal=True
-        )  # (B, nh, L, hs)
-        y = y.transpose(1, 2).contiguous().view(B, L, C)  # (B, L, C): heads side by side
-        return self.resid_dropout(self.c_proj(y))
-
-
-class MLP(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class Block(nn.Module):
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        x = x + self.mlp(self.ln_2(x))
-        return x
-
-
 def interleave(*streams: torch.Tensor) -> torch.Tensor:
     """k streams of shape (B, T, C) -> one sequence (B, k*T, C): x0_0, x1_0, ..., x0_1, x1_1, ..."""
     B, T, C = streams[0].shape
@@ -132,23 +73,11 @@ class TrajectoryGPT(nn.Module):
         self.wae = nn.Embedding(config.n_nodes, C)  # action: node moved to
         self.wte = nn.Embedding(config.max_steps, C)  # timestep, shared by a step's tokens
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = LayerNorm(C, bias=config.bias)
+        # the shared causal stack (kingme.transformer): blocks and the final LayerNorm
+        self.transformer = Transformer(config.n_layer, config.n_head, C, config.dropout, config.bias)
         n_out = config.n_nodes if config.head == "action" else config.n_returns
         self.head = nn.Linear(C, n_out, bias=False)
-        self.apply(self._init_weights)
-        # GPT-2: scale the residual projections by 1/sqrt(2 * n_layer)
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                torch.nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        init_gpt2_weights(self, config.n_layer)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -192,9 +121,7 @@ class TrajectoryGPT(nn.Module):
     ) -> torch.Tensor:
         """Final hidden state of every token, (B, k*T, C); same arguments as `embed`."""
         x = self.drop(self.embed(states, actions, timesteps, returns=returns, goals=goals))
-        for block in self.blocks:
-            x = block(x)
-        return self.ln_f(x)
+        return self.transformer(x)  # (B, kT, C)
 
     def forward(
         self,
@@ -227,13 +154,4 @@ class TrajectoryGPT(nn.Module):
 
     def configure_optimizer(self, lr: float, weight_decay: float) -> torch.optim.AdamW:
         """AdamW with weight decay on matrices only (not on biases, norms or embeddings' rows)."""
-        params = dict(self.named_parameters())
-        embeddings = {n for n, m in self.named_modules() if isinstance(m, nn.Embedding)}
-        is_emb = {n: n.rsplit(".", 1)[0] in embeddings for n in params}
-        decay = [p for n, p in params.items() if p.dim() >= 2 and not is_emb[n]]
-        no_decay = [p for n, p in params.items() if p.dim() < 2 or is_emb[n]]
-        groups = [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95))
+        return configure_adamw(self, lr, weight_decay)
