@@ -31,7 +31,7 @@ TINY = [
 
 
 def test_run_writes_report_config_results_and_histogram(tmp_path: Path, capsys) -> None:
-    rc = cli_main(["dt", "run", *TINY, "--out-dir", str(tmp_path), "--name", "r", "--json"])
+    rc = cli_main(["dt", "run", *TINY, "--runs-dir", str(tmp_path), "--run-name", "r", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     run = tmp_path / "r"
@@ -49,7 +49,7 @@ def test_run_writes_report_config_results_and_histogram(tmp_path: Path, capsys) 
 def test_run_is_reproducible(tmp_path: Path, capsys) -> None:
     outs = []
     for name in ("a", "b"):
-        cli_main(["dt", "run", *TINY, "--out-dir", str(tmp_path), "--name", name, "--json"])
+        cli_main(["dt", "run", *TINY, "--runs-dir", str(tmp_path), "--run-name", name, "--json"])
         outs.append(json.loads(capsys.readouterr().out))
     for seed_a, seed_b in zip(outs[0]["per_seed"], outs[1]["per_seed"]):
         assert seed_a["methods"] == seed_b["methods"]
@@ -57,7 +57,7 @@ def test_run_is_reproducible(tmp_path: Path, capsys) -> None:
 
 
 def test_goal_conditioned_with_relabelling_runs(tmp_path: Path, capsys) -> None:
-    args = [*TINY, "--goal-conditioned", "--relabel", "--seeds", "1", "--out-dir", str(tmp_path)]
+    args = [*TINY, "--goal-conditioned", "--relabel", "--seeds", "1", "--runs-dir", str(tmp_path)]
     assert cli_main(["dt", "run", *args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     seed = out["per_seed"][0]
@@ -65,12 +65,14 @@ def test_goal_conditioned_with_relabelling_runs(tmp_path: Path, capsys) -> None:
 
 
 def test_sweep_stochastic_writes_a_row_per_probability(tmp_path: Path, capsys) -> None:
-    args = [*TINY, "--seeds", "1", "--fail-probs", "0,0.3", "--out-dir", str(tmp_path), "--name", "s"]
+    args = [*TINY, "--seeds", "1", "--fail-probs", "0,0.3", "--runs-dir", str(tmp_path), "--run-name", "s"]
     assert cli_main(["dt", "sweep-stochastic", *args]) == 0
     results = json.loads((tmp_path / "s" / "results.json").read_text())
     assert [row["fail_prob"] for row in results["sweep"]] == [0.0, 0.3]
     assert (tmp_path / "s" / "stochastic.png").stat().st_size > 0
-    assert "report:" in capsys.readouterr().out
+    assert capsys.readouterr().out == f"{tmp_path / 's'}\n"  # --quiet: just the run folder
+    lines = (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["fail_prob"] for line in lines] == [0.0, 0.3]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_sweep_stochastic_writes_a_row_per_probability(tmp_path: Path, capsys) -
     ],
 )
 def test_bad_config_is_a_one_line_user_error(args: list[str], message: str, capsys, tmp_path) -> None:
-    rc = cli_main(["dt", "run", *args, "--out-dir", str(tmp_path)])
+    rc = cli_main(["dt", "run", *args, "--runs-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and message in err
@@ -95,8 +97,11 @@ def test_bad_config_is_a_one_line_user_error(args: list[str], message: str, caps
 
 
 def test_bad_sweep_probabilities_and_unknown_subcommand(capsys, tmp_path) -> None:
-    assert cli_main(["dt", "sweep-stochastic", "--fail-probs", "0,x", "--out-dir", str(tmp_path)]) == 2
-    assert "--fail-probs" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a non-number in a list field is argparse's one-line error
+        cli_main(["dt", "sweep-stochastic", "--fail-probs", "0,x", "--runs-dir", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--fail-probs" in err and err.count("\n") == 1
     assert cli_main(["dt", "sweep-stochastic", "--fail-probs", "0,1.2"]) == 2
     assert "[0, 1)" in capsys.readouterr().err
     assert cli_main(["dt", "fly"]) == 2

@@ -2,12 +2,14 @@
 
 Each command lives in the package that owns it, as a `main(argv) -> int` function, and is imported
 only when used (so `kingme perft` does not pay for importing torch). A `UserError` anywhere becomes
-one line on stderr and exit status 2.
+one line on stderr and exit status 2. Output piped into a reader that stops early
+(`kingme show --svg | head -c 50`) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from kingme.common import UserError
@@ -42,7 +44,7 @@ def train_main(argv: list[str]) -> int:
     if target.startswith("gym:"):
         from kingme.ppo.commands import train_gym_main
 
-        return train_gym_main(target[len("gym:"):], rest)
+        return train_gym_main(target[len("gym:") :], rest)
     if target == "checkers":
         from kingme.selfplay.commands import train_checkers_main
 
@@ -67,13 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     module, func, _ = COMMANDS[name]
     try:
         fn = getattr(importlib.import_module(module), func)
-        return int(fn(argv[1:]) or 0)
+        rc = int(fn(argv[1:]) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return rc
     except UserError as e:
         sys.stderr.write(f"kingme {name}: error: {e}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly. Point stdout at devnull so that
+        # Python's flush at exit does not raise a second BrokenPipeError.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,12 @@
-"""The one progress bar every command draws: rich, on stderr, transient.
+"""Terminal output shared by every command: the one progress bar, and the console for result tables.
 
-`progress_bar(total, label)` is a context manager yielding `advance(n=1)`. The bar is drawn only when
-stderr is a terminal and `enabled` is true; otherwise `advance` does nothing, so a log file or a pipe
-never receives half-drawn lines such as ``49920/499…``, and stdout is left to the command's results.
+`progress_bar(total, label)` is a context manager yielding `advance(n=1)`: rich, on stderr,
+transient. The bar is drawn only when stderr is a terminal and `enabled` is true; otherwise
+`advance` does nothing, so a log file or a pipe never receives half-drawn lines such as
+``49920/499…``, and stdout is left to the command's results.
+
+`results_console()` is the rich console that prints result tables on stdout: the terminal's width
+on a terminal, and wide (no wrapping, no colour codes) when piped (`kingme dt run | cat`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+PIPED_WIDTH = 200  # columns of a result table written to a pipe or file
 
 
 class Advance(Protocol):
@@ -69,3 +78,12 @@ def progress_bar(total: int, label: str, enabled: bool = True, *, completed: int
                 bar.update(task, advance=n, **fields)
 
         yield advance
+
+
+def results_console() -> Console:
+    """A rich Console on stdout: the terminal's width there; `PIPED_WIDTH` columns when piped."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=PIPED_WIDTH, no_color=True, highlight=False)

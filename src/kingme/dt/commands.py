@@ -3,8 +3,9 @@
     kingme dt run [--nodes N --edge-prob P --walks W --seeds K ...] [--json] [--quiet]
     kingme dt sweep-stochastic [--fail-probs 0,0.1,0.2,0.3 ...] [--json] [--quiet]
 
-Each writes a run folder (runs/dt-YYYYmmdd-HHMMSS by default) holding config.json (the resolved
-config), results.json, report.md and its figures.
+Each writes a run folder (kingme.runs: `--runs-dir`, default runs, and `--run-name`, default
+dt-YYYYmmdd-HHMMSS or dt-sweep-YYYYmmdd-HHMMSS) holding config.json (the resolved config),
+metrics.jsonl (one row per graph seed), results.json, report.md and its figures.
 """
 
 from __future__ import annotations
@@ -18,31 +19,30 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from kingme.common import UserError, atomic_write_json, make_run_dir
+from kingme.common import UserError, atomic_write_json, atomic_write_text, json_safe
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
 from kingme.dt.experiment import METHODS, ProgressFn, RunConfig, aggregate, run_seed, units_per_seed
+from kingme.progress import progress_bar, results_console
+from kingme.runs import METRICS, add_run_options, create_run, write_config
 
 
 @dataclass
 class SweepConfig(RunConfig):
     """`kingme dt sweep-stochastic`: the run comparison repeated as moves fail more often."""
 
-    fail_probs: str = arg("0,0.1,0.2,0.3,0.4", "comma-separated move-failure probabilities, each in [0, 1)")
-
-    def probs(self) -> list[float]:
-        try:
-            ps = [float(x) for x in self.fail_probs.split(",") if x.strip()]
-        except ValueError:
-            raise UserError(f"--fail-probs must be comma-separated numbers, got {self.fail_probs!r}") from None
-        return ps
+    fail_probs: tuple[float, ...] = arg(
+        (0.0, 0.1, 0.2, 0.3, 0.4), "comma-separated move-failure probabilities, each in [0, 1)"
+    )
 
     def validate(self) -> None:
         super().validate()
-        ps = self.probs()
+        ps = self.fail_probs
         require(len(ps) >= 1, "--fail-probs needs at least one probability")
-        require(all(0.0 <= p < 1.0 for p in ps), f"--fail-probs must lie in [0, 1), got {self.fail_probs}")
+        shown = ",".join(f"{p:g}" for p in ps)
+        require(all(0.0 <= p < 1.0 for p in ps), f"--fail-probs must lie in [0, 1), got {shown}")
 
 
 def machine() -> str:
@@ -53,26 +53,12 @@ def machine() -> str:
 
 
 @contextmanager
-def progress_bar(total: int, quiet: bool) -> Iterator[ProgressFn]:
-    """A rich progress bar on stderr (nothing when quiet); yields `tick(description, units)`."""
-    if quiet:
-        yield lambda _desc, _n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = (
-        TextColumn("{task.description:<24}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task_id = progress.add_task("starting", total=total)
+def ticker(total: int, quiet: bool) -> Iterator[ProgressFn]:
+    """The shared progress bar (kingme.progress) as the `tick(description, units)` dt/experiment takes."""
+    with progress_bar(total, "starting", enabled=not quiet) as advance:
 
         def tick(desc: str, n: int) -> None:
-            progress.update(task_id, advance=n, description=desc)
+            advance(n, description=f"{desc:<24}")
 
         yield tick
 
@@ -89,7 +75,6 @@ def run_seeds(cfg: RunConfig, tick: ProgressFn) -> list[dict[str, Any]]:
 
 
 def _print_table(title: str, agg: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -102,15 +87,40 @@ def _print_table(title: str, agg: dict[str, Any]) -> None:
             st = agg[name][key]
             cells += [f"{st['mean']:.3f} ± {st['std']:.3f}", f"{st['min']:.2f}–{st['max']:.2f}"]
         table.add_row(label, *cells)
-    Console().print(table)
+    results_console().print(table)
 
 
 def _parser(prog: str, cls: type) -> Parser:
     p = Parser(prog=prog, description=(cls.__doc__ or "").strip())
     add_config_args(p, cls)
+    add_run_options(p, "dt-sweep" if cls is SweepConfig else "dt", resume=False)
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """metrics.jsonl: one row per graph seed (and failure probability), flat `group/key` columns."""
+    lines = []
+    for row in rows:
+        flat: dict[str, Any] = {k: row[k] for k in ("fail_prob", "seed", "seconds") if k in row}
+        flat |= {f"loss/{kind}": v for kind, v in row["final_loss"].items()}
+        for name, m in row["methods"].items():
+            for key in ("success", "length_ratio"):
+                if key in m:
+                    flat[f"{key}/{name}"] = m[key]
+        lines.append(json.dumps(json_safe(flat)) + "\n")
+    atomic_write_text(run_dir / METRICS, "".join(lines))
+
+
+def _finish(ns: Any, run_dir: Path, results: dict[str, Any], tables: list[tuple[str, dict[str, Any]]]) -> None:
+    if ns.json:
+        print(json.dumps({**results, "run_dir": str(run_dir)}, default=str))
+    elif ns.quiet:
+        print(run_dir)
+    else:
+        for title, agg in tables:
+            _print_table(title, agg)
+        print(f"report: {run_dir / 'report.md'}")
 
 
 def _command_line(argv: list[str], sub: str) -> str:
@@ -121,10 +131,10 @@ def run_main(argv: list[str]) -> int:
     ns = _parser("kingme dt run", RunConfig).parse_args(argv)
     cfg = config_from_args(RunConfig, ns)
     _set_threads(cfg.threads)
-    run_dir = make_run_dir(cfg.out_dir, cfg.name, "dt")
-    atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
+    run_dir = create_run(ns.runs_dir, ns.run_name, "dt")
+    write_config(run_dir, cfg)
     t0 = time.perf_counter()
-    with progress_bar(cfg.seeds * units_per_seed(cfg), ns.quiet) as tick:
+    with ticker(cfg.seeds * units_per_seed(cfg), ns.quiet or ns.json) as tick:
         per_seed = run_seeds(cfg, tick)
     results: dict[str, Any] = {
         "command": _command_line(argv, "run"),
@@ -135,14 +145,11 @@ def run_main(argv: list[str]) -> int:
         "per_seed": per_seed,
     }
     atomic_write_json(run_dir / "results.json", results)
+    _write_metrics(run_dir, per_seed)
     from kingme.dt.report import write_run_report
 
     write_run_report(run_dir, results)
-    if ns.json:
-        print(json.dumps({**results, "run_dir": str(run_dir)}, default=str))
-    else:
-        _print_table(f"{cfg.seeds} graph seeds, {results['runtime_s']:.0f} s", results["methods"])
-        print(f"report: {run_dir / 'report.md'}")
+    _finish(ns, run_dir, results, [(f"{cfg.seeds} graph seeds, {results['runtime_s']:.0f} s", results["methods"])])
     return 0
 
 
@@ -150,12 +157,12 @@ def sweep_main(argv: list[str]) -> int:
     ns = _parser("kingme dt sweep-stochastic", SweepConfig).parse_args(argv)
     cfg = config_from_args(SweepConfig, ns)
     _set_threads(cfg.threads)
-    run_dir = make_run_dir(cfg.out_dir, cfg.name, "dt-sweep")
-    atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
+    run_dir = create_run(ns.runs_dir, ns.run_name, "dt-sweep")
+    write_config(run_dir, cfg)
     t0 = time.perf_counter()
     sweep: list[dict[str, Any]] = []
-    probs = cfg.probs()
-    with progress_bar(len(probs) * cfg.seeds * units_per_seed(cfg), ns.quiet) as tick:
+    probs = cfg.fail_probs
+    with ticker(len(probs) * cfg.seeds * units_per_seed(cfg), ns.quiet or ns.json) as tick:
         for p in probs:
             run_cfg = RunConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(RunConfig)})
             run_cfg.fail_prob = p
@@ -169,15 +176,12 @@ def sweep_main(argv: list[str]) -> int:
         "sweep": sweep,
     }
     atomic_write_json(run_dir / "results.json", results)
+    _write_metrics(run_dir, [{"fail_prob": row["fail_prob"], **s} for row in sweep for s in row["per_seed"]])
     from kingme.dt.report import write_sweep_report
 
     write_sweep_report(run_dir, results)
-    if ns.json:
-        print(json.dumps({**results, "run_dir": str(run_dir)}, default=str))
-    else:
-        for row in sweep:
-            _print_table(f"move failure probability {row['fail_prob']}", row["methods"])
-        print(f"report: {run_dir / 'report.md'}")
+    tables = [(f"move failure probability {row['fail_prob']}", row["methods"]) for row in sweep]
+    _finish(ns, run_dir, results, tables)
     return 0
 
 

@@ -76,8 +76,6 @@ class RunConfig:
     lr: float = arg(2e-3, "peak learning rate (linear warm-up, cosine decay to a tenth)")
     weight_decay: float = arg(0.1, "AdamW weight decay on weight matrices")
     threads: int = arg(1, "torch CPU threads (1 is fastest for these tiny models)")
-    out_dir: str = arg("runs", "folder for run folders")
-    name: str | None = arg(None, "run folder name (default dt-YYYYmmdd-HHMMSS)")
 
     def validate(self) -> None:
         require(self.nodes >= 2, f"--nodes must be at least 2, got {self.nodes}")

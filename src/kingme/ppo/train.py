@@ -474,8 +474,8 @@ def train(
             )
             for cb in callbacks:
                 cb(info)
-            elapsed = elapsed0 + time.perf_counter() - start_time  # callbacks (evaluations) take time too
             row = {"update": update, "global_step": global_step, "time": elapsed, **metrics}
+            elapsed = elapsed0 + time.perf_counter() - start_time  # the budget counts callbacks' time too
             result.history.append(row)
             if logger is not None:
                 logger.log(row)

@@ -1,41 +1,50 @@
-"""`kingme train checkers [options]`."""
+"""`kingme train checkers [options]`: self-play PPO for checkers in a run folder (kingme.runs).
+
+    kingme train checkers --minutes 30 --run-name sp       # runs/sp
+    kingme train checkers --resume sp --minutes 60         # continue runs/sp up to 60 minutes in all
+
+`--resume` continues from the run's last checkpoint with its saved config; only the budget
+(--minutes, --total-steps), --device and --torch-threads may change, any other option is refused.
+"""
 
 from __future__ import annotations
 
-from kingme.common import UserError, make_run_dir
-from kingme.config import Parser, add_config_args, config_from_args, config_from_dict
+import sys
+
+from kingme.common import resolve_device
+from kingme.config import Parser, add_config_args, config_from_args
+from kingme.runs import add_run_options, check_resume_options, create_run, find_run, read_config
+
+RESUME_OVERRIDES = ("minutes", "total_steps", "device", "torch_threads")
 
 
 def train_checkers_main(argv: list[str]) -> int:
-    from pathlib import Path
-
     from kingme.selfplay.train import SelfPlayConfig, train_checkers
 
     p = Parser(prog="kingme train checkers", description="Train a checkers policy by self-play PPO.")
     add_config_args(p, SelfPlayConfig, skip=("env",))
-    p.add_argument("--run-name", default=None, help="run folder name under --runs-dir (default: a timestamp)")
-    p.add_argument("--runs-dir", default="runs", help="where run folders go")
-    p.add_argument("--resume", default=None, metavar="RUN", help="continue the run in this folder (or runs/RUN)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or evaluation lines")
+    add_run_options(p, "checkers")
     a = p.parse_args(argv)
     if a.resume:
-        import json
+        from kingme.ppo.checkpoint import load_checkpoint
 
-        run = Path(a.resume)
-        if not run.exists():
-            run = Path(a.runs_dir) / a.resume
-        cfg_path = run / "config.json"
-        if not cfg_path.exists():
-            raise UserError(f"cannot resume {a.resume}: no config.json in {run}")
-        try:
-            cfg = config_from_dict(SelfPlayConfig, json.loads(cfg_path.read_text()))
-        except (ValueError, TypeError) as e:
-            raise UserError(f"cannot resume {a.resume}: bad config.json ({e})") from None
+        run = find_run(a.runs_dir, a.resume)
+        given = check_resume_options(argv, RESUME_OVERRIDES)
+        cfg = read_config(run, SelfPlayConfig)
+        for name in given:
+            setattr(cfg, name, getattr(a, name))
         cfg.validate()
-        train_checkers(cfg, run, resume=True, quiet=a.quiet)
-        return 0
-    cfg = config_from_args(SelfPlayConfig, a)
-    run = make_run_dir(a.runs_dir, a.run_name, "checkers")
-    train_checkers(cfg, run, quiet=a.quiet)
-    print(f"run folder: {run} (report.md, learning_curves.png, best_model.safetensors)")
+        resolve_device(cfg.device)
+        load_checkpoint(run)  # a missing or damaged checkpoint fails here, before any write
+        resume = True
+    else:
+        cfg = config_from_args(SelfPlayConfig, a)
+        resolve_device(cfg.device)
+        run = create_run(a.runs_dir, a.run_name, "checkers")
+        resume = False
+    train_checkers(cfg, run, resume=resume, quiet=a.quiet)
+    if a.quiet:
+        sys.stdout.write(f"{run}\n")
+    else:
+        sys.stdout.write(f"run folder: {run} (report.md, learning_curves.png, best_model.safetensors)\n")
     return 0

@@ -22,14 +22,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from kingme.common import atomic_write_json, atomic_write_text
-from kingme.config import arg, config_to_dict, require
-from kingme.nets import ActorCritic
+from kingme.common import atomic_write_text, json_safe
+from kingme.config import arg, require
+from kingme.nets import ActorCritic, make_network
+from kingme.players.policy import PolicyPlayer, save_model
 from kingme.ppo.config import PPOConfig
-from kingme.ppo.train import TrainResult, UpdateInfo, train
+from kingme.ppo.train import Budget, TrainResult, UpdateInfo, train
+from kingme.runs import write_config
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv
-from kingme.selfplay.networks import make_network
-from kingme.selfplay.players import PolicyPlayer, save_model
 
 LADDER = ("random", "greedy", "alphabeta:2", "alphabeta:4")
 
@@ -42,7 +42,9 @@ class SelfPlayConfig(PPOConfig):
     num_envs: int = arg(128, "Games played in parallel (N).")
     total_steps: int = arg(2_000_000_000, "Learner steps to train for (the time budget usually ends a run first).")
     minutes: float = arg(
-        20.0, "Wall-clock budget in minutes (0 = no limit); the run stops after the update in progress."
+        20.0,
+        "Wall-clock budget in minutes for the whole run, resumed sessions included (0 = no limit); "
+        "the run stops after the update that spends it.",
     )
     hidden_sizes: str = arg("256,256", "Hidden layer widths of the MLP network, comma-separated.")
     net: Literal["mlp", "conv"] = arg(
@@ -66,7 +68,9 @@ class SelfPlayConfig(PPOConfig):
     max_plies: int = arg(200, "Truncate a game after this many complete moves (both sides).")
     p_self: float = arg(0.4, "Probability that a game's opponent is the live learner.")
     p_bots: float = arg(0.3, "Probability that a game's opponent is a curriculum bot (0 = pure self-play).")
-    bots: str = arg("random,alphabeta:1,alphabeta:2", "Curriculum bots, comma-separated (random or alphabeta:D).")
+    bots: tuple[str, ...] = arg(
+        ("random", "alphabeta:1", "alphabeta:2"), "Curriculum bots, comma-separated (random or alphabeta:D)."
+    )
     snapshot_every: int = arg(10, "Add a frozen snapshot of the learner to the pool every this many updates.")
     max_snapshots: int = arg(10, "Snapshots kept in the pool (the oldest goes first).")
     openings: bool = arg(True, "Start training games from the ACF 3-move openings (else from the start).")
@@ -74,22 +78,28 @@ class SelfPlayConfig(PPOConfig):
     draw_reward: float = arg(0.0, "Shaping: reward for a draw by rule (0 = off, the default; < 0 = contempt).")
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
-    eval_ladder: str = arg(",".join(LADDER), "Ladder opponents of the evaluation, comma-separated.")
+    eval_ladder: tuple[str, ...] = arg(LADDER, "Ladder opponents of the evaluation, comma-separated.")
 
     def validate(self) -> None:
         super().validate()
         require(self.minutes >= 0, f"minutes must be >= 0, got {self.minutes}")
+        for name in ("bots", "eval_ladder"):
+            value = getattr(self, name)
+            require(
+                isinstance(value, tuple) and all(isinstance(v, str) for v in value),
+                f"{name} must be a tuple of player specs, e.g. ('random', 'alphabeta:2'), got {value!r}",
+            )
         require(self.max_plies >= 1, f"max-plies must be >= 1, got {self.max_plies}")
         require(
             0 <= self.p_self <= 1 and 0 <= self.p_bots <= 1 and self.p_self + self.p_bots <= 1,
             "p-self and p-bots must be in [0, 1] with p-self + p-bots <= 1",
         )
-        for b in self.bot_list:
+        for b in self.bots:
             require(
                 b == "random" or (b.startswith("alphabeta:") and b.split(":")[1].isdigit()),
                 f"unknown curriculum bot {b!r}: expected random or alphabeta:D",
             )
-        require(self.p_bots == 0 or bool(self.bot_list), "p-bots > 0 needs at least one bot in --bots")
+        require(self.p_bots == 0 or bool(self.bots), "p-bots > 0 needs at least one bot in --bots")
         require(self.snapshot_every >= 1, f"snapshot-every must be >= 1, got {self.snapshot_every}")
         require(self.max_snapshots >= 1, f"max-snapshots must be >= 1, got {self.max_snapshots}")
         require(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
@@ -98,10 +108,12 @@ class SelfPlayConfig(PPOConfig):
             f"eval-games must be even and >= 2, got {self.eval_games}",
         )
         require(self.eval_every_minutes >= 0, "eval-every-minutes must be >= 0")
+        require(bool(self.eval_ladder), "--eval-ladder needs at least one opponent")
 
     @property
-    def bot_list(self) -> list[str]:
-        return [b.strip() for b in self.bots.split(",") if b.strip()]
+    def budget(self) -> Budget:
+        """The run's budget: `total_steps` learner steps and `minutes` of training (0 = no limit)."""
+        return Budget.of(self, self.minutes * 60)
 
     @property
     def net_description(self) -> dict[str, Any]:
@@ -120,53 +132,34 @@ def opening_starts() -> np.ndarray:
 
 
 def evaluate(agent: ActorCritic, ladder: list[str], games: int, seed: int) -> dict[str, Any]:
-    """The learner (most probable move) against each ladder opponent from the 3-move openings,
-    colours swapped; scores with 95% intervals and the ladder Elo."""
-    from kingme.arena.commands import RUNG_RATINGS
-    from kingme.arena.elo import fit_rating, match_stats
-    from kingme.arena.match import play_lockstep, schedule_match, tally
-    from kingme.arena.openings import acf_openings
-    from kingme.players import load_player
+    """The learner (its most probable move) rated on the ladder by `kingme.arena.ladder.run_ladder`,
+    the code `kingme ladder` runs: ``games`` games against each rung of ``ladder``, colours
+    swapped, from the ACF openings; the per-rung scores with 95% intervals and the ladder Elo."""
+    from kingme.arena.ladder import run_ladder
 
     was_training = agent.training
     agent.eval()
-    learner = PolicyPlayer(agent, "learner")
-    players: dict[str, Any] = {"learner": learner}
-    specs: list[Any] = []
-    for k, opp in enumerate(ladder):
-        players[opp] = load_player(opp, seed)
-        specs += schedule_match("learner", opp, games, seed + k, acf_openings(), label=opp, start=len(specs))
-    records = play_lockstep(specs, players, 300, None)
-    out: dict[str, Any] = {"opponents": {}}
-    fit_input = []
-    for opp in ladder:
-        t = tally([r for r in records if r.spec.label == opp])
-        st = match_stats(t.wins, t.draws, t.losses)
-        out["opponents"][opp] = st.as_dict()
-        if opp in RUNG_RATINGS:
-            fit_input.append((RUNG_RATINGS[opp], t.wins + 0.5 * t.draws, t.games))
-    if fit_input:
-        r, lo, hi = fit_rating(fit_input)
-        out["elo"], out["elo_low"], out["elo_high"] = r, lo, hi
-    agent.train(was_training)
+    try:
+        result = run_ladder(PolicyPlayer(agent, "learner"), games, ladder, seed)
+    finally:
+        agent.train(was_training)
+    out: dict[str, Any] = {"opponents": {r.rung: r.stats.as_dict() for r in result.rungs}}
+    out["elo"], (out["elo_low"], out["elo_high"]) = result.elo, result.elo_ci
     return out
 
 
 class SelfPlayCallback:
-    """After each update: snapshots, pool saving, win rates against the pool, ladder evaluation,
-    the time budget."""
+    """After each update: snapshots, pool saving, win rates against the pool, ladder evaluation
+    (on a schedule, and after the run's last update). The budget itself is `train()`'s."""
 
     def __init__(self, cfg: SelfPlayConfig, env: SelfPlayEnv, run_dir: Path | None, quiet: bool) -> None:
         self.cfg, self.env, self.run_dir, self.quiet = cfg, env, run_dir, quiet
-        self.start = time.perf_counter()
-        self.last_eval = self.start
+        self.last_eval = time.perf_counter()
         self.evals: list[dict[str, Any]] = []
         self.best_score = -math.inf
-        self.step0: int | None = None  # learner steps when this process started (resume-aware)
 
     def __call__(self, info: UpdateInfo) -> None:
         cfg, env = self.cfg, self.env
-        elapsed = time.perf_counter() - self.start
         m = info.metrics
         by_opp: dict[str, list[float]] = defaultdict(list)
         for name, r in env.results:
@@ -179,28 +172,40 @@ class SelfPlayCallback:
             env.pool.add_snapshot(info.agent, info.update)
         if self.run_dir is not None and (cfg.checkpoint_every and info.update % cfg.checkpoint_every == 0):
             env.pool.save(self.run_dir / "checkpoints")
-        if cfg.minutes > 0 and self.step0 is not None:
-            # With a time budget, schedules (entropy, learning rate) should span the budget: the
-            # run's length in steps is re-estimated from the throughput so far.
-            rate = (info.global_step - self.step0) / max(elapsed, 1e-9)
-            cfg.total_steps = max(info.global_step + cfg.batch_size, int(self.step0 + rate * cfg.minutes * 60))
-        if self.step0 is None:
-            self.step0 = info.global_step - cfg.batch_size
-        out_of_time = cfg.minutes > 0 and elapsed >= cfg.minutes * 60
         due = cfg.eval_every_minutes > 0 and time.perf_counter() - self.last_eval >= cfg.eval_every_minutes * 60
-        if due or out_of_time:
-            self.run_eval(info, elapsed)
-        if out_of_time:
-            info.stop = True
-            if self.run_dir is not None:
-                env.pool.save(self.run_dir / "checkpoints")
+        if due or info.last:
+            self.run_eval(info, info.elapsed)
+        if info.last and self.run_dir is not None:
+            env.pool.save(self.run_dir / "checkpoints")
+
+    def restore_evals(self, run_dir: Path) -> None:
+        """On resume: keep the evaluations up to the checkpoint being resumed (the report shows the
+        whole run), drop any written after it, and remember the best score so far."""
+        from kingme.ppo.checkpoint import load_checkpoint
+
+        upto = int(load_checkpoint(run_dir).state["update"])
+        path = run_dir / "evals.jsonl"
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue  # a half-written row from a killed run
+            if isinstance(ev, dict) and int(ev.get("update", 1 << 62)) <= upto:
+                kept.append(ev)
+        atomic_write_text(path, "".join(json.dumps(ev) + "\n" for ev in kept))
+        self.evals = kept
+        scores = [float(np.mean([st["score"] for st in ev["opponents"].values()])) for ev in kept if ev["opponents"]]
+        self.best_score = max(scores, default=-math.inf)
 
     def run_eval(self, info: UpdateInfo, elapsed: float) -> dict[str, Any]:
         cfg = self.cfg
         t0 = time.perf_counter()
         ev = evaluate(
             info.agent,
-            [s.strip() for s in cfg.eval_ladder.split(",") if s.strip()],
+            list(cfg.eval_ladder),
             cfg.eval_games,
             cfg.seed + info.update,
         )
@@ -220,7 +225,7 @@ class SelfPlayCallback:
         self.last_eval = time.perf_counter()
         if self.run_dir is not None:
             with open(self.run_dir / "evals.jsonl", "a") as f:
-                f.write(json.dumps(ev, default=float) + "\n")
+                f.write(json.dumps(json_safe(ev), default=float) + "\n")
             score = float(np.mean([st["score"] for st in ev["opponents"].values()]))
             if score >= self.best_score:
                 self.best_score = score
@@ -249,7 +254,7 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
         return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128)
 
     pool = OpponentPool(
-        make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=cfg.bot_list
+        make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=list(cfg.bots)
     )
     env = SelfPlayEnv(
         cfg.num_envs,
@@ -270,15 +275,24 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
         return agent
 
     if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
+        write_config(run_dir, cfg)
     callback = SelfPlayCallback(cfg, env, run_dir, quiet)
+    if resume and run_dir is not None:
+        callback.restore_evals(run_dir)
     result = train(
-        cfg, env, run_dir=run_dir, resume=resume, make_agent=make_agent, callbacks=[callback], progress=not quiet
+        cfg,
+        env,
+        budget=cfg.budget,
+        run_dir=run_dir,
+        resume=resume,
+        make_agent=make_agent,
+        callbacks=[callback],
+        progress=not quiet,
     )
-    if not callback.evals or callback.evals[-1]["update"] != result.updates:
+    if result.updates and (not callback.evals or callback.evals[-1]["update"] != result.updates):
+        elapsed = float(result.history[-1]["time"]) if result.history else 0.0
         info = UpdateInfo(result.updates, result.global_step, {}, result.agent, None, run_dir)  # type: ignore[arg-type]
-        callback.run_eval(info, time.perf_counter() - callback.start)
+        callback.run_eval(info, elapsed)
     if run_dir is not None:
         pool.save(run_dir / "checkpoints")
         save_model(
@@ -328,6 +342,7 @@ def write_report(run_dir: Path, cfg: SelfPlayConfig, evals: list[dict[str, Any]]
         "",
         f"- updates: {result.updates}, learner steps: {result.global_step}",
         f"- network: {cfg.net} {cfg.hidden_sizes if cfg.net == 'mlp' else cfg.channels}",
+        f"- budget: {cfg.minutes:g} minutes, {cfg.total_steps} steps (whichever ends first)",
         "- config: `config.json`; metrics: `metrics.jsonl`, `evals.jsonl`; TensorBoard events",
         "",
     ]
