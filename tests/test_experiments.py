@@ -109,10 +109,11 @@ def test_stats_intervals() -> None:
 @pytest.mark.parametrize("name", list(experiments()))
 def test_every_experiment_tiny(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / name
-    assert commands.main(["run", name, "--tiny", "--seeds", "2", "--json", "--out", str(out)]) == 0
+    args = ["run", name, "--tiny", "--seeds", "2", "--json", "--runs-dir", str(tmp_path), "--run-name", name]
+    assert commands.main(args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["experiment"] == name and doc["table"] and doc["answer"]
-    for f in ("report.md", "config.json", "results.json"):
+    assert doc["experiment"] == name and doc["table"] and doc["answer"] and doc["folder"] == str(out)
+    for f in ("report.md", "config.json", "results.json", "metrics.jsonl"):
         assert (out / f).is_file()
     assert list(out.glob("*.png"))
     results = json.loads((out / "results.json").read_text())
@@ -135,6 +136,8 @@ def test_list_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "f").write_text("")
     with pytest.raises(UserError, match="not empty"):
-        commands.main(["run", "clipping", "--out", str(tmp_path / "x")])
+        commands.main(["run", "clipping", "--runs-dir", str(tmp_path), "--run-name", "x"])
+    with pytest.raises(UserError, match="plain folder name"):
+        commands.main(["run", "clipping", "--runs-dir", str(tmp_path), "--run-name", "../escape"])
     with pytest.raises(UserError, match="not an experiment folder"):
         commands.main(["report", str(tmp_path / "x")])

@@ -1,21 +1,24 @@
-"""`kingme experiment list` and `kingme experiment run NAME [--seeds K] [--json] [--out DIR]`.
+"""`kingme experiment list`, `kingme experiment run NAME [--seeds K] [--runs-dir D --run-name N] [--json]`.
 
 kingme experiment list                        # the experiments and the claim each tests
-kingme experiment run clipping                # runs/experiments/clipping-<time>/report.md, ...
-kingme experiment run deep-sea --seeds 5 --out runs/ds5 --quiet
+kingme experiment run clipping                # runs/clipping-<time>/report.md, ...
+kingme experiment run deep-sea --seeds 5 --run-name ds5 --quiet
 kingme experiment run clipping --tiny --json  # a seconds-long smoke run, results as JSON on stdout
 kingme experiment report runs/ds5             # write report.md and the plots again from results.json
+
+The run folder comes from kingme.runs like every command's: config.json, metrics.jsonl (one row per
+run and update), results.json, report.md and its PNG plots.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
-from kingme.common import UserError
+from kingme.common import UserError, json_safe
 from kingme.config import Parser
+from kingme.runs import add_run_options, create_run
 
 
 def main(argv: list[str]) -> int:
@@ -25,9 +28,8 @@ def main(argv: list[str]) -> int:
     run = sub.add_parser("run", help="Run one experiment and write its report folder.")
     run.add_argument("name", help="The experiment's name (see `kingme experiment list`).")
     run.add_argument("--seeds", type=int, default=3, help="Seeds per arm, 1..K (default: 3; at least 2).")
-    run.add_argument("--out", default=None, help="The folder to write (default: runs/experiments/NAME-TIME).")
+    add_run_options(run, "NAME", resume=False)
     run.add_argument("--json", action="store_true", help="Print the results table and answer as JSON.")
-    run.add_argument("--quiet", action="store_true", help="No progress bar.")
     run.add_argument("--tiny", action="store_true", help="A seconds-long smoke run (tests; not evidence).")
     rep = sub.add_parser("report", help="Write an experiment folder's report and plots again (no training).")
     rep.add_argument("folder", help="The experiment folder (with config.json and results.json).")
@@ -52,24 +54,23 @@ def main(argv: list[str]) -> int:
     exp = get(ns.name)
     if ns.seeds < 2:
         raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {ns.seeds}")
-    out = Path(ns.out) if ns.out else Path("runs/experiments") / f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"output folder {out} exists and is not empty")
-
     from kingme.experiments.report import table_rows, write_folder
-    from kingme.experiments.runner import run_experiment
+    from kingme.experiments.runner import make_config, run_experiment
 
+    for arm in exp.arms(ns.tiny):
+        make_config(arm, 1)  # bad settings fail before the folder is made
+    out = create_run(ns.runs_dir, ns.run_name, exp.name)  # refused now, not after hours of training
     results = run_experiment(exp, ns.seeds, ns.tiny, progress=not ns.quiet and not ns.json)
     command = f"kingme experiment run {exp.name}" + (f" --seeds {ns.seeds}" if ns.seeds != 3 else "")
     command += " --tiny" if ns.tiny else ""
     answer = write_folder(exp, results, out, command)
     if ns.json:
-        from kingme.experiments.report import _jsonable
-
         doc = {"experiment": exp.name, "folder": str(out), "seconds": round(results.seconds, 1)}
         doc |= {"table": table_rows(exp, results), "answer": answer}
-        sys.stdout.write(json.dumps(_jsonable(doc), indent=1) + "\n")
-    elif not ns.quiet:
+        sys.stdout.write(json.dumps(json_safe(doc), indent=1) + "\n")
+    elif ns.quiet:
+        sys.stdout.write(f"{out}\n")
+    else:
         sys.stdout.write(
             "\n".join(f"- {s}" for s in answer) + f"\n{results.seconds:.0f} s; report: {out / 'report.md'}\n"
         )

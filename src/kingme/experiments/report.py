@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import platform
 import warnings
 from pathlib import Path
@@ -11,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from kingme.common import atomic_write_json, atomic_write_text
+from kingme.common import atomic_write_json, atomic_write_text, json_safe
 from kingme.experiments.runner import Curve, Experiment, Results, config_record
 from kingme.experiments.stats import mean_ci, t_quantile
+from kingme.runs import METRICS
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
 
@@ -29,18 +29,8 @@ def table_rows(exp: Experiment, results: Results) -> list[dict[str, Any]]:
     return rows
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_jsonable(v) for v in x]
-    return x
-
-
 def results_record(exp: Experiment, results: Results, answer: list[str], command: str) -> dict[str, Any]:
-    return _jsonable(
+    return json_safe(  # type: ignore[no-any-return]
         {
             "experiment": exp.name,
             "command": command,
@@ -212,8 +202,20 @@ def write_folder(exp: Experiment, results: Results, out: Path, command: str) -> 
         plots += exp.extra_plots(results, out)
     atomic_write_json(out / "config.json", config_record(exp, results))
     atomic_write_json(out / "results.json", results_record(exp, results, answer, command))
+    write_metrics(out, results)
     atomic_write_text(out / "report.md", render_report(exp, results, answer, plots, command))
     return answer
+
+
+def write_metrics(out: Path, results: Results) -> None:
+    """metrics.jsonl: one row per run and update (arm, env, seed, global_step and the curve columns)."""
+    lines = []
+    for r in results.runs:
+        for i, step in enumerate(r.steps):
+            row: dict[str, Any] = {"arm": r.arm, "env": r.env, "seed": r.seed, "global_step": step}
+            row |= {k: v[i] for k, v in r.series.items() if i < len(v)}
+            lines.append(json.dumps(json_safe(row)) + "\n")
+    atomic_write_text(out / METRICS, "".join(lines))
 
 
 def load_folder(out: Path) -> tuple[Experiment, Results, str]:

@@ -32,6 +32,7 @@ from kingme.experiments.stats import Interval, compare, mean_ci
 from kingme.nets import ActorCritic
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo, train
+from kingme.progress import Advance, progress_bar
 
 History = list[dict[str, Any]]
 RETURN = "charts/recent_return"  # mean return of the last 20 finished episodes, per update
@@ -286,30 +287,27 @@ def run_experiment(exp: Experiment, seeds: int, tiny: bool, progress: bool) -> R
     configs = {a.label: make_config(a, 1) for a in arms}  # bad settings fail before any run
     total = sum(configs[a.label].num_updates * configs[a.label].batch_size for a in arms) * seeds
     results = Results(exp.name, seeds, tiny, arms)
-    bar = _Bar(total, exp.name) if progress else None
     start = time.perf_counter()
-    try:
+    with progress_bar(total, exp.name, enabled=progress) as advance:
         for arm in arms:
             for seed in range(1, seeds + 1):
                 cfg = make_config(arm, seed)
-                if bar is not None:
-                    bar.describe(f"{exp.name}: {arm.label} ({arm.env}) seed {seed}")
-                results.runs.append(_run_one(exp, arm, cfg, bar))
-    finally:
-        if bar is not None:
-            bar.close()
+                advance(0, description=f"{exp.name}: {arm.label} ({arm.env}) seed {seed}")
+                results.runs.append(_run_one(exp, arm, cfg, advance))
     results.seconds = round(time.perf_counter() - start, 1)  # as results.json stores it
     return results
 
 
-def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, bar: _Bar | None) -> RunResult:
+def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, advance: Advance) -> RunResult:
     env = RecordingEnv(make_env(arm.env, cfg.num_envs, cfg.gamma), cfg.num_steps)
     callbacks: list[Callback] = [PolicyShift(env, cfg.clip_coef)]
     if exp.callbacks is not None:
         callbacks += exp.callbacks(arm, env, cfg)
-    if bar is not None:
-        bar_cb = bar.callback(cfg.batch_size)
-        callbacks.append(bar_cb)
+
+    def tick(info: UpdateInfo) -> None:
+        advance(cfg.batch_size)
+
+    callbacks.append(tick)
     t0 = time.perf_counter()
     try:
         result = train(cfg, env, callbacks=callbacks)
@@ -328,32 +326,6 @@ def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, bar: _Bar | None) -> Run
         series=series,  # type: ignore[arg-type]
         metrics={m.key: m.fn(h) for m in exp.metrics},
     )
-
-
-class _Bar:
-    """A rich progress bar over all runs' environment steps."""
-
-    def __init__(self, total: int, name: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
-            TimeElapsedColumn(),
-        )  # fmt: skip
-        self._task = self._progress.add_task(name, total=total)
-        self._progress.start()
-
-    def describe(self, text: str) -> None:
-        self._progress.update(self._task, description=text)
-
-    def callback(self, batch_size: int) -> Callback:
-        def cb(info: UpdateInfo) -> None:
-            self._progress.advance(self._task, batch_size)
-
-        return cb
-
-    def close(self) -> None:
-        self._progress.stop()
 
 
 def config_record(exp: Experiment, results: Results) -> dict[str, Any]:
