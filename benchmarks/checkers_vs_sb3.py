@@ -27,9 +27,9 @@ from typing import Any
 
 import torch
 
+from kingme.nets import make_network
 from kingme.ppo.train import UpdateInfo, train
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv
-from kingme.selfplay.networks import make_network
 from kingme.selfplay.train import SelfPlayConfig, evaluate, opening_starts
 
 
@@ -45,8 +45,16 @@ class Clock:
 
 
 def run_kingme(minutes: float, eval_every: float, eval_games: int, seed: int) -> dict[str, Any]:
-    cfg = SelfPlayConfig(p_self=0.0, p_bots=1.0, bots="random", minutes=0.0, tensorboard=False,
-                         checkpoint_every=0, eval_every_minutes=0.0, seed=seed)
+    cfg = SelfPlayConfig(
+        p_self=0.0,
+        p_bots=1.0,
+        bots=("random",),
+        minutes=0.0,
+        tensorboard=False,
+        checkpoint_every=0,
+        eval_every_minutes=0.0,
+        seed=seed,
+    )
     cfg.total_steps = 10**10
 
     def make_net() -> Any:

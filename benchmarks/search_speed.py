@@ -7,9 +7,10 @@ Per depth: `kingme.arena.bench.bench_search` plays GAMES games of alphabeta:D ag
 ACF openings, then times a fresh search on every position with a real choice (one core) and
 reports the median / mean / 90th percentile time per move and nodes per second.
 
-Lockstep: `kingme.arena.bench.bench_lockstep_ladder` plays a stand-in policy network (a random
-two-layer MLP, batched) against random, greedy, alphabeta:2 and alphabeta:4, GAMES_PER_RUNG
-games each, in lockstep, as `kingme ladder policy:...` will.
+Lockstep: `kingme.arena.bench.bench_lockstep_ladder` rates a policy network of the shipped
+model's shape (MLP 256-256, fresh random weights) with `kingme.arena.ladder.run_ladder` against
+random, greedy, alphabeta:2 and alphabeta:4, GAMES_PER_RUNG games each, in lockstep, as
+`kingme ladder policy:...` does.
 """
 
 from __future__ import annotations

@@ -9,15 +9,19 @@ from collections.abc import Sequence
 import pytest
 
 from kingme.arena.bench import bench_lockstep_ladder, bench_search
-from kingme.arena.commands import (
+from kingme.arena.commands import arena_main, ladder_main
+from kingme.arena.ladder import (
+    ANCHOR,
     BRIDGES,
     LADDER,
+    LADDER_MAX_PLIES,
     RUNG_RATINGS,
-    arena_main,
-    ladder_main,
+    LadderResult,
     measurement_pairs,
+    run_ladder,
 )
 from kingme.arena.match import (
+    MAX_PLIES,
     GameSpec,
     play_game,
     play_games,
@@ -117,7 +121,10 @@ def test_game_records_are_consistent_with_the_board_rules() -> None:
         for m in rec.moves:
             board.push(m)
         assert [str(m) for m in rec.moves[:3]] == list(rec.spec.opening.moves)
-        assert board.result() == rec.result and rec.plies == len(rec.moves)
+        outcome = board.outcome()
+        assert outcome is not None  # no game here reaches the ply cap
+        assert (rec.result, rec.termination) == (outcome.result, outcome.termination.value)
+        assert rec.plies == len(rec.moves)
         assert rec.termination in ("no moves", "80-ply rule", "threefold repetition")
 
 
@@ -271,6 +278,16 @@ def test_arena_text_output(capsys: pytest.CaptureFixture[str]) -> None:
         (["ladder"], "no PLAYER given"),
         (["ladder", "random", "--games", "3"], "bad game count 3"),
         (["ladder", "random", "--measure"], "give no PLAYER"),
+        (["ladder", "random", "--rungs", ","], "no rungs given"),
+        (["ladder", "random", "--rungs", "random,random"], "a rung is given twice"),
+        (
+            ["arena", "greedy", "random", "--pdn", "/nonexistent/kingme/x.pdn"],
+            "cannot write PDN file /nonexistent/kingme/x.pdn: folder /nonexistent/kingme does not exist",
+        ),
+        (
+            ["ladder", "greedy", "--rungs", "random", "--games", "2", "--pdn", "/nonexistent/kingme/x.pdn"],
+            "folder /nonexistent/kingme does not exist",
+        ),
     ],
 )
 def test_command_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
@@ -279,12 +296,24 @@ def test_command_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: l
     assert needle in err and err.count("\n") == 1
 
 
+def test_pdn_in_a_missing_folder_creates_nothing(capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "no" / "such" / "games.pdn"
+    for cmd in (
+        ["arena", "greedy", "random", "--games", "2"],
+        ["ladder", "greedy", "--rungs", "random", "--games", "2"],
+    ):
+        code, out, err = run_cli(capsys, [*cmd, "--pdn", str(target)])
+        assert code == 2 and out == "" and "does not exist" in err and err.count("\n") == 1
+    assert not (tmp_path / "no").exists()
+
+
 def test_missing_shipped_model_error_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import kingme.players.policy as policy_kind
 
     monkeypatch.setattr(policy_kind, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
     code, out, err = run_cli(capsys, ["arena", "policy:default", "random"])
-    assert code == 2 and out == "" and "policy:default: no shipped model yet" in err and err.count("\n") == 1
+    assert code == 2 and out == "" and "policy:default: the shipped model file is missing" in err
+    assert err.count("\n") == 1
 
 
 def test_argparse_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -300,7 +329,7 @@ def test_ladder_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and r["player"] == "alphabeta:2" and r["games"] == 8
     assert [row["opponent"] for row in r["rungs"]] == ["random", "greedy"]
     assert [row["rating"] for row in r["rungs"]] == [RUNG_RATINGS["random"], RUNG_RATINGS["greedy"]]
-    assert r["anchor"] == {"alphabeta:4": 1500.0}
+    assert r["anchor"] == {"alphabeta:4": 1500.0} and r["max_plies"] == LADDER_MAX_PLIES
     # the fitted Elo is above both rungs' ratings when it wins most games
     if r["elo"] is not None:
         assert r["elo"] > RUNG_RATINGS["greedy"]
@@ -312,6 +341,29 @@ def test_ladder_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "Elo of greedy" in out and "random" in out
 
 
+def test_run_ladder_rates_a_player_object_like_its_spec() -> None:
+    """An in-memory player and its spec get the same games and the same typed result."""
+    by_spec = run_ladder("alphabeta:2", 4, ("random", "greedy"), seed=3, workers=1)
+    by_object = run_ladder(AlphaBetaPlayer(2), 4, ("random", "greedy"), seed=3, workers=1)
+    assert isinstance(by_spec, LadderResult) and by_spec.player == by_object.player == "alphabeta:2"
+    assert [r.moves for r in by_spec.records] == [r.moves for r in by_object.records]
+    assert by_spec.rungs == by_object.rungs and by_spec.games == 8
+    assert (by_spec.elo, by_spec.elo_ci) == (by_object.elo, by_object.elo_ci)
+    row = by_spec.rung("greedy")
+    assert row.rating == RUNG_RATINGS["greedy"] and row.stats.games == 4
+    lo, hi = row.stats.score_ci
+    assert 0 <= lo <= row.stats.score <= hi <= 1
+    assert by_spec.elo_ci[0] <= by_spec.elo <= by_spec.elo_ci[1]
+    # a player named like a rung is kept apart from it
+    named = run_ladder(RandomPlayer(name="random"), 2, ("random",), seed=0)
+    assert named.player == "random (player)" and named.games == 2
+
+
+def test_ladder_ply_cap_is_the_arenas() -> None:
+    # one cap for every ladder game: the one the rung ratings were measured with
+    assert LADDER_MAX_PLIES == MAX_PLIES == 400
+
+
 def test_ladder_constants() -> None:
     assert LADDER == (
         "random",
@@ -321,7 +373,7 @@ def test_ladder_constants() -> None:
         "alphabeta:6",
         "alphabeta:8",
     )
-    assert set(RUNG_RATINGS) == set(LADDER) and RUNG_RATINGS["alphabeta:4"] == 1500.0
+    assert set(RUNG_RATINGS) == set(LADDER) and RUNG_RATINGS[ANCHOR] == 1500.0
     ratings = [RUNG_RATINGS[r] for r in LADDER]
     assert ratings == sorted(ratings) and len(set(ratings)) == len(ratings)
 

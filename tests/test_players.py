@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -12,9 +13,11 @@ from kingme.common import UserError
 from kingme.players import (
     BatchPlayer,
     Player,
+    PlayerSpec,
     is_batched,
     load_player,
     mix_seed,
+    parse_spec,
     player_kinds,
     register_player_kind,
     registry,
@@ -26,15 +29,11 @@ from kingme.players.simple import AlphaBetaPlayer, GreedyPlayer, RandomPlayer
 
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
-    """Restore the registry (and the plug-in list) after a test that changes them."""
+    """Restore the registry after a test that changes it."""
     kinds = dict(registry._KINDS)
-    plugins = list(registry.PLUGIN_MODULES)
-    loaded = registry._plugins_loaded
     yield
     registry._KINDS.clear()
     registry._KINDS.update(kinds)
-    registry.PLUGIN_MODULES[:] = plugins
-    registry._plugins_loaded = loaded
 
 
 # ------------------------------------------------------------------------------------------------
@@ -95,8 +94,9 @@ def test_missing_shipped_model_is_a_one_line_error(tmp_path, monkeypatch) -> Non
     import kingme.players.policy as policy_kind
 
     monkeypatch.setattr(policy_kind, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
-    with pytest.raises(UserError, match="policy:default: no shipped model yet"):
+    with pytest.raises(UserError, match="policy:default: the shipped model file is missing") as e:
         load_player("policy:default")
+    assert "\n" not in str(e.value)
 
 
 def test_unknown_spec_lists_what_is_accepted() -> None:
@@ -114,7 +114,7 @@ def test_unknown_spec_lists_what_is_accepted() -> None:
 
 
 def test_existing_file_that_is_not_a_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    # the self-play module registers the real loader; an empty file is refused in one line
+    # an empty file is refused in one line
     model = tmp_path / "net.safetensors"
     model.write_bytes(b"")
     with pytest.raises(UserError, match="not a readable model file"):
@@ -175,26 +175,89 @@ def test_register_player_kind(clean_registry: None) -> None:
         register_player_kind("bad:prefix", factory)
 
 
-def test_registering_policy_replaces_the_stub(clean_registry: None) -> None:
+def test_registering_a_kind_replaces_the_builtin_one(clean_registry: None) -> None:
     register_player_kind("policy", lambda args, seed: FirstMovePlayer(f"policy:{args}"))
     p = load_player("policy:default")
     assert p.name == "policy:default" and is_batched(p)
-    # the usage text of the stub is kept
+    # the usage text of the kind it replaced is kept; its spec parses to kind and text only
     assert "policy:NAME_OR_PATH[:sample][:T]" in player_kinds()
+    assert parse_spec("policy:x.safetensors") == PlayerSpec("policy", "policy:x.safetensors")
 
 
-def test_plugin_module_is_imported_on_demand(clean_registry: None, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "kingme_test_plugin.py").write_text(
-        "from kingme.players import register_player_kind\n"
-        "from kingme.players.simple import RandomPlayer\n"
-        "register_player_kind('plug', lambda a, s: RandomPlayer(s, name='plug'), 'plug')\n"
+def test_the_policy_kind_is_built_in_and_imports_nothing_above_players() -> None:
+    """`policy:` is registered by kingme.players itself (no plug-in loading, no selfplay import):
+    a fresh process loads the shipped model and plays with it."""
+    code = (
+        "import sys\n"
+        "from kingme.checkers import Board\n"
+        "from kingme.players import load_player\n"
+        "from kingme.players.policy import DEFAULT_MODEL, PolicyPlayer\n"
+        "p = load_player('policy:default') if DEFAULT_MODEL.exists() else None\n"
+        "assert p is None or (isinstance(p, PolicyPlayer) and p.choose(Board()) in Board().legal_moves())\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('kingme.selfplay', 'kingme.arena', 'kingme.web')))\n"
+        "assert not bad, bad\n"
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    registry.PLUGIN_MODULES[:] = ["kingme_test_plugin", "kingme_no_such_plugin.sub"]
-    registry._plugins_loaded = False
-    p = load_player("plug")
-    assert p.name == "plug"
-    sys.modules.pop("kingme_test_plugin", None)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("random", PlayerSpec("random", "random")),
+        (" greedy ", PlayerSpec("greedy", "greedy")),
+        ("human", PlayerSpec("human", "human", interactive=True)),
+        ("alphabeta:6", PlayerSpec("alphabeta", "alphabeta:6", depth=6)),
+        ("alphabeta:6:250", PlayerSpec("alphabeta", "alphabeta:6:250", depth=6, ms=250.0)),
+        ("policy:default", PlayerSpec("policy", "policy:default")),
+        ("policy:default:sample:0.5", PlayerSpec("policy", "policy:default:sample:0.5")),
+        (
+            "policy:runs/a/m.safetensors:0.5",
+            PlayerSpec("policy", "policy:runs/a/m.safetensors:0.5", path="runs/a/m.safetensors"),
+        ),
+        (
+            "mix:0.25:alphabeta:2",
+            PlayerSpec("mix", "mix:0.25:alphabeta:2", inner=PlayerSpec("alphabeta", "alphabeta:2", depth=2)),
+        ),
+        (
+            "mix:0.5:mix:0.1:policy:/m",
+            PlayerSpec(
+                "mix",
+                "mix:0.5:mix:0.1:policy:/m",
+                inner=PlayerSpec("mix", "mix:0.1:policy:/m", inner=PlayerSpec("policy", "policy:/m", path="/m")),
+            ),
+        ),
+    ],
+)
+def test_parse_spec(text: str, expected: PlayerSpec) -> None:
+    assert parse_spec(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("", "empty player spec"),
+        ("stockfish", "unknown player 'stockfish'"),
+        ("alphabeta:99", "depth D in 1..40"),
+        ("alphabeta:4:-5", "time limit MS > 0"),
+        ("human:1", "takes no arguments"),
+        ("mix:2:random", "expected mix:EPS:SPEC"),
+        ("mix:0.5:minimax", "unknown player 'minimax'"),
+        ("policy:", "no model given"),
+        ("policy:m:0", "temperature must be a positive number"),
+    ],
+)
+def test_parse_spec_errors_are_one_line(text: str, needle: str) -> None:
+    with pytest.raises(UserError) as e:
+        parse_spec(text)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_parse_spec_does_not_look_at_files() -> None:
+    # a missing model parses (the web app decides from the path); loading it is the error
+    assert parse_spec("policy:/no/such/file").path == "/no/such/file"
+    with pytest.raises(UserError, match="model file not found"):
+        load_player("policy:/no/such/file")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 resuming, and a learning test (the learner beats a random opponent after a short run)."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,9 @@ import torch
 
 from kingme.checkers import Board
 from kingme.common import UserError
+from kingme.nets import ConvActorCritic, make_network
+from kingme.players.policy import PolicyPlayer, load_model, move_distributions, save_model
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv, flip_view
-from kingme.selfplay.networks import ConvActorCritic, make_network
-from kingme.selfplay.players import PolicyPlayer, load_model, move_distributions, save_model
 
 
 def _mlp() -> torch.nn.Module:
@@ -123,6 +124,33 @@ def test_model_file_round_trip_and_errors(tmp_path: Path) -> None:
         load_model(tmp_path / "bad.safetensors")
 
 
+def test_training_evaluation_and_kingme_ladder_print_the_same_elo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Elo logged during training (`evaluate`) and `kingme ladder` come from the same code: on
+    the same network, rungs, games and seed they agree exactly."""
+    from kingme.cli import main
+    from kingme.selfplay.train import evaluate
+
+    torch.manual_seed(0)
+    agent = _mlp()
+    path = tmp_path / "m.safetensors"
+    save_model(path, agent, {"kind": "mlp", "hidden": [32, 32], "channels": 8})
+    ev = evaluate(agent, ["random", "greedy"], 4, seed=7)
+    argv = ["ladder", f"policy:{path}", "--rungs", "random,greedy", "--games", "4", "--seed", "7", "--json"]
+    assert main(argv) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert [row["opponent"] for row in r["rungs"]] == list(ev["opponents"])
+    for row in r["rungs"]:
+        st = ev["opponents"][row["opponent"]]
+        assert (st["wins"], st["draws"], st["losses"]) == (row["wins"], row["draws"], row["losses"])
+    elo = r["elo"] if r["elo"] is not None else (math.inf if r["rungs"][0]["score"] > 0.5 else -math.inf)
+    assert ev["elo"] == pytest.approx(elo, abs=0.05)  # the JSON rounds to 0.1
+    lo, hi = r["elo_ci95"]
+    assert ev["elo_low"] == pytest.approx(-math.inf if lo is None else lo, abs=0.05)
+    assert ev["elo_high"] == pytest.approx(math.inf if hi is None else hi, abs=0.05)
+
+
 def test_bad_config_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     from kingme.cli import main
 
@@ -189,10 +217,10 @@ def test_learner_beats_random_after_a_short_run(tmp_path: Path) -> None:
         minutes=0.6,
         p_self=0.0,
         p_bots=1.0,
-        bots="random",
+        bots=("random",),
         eval_every_minutes=0,
         eval_games=2,
-        eval_ladder="random",
+        eval_ladder=("random",),
         tensorboard=False,
         checkpoint_every=0,
         seed=1,

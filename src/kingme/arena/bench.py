@@ -14,12 +14,10 @@ import statistics
 import time
 from collections.abc import Sequence
 
-import numpy as np
-
-from kingme.arena.match import MAX_PLIES, GameSpec, play_game, play_games, schedule_match, tally
+from kingme.arena.ladder import run_ladder
+from kingme.arena.match import MAX_PLIES, play_game, schedule_match
 from kingme.arena.openings import acf_openings
 from kingme.checkers import Board, Move
-from kingme.checkers.board import squares_of
 from kingme.players import load_player
 from kingme.players.simple import AlphaBetaPlayer
 
@@ -79,51 +77,7 @@ def bench_search(depth: int = 6, games: int = 4, seed: int = 0, repeat: int = 1)
 
 
 # ------------------------------------------------------------------------------------------------
-# The lockstep ladder with a stand-in policy
-
-
-class StandInPolicy:
-    """A batched player shaped like a small policy network, for timing the lockstep arena before
-    a trained one exists: a two-layer MLP (random weights) from four 32-square planes (own men,
-    own kings, opponent men, opponent kings) to 32 x 32 from-to logits; it plays the legal move
-    whose (first square, last square) logit is highest. One forward pass per ``choose_batch``."""
-
-    def __init__(self, hidden: int = 256, seed: int = 0, name: str = "stand-in-policy") -> None:
-        import torch
-
-        self.torch = torch
-        self.name = name
-        g = torch.Generator().manual_seed(seed)
-        self.w1 = torch.randn(128, hidden, generator=g) / 128**0.5
-        self.w2 = torch.randn(hidden, 1024, generator=g) / hidden**0.5
-        self.forward_passes = 0
-        self.boards_seen = 0
-
-    def reseed(self, seed: int) -> None:
-        pass
-
-    def choose(self, board: Board) -> Move:
-        return self.choose_batch([board])[0]
-
-    def choose_batch(self, boards: Sequence[Board]) -> list[Move]:
-        torch = self.torch
-        obs = np.zeros((len(boards), 4, 32), dtype=np.float32)  # (B, planes, squares)
-        for i, b in enumerate(boards):
-            own, opp = (b.black, b.white) if b.turn == 0 else (b.white, b.black)
-            for plane, bb in enumerate((own & ~b.kings, own & b.kings, opp & ~b.kings, opp & b.kings)):
-                for sq in squares_of(bb):
-                    obs[i, plane, sq - 1] = 1.0
-        with torch.no_grad():
-            x = torch.from_numpy(obs.reshape(len(boards), 128))  # (B, 128)
-            logits = (torch.relu(x @ self.w1) @ self.w2).numpy()  # (B, 1024)
-        self.forward_passes += 1
-        self.boards_seen += len(boards)
-        out = []
-        for i, b in enumerate(boards):
-            moves = b.legal_moves()
-            scores = [logits[i, (m.from_square - 1) * 32 + m.to_square - 1] for m in moves]
-            out.append(moves[int(np.argmax(scores))])
-        return out
+# The lockstep ladder with a policy network
 
 
 def bench_lockstep_ladder(
@@ -131,26 +85,40 @@ def bench_lockstep_ladder(
     rungs: Sequence[str] = ("random", "greedy", "alphabeta:2", "alphabeta:4"),
     seed: int = 0,
 ) -> dict[str, object]:
-    """Time a ladder run of `StandInPolicy` against ``rungs`` in lockstep (one merged schedule,
-    as `kingme ladder` runs a batched player)."""
-    policy = StandInPolicy(seed=seed)
-    specs: list[GameSpec] = []
-    for rung in rungs:
-        specs += schedule_match(policy.name, rung, games_per_rung, seed, acf_openings(), rung, len(specs))
-    players = {policy.name: policy, **{r: load_player(r) for r in rungs}}
-    for p in players.values():
-        p.choose(Board())  # compile / load caches outside the timing
-    t0 = time.perf_counter()
-    records, mode = play_games(specs, players=players)
-    seconds = time.perf_counter() - t0
+    """Time `run_ladder` for a policy network of the shipped model's shape (an MLP 256-256 with
+    fresh random weights, so the timing does not depend on a model file) against ``rungs``, in
+    lockstep: one forward pass per step over every board (and every multi-jump decision point)
+    waiting for the network."""
+    import torch
+
+    from kingme.nets import make_network
+    from kingme.players.policy import PolicyPlayer
+
+    class CountingPolicy(PolicyPlayer):
+        forward_passes = 0
+        boards_seen = 0
+
+        def choose_batch(self, boards: Sequence[Board]) -> list[Move]:
+            self.forward_passes += 1
+            self.boards_seen += len(boards)
+            return super().choose_batch(boards)
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    policy = CountingPolicy(make_network("mlp", (256, 256), 64).eval(), "untrained-policy", seed=seed)
+    for r in rungs:
+        load_player(r).choose(Board())  # compile / load numba's cache outside the timing
+    result = run_ladder(policy, games_per_rung, rungs, seed)
     return {
-        "games": len(records),
+        "games": result.games,
         "games_per_rung": games_per_rung,
         "rungs": list(rungs),
-        "mode": mode,
-        "seconds": round(seconds, 2),
+        "mode": result.mode,
+        "seconds": round(result.seconds, 2),
         "forward_passes": policy.forward_passes,
         "mean_batch": round(policy.boards_seen / max(policy.forward_passes, 1), 1),
-        "plies": sum(r.plies for r in records),
-        "score": {r: tally([x for x in records if x.spec.label == r]).__dict__ for r in rungs},
+        "plies": sum(r.plies for r in result.records),
+        "score": {
+            r.rung: {"wins": r.stats.wins, "draws": r.stats.draws, "losses": r.stats.losses} for r in result.rungs
+        },
     }

@@ -13,23 +13,28 @@ How they run (`play_games` picks):
   builds its players once from their specs and plays whole games;
 - **in order, in this process**, for a human or when there are few games.
 
-A game ends by the `Board` rules (no legal move loses; 80 plies without a capture or a man move,
-or the third repetition of a position, is a draw) or, as a safety net, at a ply cap (a draw).
+A game ends by the engine's rules (`Board.outcome()`: no legal move loses; 80 plies without a
+capture or a man move, or the third repetition of a position, is a draw) or, as the arena's own
+safety net, at a ply cap (a draw, recorded as "ply cap").
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kingme.arena.openings import Opening
-from kingme.checkers import DRAW_PLIES, Board, Game, Move
-from kingme.players import Player, is_batched, is_interactive, load_player, mix_seed
+from kingme.checkers import Board, Color, Game, Move
+from kingme.common import mix_seed
+from kingme.players import Player, is_batched, is_interactive, load_player
+from kingme.progress import progress_bar
 
 MAX_PLIES = 400  # safety cap on a game's length, openings included (a game reaching it is drawn)
+PLY_CAP = "ply cap"  # the termination recorded for a game stopped by the cap
 
 BLACK_WIN, WHITE_WIN, DRAW = "1-0", "0-1", "1/2-1/2"
 
@@ -105,26 +110,15 @@ def schedule_match(
 # One game
 
 
-def _termination(board: Board) -> str | None:
-    """Why the game on ``board`` is over, or None (mirrors `Board.result`)."""
-    if not board.legal_moves():
-        return "no moves"
-    if board.clock >= DRAW_PLIES:
-        return "80-ply rule"
-    if board.repetitions() >= 3:
-        return "threefold repetition"
-    return None
-
-
 def _finish(spec: GameSpec, board: Board, max_plies: int) -> GameRecord | None:
-    """The record of the game on ``board`` if it is over (including the ply cap), else None."""
-    why = _termination(board)
-    if why is None and len(board.move_stack) >= max_plies:
-        why = "ply cap"
-    if why is None:
+    """The record of the game on ``board`` if it is over (by the rules or the ply cap), else None."""
+    outcome = board.outcome()
+    if outcome is not None:
+        result, why = outcome.result, outcome.termination.value
+    elif len(board.move_stack) >= max_plies:
+        result, why = DRAW, PLY_CAP
+    else:
         return None
-    result = board.result() if why != "ply cap" else DRAW
-    assert result is not None
     moves = list(board.move_stack)
     return GameRecord(spec, moves, result, why, len(moves))
 
@@ -136,7 +130,7 @@ def play_game(spec: GameSpec, black: Player, white: Player, max_plies: int = MAX
         rec = _finish(spec, board, max_plies)
         if rec is not None:
             return rec
-        player = black if board.turn == 0 else white
+        player = black if board.turn == Color.BLACK else white
         player.reseed(mix_seed(spec.seed, len(board.move_stack)))
         board.push(player.choose(board))
 
@@ -180,7 +174,7 @@ def play_lockstep(
                 continue
             still.append(i)
             s = specs[i]
-            waiting.setdefault(s.black if boards[i].turn == 0 else s.white, []).append(i)
+            waiting.setdefault(s.black if boards[i].turn == Color.BLACK else s.white, []).append(i)
         active = still
         for name, idx in waiting.items():
             player = players[name]
@@ -275,6 +269,34 @@ def play_games(
     if workers > 1 and len(specs) >= 4 * workers:
         return play_pool(specs, workers, max_plies, on_done, players), "pool"
     return play_sequential(specs, players, max_plies, on_done), "sequential"
+
+
+@dataclass(frozen=True)
+class Played:
+    """A schedule's records, how they were run and how long it took."""
+
+    records: list[GameRecord]
+    mode: str  # "lockstep", "pool" or "sequential"
+    seconds: float
+
+
+def play_schedule(
+    specs: Sequence[GameSpec],
+    workers: int = 2,
+    max_plies: int = MAX_PLIES,
+    label: str = "games",
+    progress: bool = False,
+    players: dict[str, Player] | None = None,
+) -> Played:
+    """`play_games` with the progress bar on stderr (one step per finished game; never drawn for
+    a human's games) and the wall time. Every player is loaded before the first game, so a bad
+    spec fails before anything is played."""
+    players = players if players is not None else load_players(specs)
+    show = progress and not any(is_interactive(p) for p in players.values())
+    t0 = time.perf_counter()
+    with progress_bar(len(specs), label, show) as advance:
+        records, mode = play_games(specs, workers, max_plies, lambda rec: advance(), players)
+    return Played(records, mode, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------------------------------------

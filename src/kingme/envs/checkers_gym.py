@@ -10,7 +10,8 @@ terminated, `info["illegal_action"]`), so unmasked agents and `check_env` can st
 classic board-game conventions (observation dict with `observation` and `action_mask`; the agent
 to act keeps the turn during a multi-jump).
 
-Both step one game of `CheckersVecEnv`; observations and actions are the same (see there).
+Both step one game of `CheckersVecEnv`; observations and actions are the same (see there), and
+positions are read and written through `kingme.envs.bridge`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from kingme.envs.checkers_vec import NUM_ACTIONS, OBS_SHAPE, CheckersVecEnv, _observe
+from kingme.checkers import Color
+from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE, Position, position_from_observation
+from kingme.envs.checkers_vec import CheckersVecEnv
 
 Opponent = Callable[[np.ndarray, np.ndarray, np.random.Generator], int]
 
@@ -144,13 +147,11 @@ def make_aec_env(max_plies: int = 400, render_mode: str | None = None) -> Any:
             self._state = (int(self._env.black[0]), int(self._env.white[0]), int(self._env.kings[0]), -1)
 
         def observe(self, agent: str) -> dict[str, np.ndarray]:
-            side = self.possible_agents.index(agent)
+            side = Color(self.possible_agents.index(agent))
             black, white, kings, jumping = self._state
-            obs = np.zeros(OBS_SHAPE, dtype=np.float32)
-            mask = np.zeros(NUM_ACTIONS, dtype=np.bool_)
             over = any(self.terminations.values()) or any(self.truncations.values())
-            _observe(np.uint64(black), np.uint64(white), np.uint64(kings), side,
-                     jumping if agent == self.agent_selection else -1, int(self._env.clock[0]), obs, mask)
+            jumper = jumping if agent == self.agent_selection else -1
+            obs, mask = Position(black, white, kings, side, jumper, int(self._env.clock[0])).observe()
             if agent != self.agent_selection or over:
                 mask[:] = False
             return {"observation": obs, "action_mask": mask.astype(np.int8)}
@@ -182,27 +183,17 @@ def make_aec_env(max_plies: int = 400, render_mode: str | None = None) -> Any:
             self._accumulate_rewards()
 
         def _final_state(self, mover: str) -> tuple[int, int, int, int]:
-            from kingme.checkers.core import square_to_bit
-
-            fo = self._env.final_obs[0]
-            nxt = 1 - self.possible_agents.index(mover)  # final_obs is from the next mover's view
-            bbs = [0, 0, 0, 0]
-            for plane in range(4):
-                for idx in np.flatnonzero(fo[plane]):
-                    sq = idx + 1 if nxt == 0 else 32 - idx
-                    bbs[plane] |= 1 << square_to_bit(int(sq))
-            own, opp = bbs[0] | bbs[1], bbs[2] | bbs[3]
-            kings = bbs[1] | bbs[3]
-            black, white = (own, opp) if nxt == 0 else (opp, own)
-            return black, white, kings, -1
+            nxt = Color(self.possible_agents.index(mover)).other  # final_obs is the next mover's view
+            pos = position_from_observation(self._env.final_obs[0], nxt)
+            return pos.black, pos.white, pos.kings, -1
 
         def render(self) -> str | None:
             if self.render_mode == "ansi":
-                from kingme.checkers.board import Board, _fen_side
+                from kingme.checkers.board import Board
 
                 black, white, kings, _ = self._state
-                turn = "B" if self.agent_selection == "black" else "W"
-                return str(Board(f"{turn}:W{_fen_side(white, kings)}:B{_fen_side(black, kings)}"))
+                turn = Color(self.possible_agents.index(self.agent_selection))
+                return str(Board(Position(black, white, kings, turn).fen()))
             return None
 
         def close(self) -> None:

@@ -24,14 +24,19 @@ each step, ``acting_side`` says who acted and ``outcome`` (for ended games) says
 won) or 0 (draw or truncation); ``side`` is the side to move next. Finished games reset
 automatically; ``final_obs`` holds the last observation of each finished game (from the view of
 the side that would move next), as the `VecEnv` protocol asks.
+
+Converting between these actions and observations and the engine's `Board` and `Move`s is the
+job of `kingme.envs.bridge` (which re-exports `NUM_ACTIONS` and `OBS_SHAPE`).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numba import njit
 
-from kingme.checkers import core
+from kingme.checkers import Color, core
 from kingme.checkers.core import (
     _ONE,
     _ZERO,
@@ -48,8 +53,11 @@ from kingme.checkers.core import (
 )
 from kingme.envs.base import VecStep
 
-NUM_ACTIONS = 128
-OBS_SHAPE = (6, 32)
+if TYPE_CHECKING:
+    from kingme.envs.bridge import Position
+
+NUM_ACTIONS = 128  # 32 canonical squares x 4 directions
+OBS_SHAPE = (6, 32)  # planes x squares (see the module docstring)
 HIST = core.DRAW_PLIES + 2  # positions kept for the repetition rule (none survives an irreversible move)
 
 
@@ -75,7 +83,7 @@ def _movable(P: np.uint64, O: np.uint64, K: np.uint64, side: int, jumping: int, 
 
 
 @njit(cache=True)
-def _observe(
+def write_observation(
     black: np.uint64, white: np.uint64, kings: np.uint64, side: int, jumping: int, clock: int,
     obs: np.ndarray, mask: np.ndarray,
 ) -> int:
@@ -120,7 +128,7 @@ def _reset_one(
     clock[i], plies[i], jumping[i] = 0, 0, -1
     hist[i, 0, 0], hist[i, 0, 1], hist[i, 0, 2] = b, w, k
     hlen[i] = 1
-    _observe(b, w, k, s, -1, 0, obs[i], mask[i])
+    write_observation(b, w, k, s, -1, 0, obs[i], mask[i])
 
 
 @njit(cache=True)
@@ -192,7 +200,7 @@ def _step_all(
         kings[i] = K
         if more:
             jumping[i] = int(lsb_index(to))
-            _observe(black[i], white[i], kings[i], s, jumping[i], clock[i], obs[i], mask[i])
+            write_observation(black[i], white[i], kings[i], s, jumping[i], clock[i], obs[i], mask[i])
             continue
         # the move is complete: the other side is to move
         jumping[i] = -1
@@ -205,7 +213,7 @@ def _step_all(
             hlen[i] = 0
         else:
             clock[i] += 1
-        nlegal = _observe(black[i], white[i], kings[i], ns, -1, clock[i], obs[i], mask[i])
+        nlegal = write_observation(black[i], white[i], kings[i], ns, -1, clock[i], obs[i], mask[i])
         done = False
         if nlegal == 0:
             reward[i] = 1.0
@@ -335,32 +343,17 @@ class CheckersVecEnv:
 
     def fen(self, i: int) -> str:
         """The FEN of game ``i`` (mid-jump positions show the pieces as they stand)."""
-        from kingme.checkers.board import _fen_side
+        return self.position(i).fen()
 
-        turn = "B" if self.side[i] == 0 else "W"
-        k = int(self.kings[i])
-        return f"{turn}:W{_fen_side(int(self.white[i]), k)}:B{_fen_side(int(self.black[i]), k)}"
+    def position(self, i: int) -> Position:
+        """Game ``i`` as a `kingme.envs.bridge.Position` (mid-jump states included)."""
+        from kingme.envs.bridge import Position
 
-
-def decode_action(action: int, side: int) -> tuple[int, int]:
-    """(real from-square, real direction 0..3) of an action taken by ``side``."""
-    csq, cdir = divmod(int(action), 4)
-    sq = csq + 1 if side == 0 else 32 - csq
-    return sq, (cdir if side == 0 else cdir ^ 2)
-
-
-def encode_action(square: int, direction: int, side: int) -> int:
-    """Action index of a real (from-square, direction) pair for ``side``."""
-    csq = square - 1 if side == 0 else 32 - square
-    return 4 * csq + (direction if side == 0 else direction ^ 2)
-
-
-def move_to_actions(path: tuple[int, ...], side: int) -> list[int]:
-    """The action sequence that plays a complete move given by its path of squares."""
-    out = []
-    for a, b in zip(path[:-1], path[1:]):
-        delta = core.square_to_bit(b) - core.square_to_bit(a)
-        step = delta // 2 if abs(delta) > 5 else delta
-        d = {4: 0, 5: 1, -4: 2, -5: 3}[step]
-        out.append(encode_action(a, d, side))
-    return out
+        return Position(
+            int(self.black[i]),
+            int(self.white[i]),
+            int(self.kings[i]),
+            Color(int(self.side[i])),
+            int(self.jumping[i]),
+            int(self.clock[i]),
+        )

@@ -1,42 +1,51 @@
-"""Anything that picks a move: `random`, `greedy`, `alphabeta:D[:MS]`, `policy:...`, `human`.
+"""Anything that picks a move, and the one registry that turns spec strings into players.
+
+A player answers one question, given a `Board` whose game is not over: which legal move? The
+built-in kinds are ``random``, ``greedy``, ``alphabeta:D[:MS]`` (the compiled search of
+`players.alphabeta`), ``policy:NAME_OR_PATH`` (a trained checkers network, `players.policy`,
+batched: one forward pass for many boards), ``human`` (moves typed on the terminal) and
+``mix:EPS:SPEC`` (a calibration instrument). `parse_spec(text)` reads a spec into a `PlayerSpec`,
+`load_player(spec, seed)` builds the player (`choose(board) -> Move`, `reseed(seed)`), and
+`register_player_kind(prefix, factory)` adds a kind. Every player draws from its own seeded
+generator, so games replay exactly. See docs/arena.md.
 
     >>> from kingme.checkers import Board
-    >>> from kingme.players import load_player
+    >>> from kingme.players import load_player, parse_spec
     >>> player = load_player("alphabeta:4", seed=1)
     >>> player.choose(Board()) in Board().legal_moves()
     True
-
-`load_player(spec, seed)` turns a spec string into a `Player` (`choose(board) -> Move`,
-`reseed(seed)`); `register_player_kind(prefix, factory)` adds or replaces a kind (the self-play
-module registers the real `policy` loader this way). See docs/arena.md.
+    >>> parse_spec("mix:0.25:alphabeta:6:200").inner
+    PlayerSpec(kind='alphabeta', text='alphabeta:6:200', depth=6, ms=200.0, inner=None, path=None, interactive=False)
 """
 
+from kingme.common import mix_seed
 from kingme.players.base import (
     BatchPlayer,
     Player,
     choose_many,
     is_batched,
     is_interactive,
-    mix_seed,
 )
 from kingme.players.registry import (
-    PLUGIN_MODULES,
     PlayerFactory,
+    PlayerSpec,
     load_player,
+    parse_spec,
     player_kinds,
     register_player_kind,
 )
 
 __all__ = [
-    "PLUGIN_MODULES",
     "BatchPlayer",
     "Player",
     "PlayerFactory",
+    "PlayerSpec",
     "choose_many",
     "is_batched",
     "is_interactive",
     "load_player",
     "mix_seed",
+    "parse_spec",
     "player_kinds",
     "register_player_kind",
 ]

@@ -1,76 +1,77 @@
-"""`policy:NAME_OR_PATH[:sample][:T]`: a trained network playing checkers.
+"""`policy:NAME_OR_PATH[:sample][:T]`: a trained checkers network as a player, batched across boards.
 
 Spec grammar (options come after the model, in any order):
-- ``policy:PATH``            the most probable legal move of the network stored at PATH;
+- ``policy:PATH``            the most probable legal move of the network stored at PATH (a model
+                             file, a self-play checkpoint, or a run folder: its latest checkpoint);
 - ``policy:PATH:sample``     a move sampled from the policy (temperature 1);
 - ``policy:PATH:T``          a move sampled at temperature T > 0 (``:sample:T`` says the same);
-- ``policy:default``         the model shipped with the repository (`DEFAULT_MODEL`).
+- ``policy:default``         the model shipped with the package (`DEFAULT_MODEL`, see its model
+                             card in docs/selfplay.md).
 
-The network, its checkpoint format and the checkers observation/action encoding belong to the
-self-play module, which registers the real loader with
-``kingme.players.register_player_kind("policy", factory)``; it can reuse `parse_policy_spec` and
-`resolve_model_path` here so the errors stay the same. Until it does, `load_unregistered_policy`
-reports a clear one-line error: no shipped model yet, a missing file, or no loader.
+Scoring complete moves. A complete move may take several network actions (one per single jump).
+The player scores every legal complete move by the product of the policy's probabilities of its
+actions, each taken in the position the previous jumps leave (`kingme.envs.bridge.after_actions`),
+and evaluates every such position of every board in ONE forward pass (`move_distributions`). It
+then plays the most probable move, or samples at a temperature. It implements ``choose_batch``
+(`kingme.players.BatchPlayer`), so the arena plays its games in lockstep.
 
-A policy player must implement ``choose_batch(boards) -> moves`` (`kingme.players.BatchPlayer`):
-the arena then plays all of its games in lockstep and asks for every board in one forward pass.
+Model files. `save_model` writes one safetensors file: the weights, plus in its metadata the
+format tag `kingme-checkers-policy` and the network's description (kind, sizes). `load_model`
+reads that, or a self-play PPO checkpoint (file or run folder). Nothing is unpickled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from kingme.common import UserError
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_save
 
-# Where `policy:default` will live once the training issue ships a model (the self-play module may
-# point this elsewhere when it registers its loader).
+from kingme.checkers import Board, Move
+from kingme.common import UserError, atomic_write_bytes
+from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE, Position, after_actions, move_to_actions
+from kingme.nets import ActorCritic, make_network
+from kingme.players.registry import POLICY_USAGE as USAGE
+from kingme.players.registry import PolicySpec, parse_policy_spec
+from kingme.ppo.core import mask_logits
+
+# The model shipped with the package (`policy:default`).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "policy_default.safetensors"
 
-USAGE = "policy:NAME_OR_PATH[:sample][:T]"
+FORMAT = "kingme-checkers-policy"
 
 
-@dataclass(frozen=True)
-class PolicySpec:
-    model: str  # "default" or a path
-    sample: bool  # sample from the policy instead of taking its most probable move
-    temperature: float  # softmax temperature when sampling
-
-    @property
-    def is_default(self) -> bool:
-        return self.model == "default"
-
-
-def parse_policy_spec(arg: str) -> PolicySpec:
-    """Split the text after ``policy:`` into model and options (UserError if malformed)."""
-    parts = arg.split(":")
-    sample = False
-    temperature = 1.0
-    # options are read from the right, so a path may itself contain ':'
-    while len(parts) > 1:
-        tok = parts[-1].strip()
-        if tok == "sample":
-            sample = True
-        else:
-            try:
-                t = float(tok)
-            except ValueError:
-                break
-            if not t > 0 or t == float("inf"):
-                raise UserError(f"policy:{arg}: temperature must be a positive number, not {tok!r}")
-            sample, temperature = True, t
-        parts.pop()
-    model = ":".join(parts).strip()
-    if not model:
-        raise UserError(f"policy:{arg}: no model given; expected {USAGE}")
-    return PolicySpec(model, sample, temperature)
+__all__ = [
+    "DEFAULT_MODEL",
+    "FORMAT",
+    "USAGE",
+    "PolicyPlayer",
+    "PolicySpec",
+    "load_model",
+    "load_policy_player",
+    "move_distributions",
+    "net_from_description",
+    "parse_policy_spec",
+    "resolve_model_path",
+    "save_model",
+]
 
 
-def resolve_model_path(spec: PolicySpec, default: Path = DEFAULT_MODEL) -> Path:
+# ------------------------------------------------------------------------------------------------
+# The model a spec names (the spec itself is parsed by the registry: `parse_policy_spec`)
+
+
+def resolve_model_path(spec: PolicySpec, default: Path | None = None) -> Path:
     """The model file (or folder) a spec names; UserError if it does not exist."""
     if spec.is_default:
+        default = DEFAULT_MODEL if default is None else default
         if not default.exists():
-            raise UserError("policy:default: no shipped model yet")
+            raise UserError(f"policy:default: the shipped model file is missing ({default})")
         return default
     path = Path(spec.model).expanduser()
     if not path.exists():
@@ -78,11 +79,167 @@ def resolve_model_path(spec: PolicySpec, default: Path = DEFAULT_MODEL) -> Path:
     return path
 
 
-def load_unregistered_policy(arg: str, seed: int) -> object:
-    """The `policy` kind until the self-play module registers the real one: checks the spec and
-    the file, then says that no loader exists yet."""
-    spec = parse_policy_spec(arg)
-    path = resolve_model_path(spec)
-    raise UserError(
-        f"policy:{arg}: cannot load {path}: no policy loader is registered yet (the self-play module provides it)"
+# ------------------------------------------------------------------------------------------------
+# Model files
+
+
+def save_model(path: str | Path, agent: ActorCritic, net: dict[str, Any], info: dict[str, Any] | None = None) -> None:
+    """Write the network and its description to one safetensors file (atomically)."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in agent.state_dict().items()}
+    meta = {"format": FORMAT, "net": json.dumps(net), "info": json.dumps(info or {})}
+    atomic_write_bytes(path, safetensors_save(tensors, metadata=meta))
+
+
+def net_from_description(net: Mapping[str, Any]) -> ActorCritic:
+    """An untrained network of the kind and sizes a model file describes."""
+    hidden = net.get("hidden", (256, 256))
+    if isinstance(hidden, str):  # "256,256" in older configs
+        hidden = [int(h) for h in hidden.split(",") if h.strip()]
+    return make_network(
+        net["kind"], tuple(int(h) for h in hidden), int(net.get("channels", 64)), OBS_SHAPE, NUM_ACTIONS
     )
+
+
+def load_model(path: str | Path) -> tuple[ActorCritic, dict[str, Any]]:
+    """The network stored at `path` (a model file, a checkpoint file, or a run folder) and its
+    description; UserError if the file is not such a model."""
+    p = Path(path)
+    if p.is_dir():
+        from kingme.ppo.checkpoint import resolve_checkpoint
+
+        p = resolve_checkpoint(p, "latest")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no items()
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise UserError(f"{path}: not a readable model file ({str(e).splitlines()[0] if str(e) else e})") from None
+    if meta.get("format") == FORMAT:
+        net = json.loads(meta["net"])
+        weights = tensors
+    elif meta.get("format") == "kingme-ppo":
+        cfg = json.loads(meta["meta"])["config"]
+        if "net" not in cfg:
+            raise UserError(f"{path}: a PPO checkpoint, but not of a checkers self-play run")
+        net = {"kind": cfg["net"], "hidden": cfg["hidden_sizes"], "channels": cfg["channels"]}
+        weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
+    else:
+        raise UserError(f"{path}: not a kingme checkers model (format {meta.get('format')!r})")
+    agent = net_from_description(net)
+    try:
+        agent.load_state_dict(weights)
+    except RuntimeError as e:
+        raise UserError(f"{path}: weights do not fit the network: {str(e).splitlines()[0]}") from None
+    return agent.eval(), net
+
+
+# ------------------------------------------------------------------------------------------------
+# Scoring complete moves
+
+
+@torch.no_grad()
+def move_distributions(
+    agent: ActorCritic, boards: Sequence[Board], temperature: float = 1.0, device: str = "cpu"
+) -> tuple[list[list[tuple[Move, float]]], np.ndarray]:
+    """For each board: [(legal move, probability)] and the critic's value of the position (from
+    the side to move's view), with one forward pass over every decision point."""
+    keys: dict[tuple[int, tuple[int, ...]], int] = {}
+    states: list[Position] = []  # one Position per distinct decision point
+    per_board: list[list[tuple[Move, list[tuple[int, int]]]]] = []
+    for bi, board in enumerate(boards):
+        items = []
+        for m in board.legal_moves():
+            steps = []
+            for k, a in enumerate(move_to_actions(m, board.turn)):
+                key = (bi, m.path[: k + 1])
+                if key not in keys:
+                    keys[key] = len(states)
+                    states.append(after_actions(board, m, k))
+                steps.append((keys[key], a))
+            items.append((m, steps))
+        per_board.append(items)
+    # every k = 0 state of a board is its root position; the value is read from the first one
+    n = len(states)
+    obs = np.zeros((max(n, 1), *OBS_SHAPE), dtype=np.float32)
+    mask = np.zeros((max(n, 1), NUM_ACTIONS), dtype=np.bool_)
+    for i, pos in enumerate(states):
+        pos.observe_into(obs[i], mask[i])
+    if n:
+        logits, values = agent(torch.from_numpy(obs).to(device))  # (n, A), (n,)
+        logp = torch.log_softmax(mask_logits(logits, torch.from_numpy(mask).to(device)), -1).cpu().numpy()
+        values_np = values.cpu().numpy()
+    out: list[list[tuple[Move, float]]] = []
+    board_values = np.zeros(len(boards), dtype=np.float32)
+    for bi, items in enumerate(per_board):
+        if not items:
+            out.append([])
+            continue
+        board_values[bi] = values_np[items[0][1][0][0]]
+        scores = np.array([sum(logp[s, a] for s, a in steps) for _, steps in items]) / temperature
+        probs = np.exp(scores - scores.max())
+        probs /= probs.sum()
+        out.append([(m, float(p)) for (m, _), p in zip(items, probs)])
+    return out, board_values
+
+
+class PolicyPlayer:
+    """A checkers network playing its most probable legal move (or sampling at a temperature)."""
+
+    def __init__(
+        self,
+        agent: ActorCritic,
+        name: str = "policy",
+        sample: bool = False,
+        temperature: float = 1.0,
+        seed: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.agent = agent
+        self.name = name
+        self.sample = sample
+        self.temperature = temperature
+        self.device = device
+        self.rng = np.random.default_rng(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def choose(self, board: Board) -> Move:
+        return self.choose_batch([board])[0]
+
+    def choose_batch(self, boards: Sequence[Board]) -> list[Move]:
+        dists, _ = move_distributions(self.agent, boards, self.temperature if self.sample else 1.0, self.device)
+        out = []
+        for d in dists:
+            if not d:
+                raise ValueError("no legal move")
+            if self.sample:
+                p = np.array([q for _, q in d])
+                out.append(d[int(self.rng.choice(len(d), p=p / p.sum()))][0])
+            else:
+                out.append(max(d, key=lambda mq: mq[1])[0])
+        return out
+
+    # hooks used by the web page's analysis
+    def move_probabilities(self, board: Board) -> dict[Move, float]:
+        """The policy's probability of each legal move of `board` (they sum to one)."""
+        return dict(move_distributions(self.agent, [board], 1.0, self.device)[0][0])
+
+    def value(self, board: Board) -> float:
+        """The critic's value of `board` for the side to move: its estimate of the final reward, in
+        [-1, 1] (win +1, loss -1, a draw 0 or the draw reward it was trained with). Not a win
+        probability."""
+        return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
+
+    def win_probability(self, board: Board) -> float:
+        """The critic's value mapped from [-1, 1] to [0, 1] (kept for the web page until it shows
+        `value` itself; a return estimate, not a calibrated probability)."""
+        return min(1.0, max(0.0, (self.value(board) + 1.0) / 2.0))
+
+
+def load_policy_player(args: str, seed: int = 0) -> PolicyPlayer:
+    """The player named by ``policy:ARGS`` (the `policy` kind's factory)."""
+    spec = parse_policy_spec(args)
+    agent, _ = load_model(resolve_model_path(spec))
+    torch.set_num_threads(1)  # one core per player: the arena runs its games in lockstep
+    return PolicyPlayer(agent, f"policy:{args}", spec.sample, spec.temperature, seed)

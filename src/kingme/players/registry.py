@@ -1,21 +1,20 @@
-"""Player specs to players: `load_player(spec)` and `register_player_kind(prefix, factory)`.
+"""Player specs: `parse_spec(text) -> PlayerSpec`, `load_player(text)`, and `register_player_kind`.
 
-A spec is ``KIND`` or ``KIND:ARGS``; the factory registered for KIND receives ARGS (the text after
-the first ``:``, or "" for none) and a seed, and returns a player or raises `UserError` with one
-line. Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``human``, ``mix:EPS:SPEC`` (random
-moves mixed into another player, for calibration) and a ``policy`` kind that validates its spec
-and reports that no loader exists yet.
+A spec is ``KIND`` or ``KIND:ARGS``. `parse_spec` checks it and returns a `PlayerSpec` (the kind,
+the search depth and time limit of a searching kind, the inner player of a ``mix``, the model
+file a ``policy`` names, whether it reads a terminal), so that callers who must decide what a spec
+may do (the web app's request limits) read fields instead of re-tokenising strings.
+`load_player` parses with it and builds the player. A bad spec is a `UserError` with one line.
 
-Plug-ins: another module (the self-play package) replaces or adds kinds by calling
-``register_player_kind`` when it is imported. So that ``kingme arena policy:...`` finds it without
-anyone importing it first, `load_player` imports the modules named in `PLUGIN_MODULES` (when they
-exist) the first time it meets a kind that is not built in or the unregistered ``policy`` kind.
+Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``policy:NAME_OR_PATH[:sample][:T]``,
+``human`` and ``mix:EPS:SPEC`` (random moves mixed into another player, for calibration).
+`register_player_kind(prefix, factory, usage)` adds a kind (or replaces one): its factory
+receives ARGS (the text after the first ``:``, or "" for none) and a seed, and returns a player or
+raises `UserError`; a registered kind's `PlayerSpec` holds its kind and text only.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,26 +23,39 @@ from kingme.players.base import Player
 
 PlayerFactory = Callable[[str, int], Player]
 
-# Modules that register player kinds when imported (looked up lazily; a missing one is skipped).
-PLUGIN_MODULES: list[str] = ["kingme.selfplay.players"]
-
 MAX_DEPTH = 40  # deepest alphabeta:D accepted (the search stack holds 64 plies with extensions)
+
+
+@dataclass(frozen=True)
+class PlayerSpec:
+    """A parsed player spec."""
+
+    kind: str  # "alphabeta", "policy", "mix", ...
+    text: str  # the spec as given (stripped)
+    depth: int | None = None  # search depth for searching kinds, else None
+    ms: float | None = None  # per-move time limit in ms, None = no limit
+    inner: PlayerSpec | None = None  # mix:EPS:SPEC's inner player
+    path: str | None = None  # a model FILE path named by the spec (None for built-in names like policy:default)
+    interactive: bool = False  # human
+
+
+SpecParser = Callable[[str, str], PlayerSpec]  # (spec text, ARGS) -> PlayerSpec, UserError if malformed
 
 
 @dataclass
 class _Kind:
     factory: PlayerFactory
     usage: str  # e.g. "alphabeta:D[:MS]"
-    builtin_stub: bool = False  # a placeholder a plug-in is expected to replace
+    parse: SpecParser | None = None  # built-in kinds check their arguments here
 
 
 _KINDS: dict[str, _Kind] = {}
-_plugins_loaded = False
 
 
 def register_player_kind(prefix: str, factory: PlayerFactory, usage: str | None = None) -> None:
     """Make ``load_player("PREFIX[:ARGS]")`` call ``factory(ARGS, seed)`` (replacing any earlier
-    factory for that prefix). ``usage`` is shown in the list of accepted specs."""
+    kind of that prefix). ``usage`` is shown in the list of accepted specs (an earlier kind's
+    usage is kept when none is given)."""
     if not prefix or ":" in prefix or not prefix.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"bad player kind prefix {prefix!r}")
     old = _KINDS.get(prefix)
@@ -59,65 +71,51 @@ def accepted() -> str:
     return ", ".join(player_kinds())
 
 
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for name in PLUGIN_MODULES:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:  # the parent package does not exist
-            found = False
-        if found:
-            importlib.import_module(name)
+def parse_spec(text: str) -> PlayerSpec:
+    """The parsed spec (UserError with one line listing the accepted forms if the spec is unknown
+    or malformed). Files are not looked at: a model path that does not exist parses."""
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"empty player spec: expected one of {accepted()}")
+    text = text.strip()
+    prefix, _, args = text.partition(":")
+    kind = _KINDS.get(prefix)
+    if kind is None:
+        raise UserError(f"unknown player {text!r}: expected one of {accepted()}")
+    if kind.parse is None:
+        return PlayerSpec(prefix, text)
+    return kind.parse(text, args)
 
 
 def load_player(spec: str, seed: int = 0) -> Player:
-    """The player named by ``spec`` (UserError with one line listing the accepted forms if the spec
-    is unknown or malformed)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise UserError(f"empty player spec: expected one of {accepted()}")
-    spec = spec.strip()
-    prefix, _, args = spec.partition(":")
-    kind = _KINDS.get(prefix)
-    if kind is None or kind.builtin_stub:
-        _load_plugins()
-        kind = _KINDS.get(prefix)
-    if kind is None:
-        raise UserError(f"unknown player {spec!r}: expected one of {accepted()}")
-    player = kind.factory(args, seed)
+    """The player named by ``spec`` (parsed by `parse_spec`; UserError with one line if the spec
+    is unknown or malformed, or names a model file that is missing or unreadable)."""
+    parsed = parse_spec(spec)
+    player = _KINDS[parsed.kind].factory(parsed.text.partition(":")[2], seed)
     if not getattr(player, "name", None):
-        player.name = spec
+        player.name = parsed.text
     return player
 
 
 # ------------------------------------------------------------------------------------------------
-# Built-in kinds
+# Built-in kinds: a parser (the one place each grammar is read) and a factory
 
 
-def _no_args(kind: str, args: str) -> None:
-    if args:
-        raise UserError(f"player {kind!r} takes no arguments, not {kind}:{args}")
+def _register_builtin(prefix: str, factory: PlayerFactory, usage: str, parse: SpecParser) -> None:
+    _KINDS[prefix] = _Kind(factory, usage, parse)
 
 
-def _random(args: str, seed: int) -> Player:
-    from kingme.players.simple import RandomPlayer
+def _no_args(kind: str) -> SpecParser:
+    def parse(text: str, args: str) -> PlayerSpec:
+        if args:
+            raise UserError(f"player {kind!r} takes no arguments, not {text}")
+        return PlayerSpec(kind, text, interactive=kind == "human")
 
-    _no_args("random", args)
-    return RandomPlayer(seed)
-
-
-def _greedy(args: str, seed: int) -> Player:
-    from kingme.players.simple import GreedyPlayer
-
-    _no_args("greedy", args)
-    return GreedyPlayer(seed)
+    return parse
 
 
 def parse_alphabeta(args: str) -> tuple[int, float]:
     """``D`` or ``D:MS`` -> (depth, time limit in ms, 0 = none)."""
-    usage = "alphabeta:D[:MS] with depth D in 1..40 and an optional time limit MS > 0 in milliseconds"
+    usage = f"alphabeta:D[:MS] with depth D in 1..{MAX_DEPTH} and an optional time limit MS > 0 in milliseconds"
     spec = "alphabeta" + (f":{args}" if args else "")
     parts = args.split(":") if args else []
     if not 1 <= len(parts) <= 2:
@@ -132,6 +130,11 @@ def parse_alphabeta(args: str) -> tuple[int, float]:
     return depth, ms
 
 
+def _parse_alphabeta_spec(text: str, args: str) -> PlayerSpec:
+    depth, ms = parse_alphabeta(args)
+    return PlayerSpec("alphabeta", text, depth=depth, ms=ms or None)
+
+
 def _alphabeta(args: str, seed: int) -> Player:
     from kingme.players.simple import AlphaBetaPlayer
 
@@ -139,37 +142,104 @@ def _alphabeta(args: str, seed: int) -> Player:
     return AlphaBetaPlayer(depth, ms, seed)
 
 
-def _mix(args: str, seed: int) -> Player:
-    from kingme.players.simple import MixPlayer
-
+def _mix_args(args: str) -> tuple[float, str]:
+    """``EPS:SPEC`` -> (eps, inner spec text)."""
     usage = "mix:EPS:SPEC with 0 <= EPS <= 1 and SPEC another player, e.g. mix:0.25:alphabeta:2"
     eps_text, _, inner = args.partition(":")
     try:
         eps = float(eps_text)
     except ValueError:
         raise UserError(f"malformed player 'mix:{args}': expected {usage}") from None
-    if not 0.0 <= eps <= 1.0 or not inner:
+    if not 0.0 <= eps <= 1.0 or not inner.strip():
         raise UserError(f"malformed player 'mix:{args}': expected {usage}")
+    return eps, inner
+
+
+def _parse_mix_spec(text: str, args: str) -> PlayerSpec:
+    _, inner = _mix_args(args)
+    return PlayerSpec("mix", text, inner=parse_spec(inner))
+
+
+def _mix(args: str, seed: int) -> Player:
+    from kingme.players.simple import MixPlayer
+
+    eps, inner = _mix_args(args)
     return MixPlayer(eps, load_player(inner, seed), seed, name=f"mix:{args}")
+
+
+POLICY_USAGE = "policy:NAME_OR_PATH[:sample][:T]"
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """The arguments of ``policy:ARGS``: which model, and how moves are picked."""
+
+    model: str  # "default" or a path
+    sample: bool  # sample from the policy instead of taking its most probable move
+    temperature: float  # softmax temperature when sampling
+
+    @property
+    def is_default(self) -> bool:
+        return self.model == "default"
+
+
+def parse_policy_spec(arg: str) -> PolicySpec:
+    """Split the text after ``policy:`` into model and options (UserError if malformed)."""
+    parts = arg.split(":")
+    sample = False
+    temperature = 1.0
+    # options are read from the right, so a path may itself contain ':'
+    while len(parts) > 1:
+        tok = parts[-1].strip()
+        if tok == "sample":
+            sample = True
+        else:
+            try:
+                t = float(tok)
+            except ValueError:
+                break
+            if not t > 0 or t == float("inf"):
+                raise UserError(f"policy:{arg}: temperature must be a positive number, not {tok!r}")
+            sample, temperature = True, t
+        parts.pop()
+    model = ":".join(parts).strip()
+    if not model:
+        raise UserError(f"policy:{arg}: no model given; expected {POLICY_USAGE}")
+    return PolicySpec(model, sample, temperature)
+
+
+def _parse_policy_spec(text: str, args: str) -> PlayerSpec:
+    spec = parse_policy_spec(args)
+    return PlayerSpec("policy", text, path=None if spec.is_default else spec.model)
+
+
+def _policy(args: str, seed: int) -> Player:
+    from kingme.players.policy import load_policy_player  # torch is imported only when needed
+
+    return load_policy_player(args, seed)
+
+
+def _random(args: str, seed: int) -> Player:
+    from kingme.players.simple import RandomPlayer
+
+    return RandomPlayer(seed)
+
+
+def _greedy(args: str, seed: int) -> Player:
+    from kingme.players.simple import GreedyPlayer
+
+    return GreedyPlayer(seed)
 
 
 def _human(args: str, seed: int) -> Player:
     from kingme.players.human import HumanPlayer
 
-    _no_args("human", args)
     return HumanPlayer()
 
 
-def _policy(args: str, seed: int) -> Player:
-    from kingme.players.policy import load_unregistered_policy
-
-    return load_unregistered_policy(args, seed)  # type: ignore[return-value]
-
-
-register_player_kind("random", _random, "random")
-register_player_kind("greedy", _greedy, "greedy")
-register_player_kind("alphabeta", _alphabeta, "alphabeta:D[:MS]")
-register_player_kind("policy", _policy, "policy:NAME_OR_PATH[:sample][:T]")
-_KINDS["policy"].builtin_stub = True
-register_player_kind("human", _human, "human")
-register_player_kind("mix", _mix, "mix:EPS:SPEC")
+_register_builtin("random", _random, "random", _no_args("random"))
+_register_builtin("greedy", _greedy, "greedy", _no_args("greedy"))
+_register_builtin("alphabeta", _alphabeta, "alphabeta:D[:MS]", _parse_alphabeta_spec)
+_register_builtin("policy", _policy, POLICY_USAGE, _parse_policy_spec)
+_register_builtin("human", _human, "human", _no_args("human"))
+_register_builtin("mix", _mix, "mix:EPS:SPEC", _parse_mix_spec)

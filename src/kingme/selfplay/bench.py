@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
+from kingme.nets import make_network
 from kingme.ppo.core import mask_logits
 from kingme.ppo.train import make_optimizer
-from kingme.selfplay.networks import make_network
 from kingme.selfplay.train import SelfPlayConfig, train_checkers
 
 
@@ -80,7 +80,12 @@ def loop_sps(cfg: SelfPlayConfig, updates: int) -> float:
 def bench_train(quick: bool = False) -> dict[str, Any]:
     updates = 2 if quick else 8
     base = dict(
-        minutes=0.0, eval_every_minutes=0.0, eval_games=2, eval_ladder="random", tensorboard=False, checkpoint_every=0
+        minutes=0.0,
+        eval_every_minutes=0.0,
+        eval_games=2,
+        eval_ladder=("random",),
+        tensorboard=False,
+        checkpoint_every=0,
     )
     if quick:
         base.update(num_envs=16, num_steps=16)

@@ -28,10 +28,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from kingme.checkers import core
+from kingme.checkers import Color
 from kingme.common import UserError, atomic_write_json
 from kingme.envs.base import VecStep
-from kingme.envs.checkers_vec import CheckersVecEnv, move_to_actions
+from kingme.envs.bridge import legal_paths, move_to_actions
+from kingme.envs.checkers_vec import CheckersVecEnv
 from kingme.nets import ActorCritic
 from kingme.ppo.core import mask_logits
 
@@ -151,9 +152,6 @@ class BotMover:
         self.searcher = Searcher(seed)
         self.queue: list[list[int]] = [[] for _ in range(num_envs)]
         self.rng = np.random.default_rng(seed)
-        self.children = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)
-        self.paths = np.empty((core.MAX_MOVES, core.MAX_PATH), dtype=np.int64)
-        self.plens = np.empty(core.MAX_MOVES, dtype=np.int64)
 
     def act(self, env: CheckersVecEnv, i: int, bot: str) -> int:
         if self.queue[i]:
@@ -162,15 +160,12 @@ class BotMover:
             legal = np.flatnonzero(env.mask[i])
             return int(legal[self.rng.integers(len(legal))])
         depth = int(bot.split(":")[1])
-        side = int(env.side[i])
-        b, w, k = int(env.black[i]), int(env.white[i]), int(env.kings[i])
-        r = self.searcher.search(b, w, k, side, depth)
-        P, O = (b, w) if side == 0 else (w, b)
-        n = core.generate(np.uint64(P), np.uint64(O), np.uint64(k), side, self.children, self.paths, self.plens)
-        if not 0 <= r.index < n:
+        pos = env.position(i)
+        r = self.searcher.search(pos.black, pos.white, pos.kings, int(pos.side), depth)
+        paths = legal_paths(pos)
+        if not 0 <= r.index < len(paths):
             raise RuntimeError("search returned no move")
-        path = tuple(int(core.BIT_SQUARES[x]) for x in self.paths[r.index, : self.plens[r.index]])
-        actions = move_to_actions(path, side)
+        actions = move_to_actions(paths[r.index], pos.side)
         self.queue[i] = actions[1:]
         return actions[0]
 
@@ -264,7 +259,7 @@ class SelfPlayEnv:
 
     def _opponent_piece_counts(self) -> np.ndarray:
         """(N,) pieces the learner's opponent has in each game."""
-        opp = np.where(self.learner_side == 0, self.inner.white, self.inner.black)
+        opp = np.where(self.learner_side == Color.BLACK, self.inner.white, self.inner.black)
         return np.array([bin(int(x)).count("1") for x in opp])
 
     def step(self, actions: np.ndarray) -> VecStep:
