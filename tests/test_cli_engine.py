@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from kingme.cli import main
@@ -27,8 +28,14 @@ def test_moves_and_show(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["perft", "3", "--fen", "B:W21:B33"], ["moves", "--fen", "nonsense"], ["perft", "-1"], ["perft", "x"],
-     ["nosuchcommand"], ["train", "nonsense"]],
+    [
+        ["perft", "3", "--fen", "B:W21:B33"],
+        ["moves", "--fen", "nonsense"],
+        ["perft", "-1"],
+        ["perft", "x"],
+        ["nosuchcommand"],
+        ["train", "nonsense"],
+    ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) if argv[:2] == ["perft", "x"] else _nothing():
@@ -49,4 +56,14 @@ def test_bench_engine_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "engine", "--quick", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["perft"]["nodes"] == 3963680
+    assert res["perft"]["bare_nodes_per_second"] > 0 and res["perft"]["ratio_to_bare"] > 0
     assert res["vec_env"]["steps_per_second"] > 0 and res["random_games"]["games_per_second"] > 0
+
+
+def test_bare_perft_is_exact() -> None:
+    from kingme.bench import bare_perft
+    from kingme.checkers import Board
+
+    for fen, depth, nodes in [(None, 7, 179740), ("W:WK2:B6,7,14,15", 1, 2)]:
+        b = Board(fen)
+        assert bare_perft(np.uint64(b.black), np.uint64(b.white), np.uint64(b.kings), int(b.turn), depth) == nodes

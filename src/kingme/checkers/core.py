@@ -56,6 +56,11 @@ WHITE_CROWN = U64(sum(1 << square_to_bit(s) for s in range(1, 5)))  # White men 
 BLACK_START = U64(sum(1 << square_to_bit(s) for s in range(1, 13)))
 WHITE_START = U64(sum(1 << square_to_bit(s) for s in range(21, 33)))
 
+# What the capture search writes (see `_captures_from`)
+COUNT = 0  # nothing: only count the moves
+CHILDREN = 1  # the position after each move
+PATHS = 2  # the position and the path of the moving piece
+
 MAX_MOVES = 256  # per position; the most known in reachable play is far below this
 MAX_PATH = 12  # squares in one move's path: start plus up to 11 landings (a man can jump at most 9)
 
@@ -141,16 +146,9 @@ def _level_dir(dirs: np.uint64, level: int) -> int:
 
 
 @njit(inline="always", cache=True)
-def _write_capture(
-    children: np.ndarray, paths: np.ndarray, plens: np.ndarray, n: int,
-    P_after: np.uint64, O_after: np.uint64, K_after: np.uint64, land: np.uint64,
-    dirs: np.uint64, levels: int,
-) -> None:
-    """Write one capture; its path is rebuilt backwards from ``land`` through the arrival
-    direction of each level (the level's counter minus one)."""
-    children[n, 0] = P_after
-    children[n, 1] = O_after
-    children[n, 2] = K_after
+def _write_path(paths: np.ndarray, plens: np.ndarray, n: int, land: np.uint64, dirs: np.uint64, levels: int) -> None:
+    """Write one capture's path, rebuilt backwards from ``land`` through the arrival direction of
+    each level (the level's counter minus one)."""
     sq = land
     paths[n, levels] = lsb_index(sq)
     for j in range(levels - 1, -1, -1):
@@ -160,21 +158,23 @@ def _write_capture(
     plens[n] = levels + 1
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _captures_from(
     start: np.uint64,
     P: np.uint64,
     O: np.uint64,
     K: np.uint64,
     side: int,
-    write: bool,
+    mode: int,
     children: np.ndarray,
     paths: np.ndarray,
     plens: np.ndarray,
     n: int,
 ) -> int:
-    """Every complete capture sequence of the piece on ``start``: written from row ``n`` on if
-    ``write`` (else only counted); returns the new row count.
+    """Every complete capture sequence of the piece on ``start``, from row ``n`` on; returns the
+    new row count. ``mode`` is COUNT (nothing written), CHILDREN (the positions after each capture)
+    or PATHS (positions and the squares visited); callers pass it as a constant, and inlining lets
+    the compiler drop the branches of the other modes.
 
     A depth-first search whose whole stack lives in two integers (no recursion, which numba cannot
     cache, and no allocation): ``dirs`` packs a 3-bit "next direction to try" per level, ``found``
@@ -201,11 +201,12 @@ def _captures_from(
         d = _level_dir(dirs, top)
         if d == 4:  # every direction tried: a dead end after at least one jump is a complete move
             if (found >> U64(top)) & _ONE == _ZERO and cap != _ZERO:
-                if write:
-                    _write_capture(
-                        children, paths, plens, n, P_rest | sq, O & ~cap,
-                        (K_rest & ~cap) | (sq if is_king else _ZERO), sq, dirs, top,
-                    )
+                if mode != COUNT:
+                    children[n, 0] = P_rest | sq
+                    children[n, 1] = O & ~cap
+                    children[n, 2] = (K_rest & ~cap) | (sq if is_king else _ZERO)
+                if mode == PATHS:
+                    _write_path(paths, plens, n, sq, dirs, top)
                 n += 1
             if top == 0:
                 break
@@ -226,12 +227,13 @@ def _captures_from(
             continue
         found |= _ONE << U64(top)
         if not is_king and land & crown != _ZERO:
-            if write:
+            if mode != COUNT:
                 newcap = cap | mid
-                _write_capture(
-                    children, paths, plens, n, P_rest | land, O & ~newcap,
-                    (K_rest & ~newcap) | land, land, dirs, top + 1,
-                )
+                children[n, 0] = P_rest | land
+                children[n, 1] = O & ~newcap
+                children[n, 2] = (K_rest & ~newcap) | land
+            if mode == PATHS:
+                _write_path(paths, plens, n, land, dirs, top + 1)
             n += 1
             continue
         top += 1
@@ -268,7 +270,7 @@ def generate(
         while J != _ZERO:
             sq = J & (~J + _ONE)
             J ^= sq
-            n = _captures_from(sq, P, O, K, side, True, children, paths, plens, n)
+            n = _captures_from(sq, P, O, K, side, PATHS, children, paths, plens, n)
         return n
     empty = VALID & ~(P | O)
     kings = P & K
@@ -298,8 +300,13 @@ def generate(
 
 @njit(inline="always", cache=True)
 def count_moves(
-    P: np.uint64, O: np.uint64, K: np.uint64, side: int,
-    children: np.ndarray, paths: np.ndarray, plens: np.ndarray,
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    children: np.ndarray,
+    paths: np.ndarray,
+    plens: np.ndarray,
 ) -> int:
     """Number of legal moves, without generating them (bulk counting for perft's last ply).
 
@@ -311,7 +318,7 @@ def count_moves(
         while J != _ZERO:
             sq = J & (~J + _ONE)
             J ^= sq
-            total += _captures_from(sq, P, O, K, side, False, children, paths, plens, 0)
+            total += _captures_from(sq, P, O, K, side, COUNT, children, paths, plens, 0)
         return total
     empty = VALID & ~(P | O)
     kings = P & K
@@ -323,46 +330,118 @@ def count_moves(
 
 
 # ----------------------------------------------------------------------------------------------
+# Children only (perft and search: no move paths)
+
+
+@njit(inline="always", cache=True)
+def _children_from(P: np.uint64, O: np.uint64, K: np.uint64, side: int, buf: np.ndarray, n: int) -> int:
+    """Write the position after every legal move into rows ``n, n+1, ...`` of ``buf`` (from the
+    mover's point of view, as `generate`); return the row after the last. No paths are built."""
+    J = jumpers(P, O, K, side)
+    if J != _ZERO:
+        while J != _ZERO:
+            sq = J & (~J + _ONE)
+            J ^= sq
+            # CHILDREN mode never touches the path buffers: ``buf`` only stands in for their types
+            n = _captures_from(sq, P, O, K, side, CHILDREN, buf, buf, buf[0], n)
+        return n
+    empty = VALID & ~(P | O)
+    kings = P & K
+    crown = crown_row(side)
+    for d in range(4):
+        movers = P if is_forward(d, side) else kings
+        targets = shift(movers, d) & empty
+        while targets != _ZERO:
+            t = targets & (~targets + _ONE)
+            targets ^= t
+            f = shift(t, d ^ 2)
+            buf[n, 0] = P ^ f ^ t
+            buf[n, 1] = O
+            if K & f != _ZERO:
+                buf[n, 2] = K ^ f ^ t
+            elif t & crown != _ZERO:
+                buf[n, 2] = K | t
+            else:
+                buf[n, 2] = K
+            n += 1
+    return n
+
+
+@njit(inline="always", cache=True)
+def _count_legal(P: np.uint64, O: np.uint64, K: np.uint64, side: int, buf: np.ndarray) -> int:
+    """Number of legal moves (steps by popcount; capture sequences walked, not written)."""
+    J = jumpers(P, O, K, side)
+    if J != _ZERO:
+        total = 0
+        while J != _ZERO:
+            sq = J & (~J + _ONE)
+            J ^= sq
+            total += _captures_from(sq, P, O, K, side, COUNT, buf, buf, buf[0], 0)
+        return total
+    empty = VALID & ~(P | O)
+    kings = P & K
+    down = P if side == 0 else kings  # pieces that may step +4/+5 (directions 0 and 1)
+    up = kings if side == 0 else P  # pieces that may step -4/-5 (directions 2 and 3)
+    return int(
+        popcount((down << _S4) & empty)
+        + popcount((down << _S5) & empty)
+        + popcount((up >> _S4) & empty)
+        + popcount((up >> _S5) & empty)
+    )
+
+
+@njit(cache=True)
+def generate_children(P: np.uint64, O: np.uint64, K: np.uint64, side: int, children: np.ndarray) -> int:
+    """Like `generate`, without the paths: write ``children[i] = (P', O', K')`` for every legal
+    move and return how many (a `(MAX_MOVES, 3)` uint64 buffer is always large enough)."""
+    return _children_from(P, O, K, side, children, 0)
+
+
+# ----------------------------------------------------------------------------------------------
 # Perft
 
 
 @njit(cache=True)
-def perft_kernel(
-    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, depth: int, bulk: bool
-) -> int:
+def perft_kernel(black: np.uint64, white: np.uint64, kings: np.uint64, side: int, depth: int, bulk: bool) -> int:
     """Leaf count of the move tree of ``depth`` plies (bulk counting at the last ply if ``bulk``).
 
-    Iterative depth-first walk over per-ply move buffers (numba cannot cache recursive functions).
+    An iterative depth-first walk (numba cannot cache recursive functions) over one stack of
+    children: the children of ply ``p`` occupy rows ``lo[p]`` to ``hi[p]`` of ``buf``, and those of
+    the child being searched follow right after them. Only positions are generated, never paths.
     """
     P, O = (black, white) if side == 0 else (white, black)
     if depth == 0:
         return 1
-    children = np.empty((depth, MAX_MOVES, 3), dtype=np.uint64)
-    paths = np.empty((depth, MAX_MOVES, MAX_PATH), dtype=np.int64)
-    plens = np.empty((depth, MAX_MOVES), dtype=np.int64)
-    if depth == 1 and bulk:
-        return count_moves(P, O, kings, side, children[0], paths[0], plens[0])
-    count = np.zeros(depth, dtype=np.int64)  # moves generated at each ply
-    nxt = np.zeros(depth, dtype=np.int64)  # next move to visit at each ply
-    count[0] = generate(P, O, kings, side, children[0], paths[0], plens[0])
+    buf = np.empty((depth * MAX_MOVES, 3), dtype=np.uint64)
+    if bulk and depth == 1:
+        return _count_legal(P, O, kings, side, buf)
+    hi = np.empty(depth, dtype=np.int64)  # end of each ply's children in buf
+    nxt = np.empty(depth, dtype=np.int64)  # next child to visit at each ply
+    hi[0] = _children_from(P, O, kings, side, buf, 0)
+    nxt[0] = 0
+    last = depth - 2 if bulk else depth - 1  # the ply whose children are counted, not searched
     total = 0
     ply = 0
-    while ply >= 0:
-        if nxt[ply] == count[ply]:
+    while True:
+        if ply == last:
+            if bulk:
+                child_side = side ^ ((ply + 1) & 1)
+                for i in range(nxt[ply], hi[ply]):
+                    total += _count_legal(buf[i, 1], buf[i, 0], buf[i, 2], child_side, buf)
+            else:
+                total += hi[ply] - nxt[ply]
+            nxt[ply] = hi[ply]
+        if nxt[ply] == hi[ply]:
+            if ply == 0:
+                break
             ply -= 1
             continue
-        c = children[ply, nxt[ply]]
-        nxt[ply] += 1
+        i = nxt[ply]
+        nxt[ply] = i + 1
         child_side = side ^ ((ply + 1) & 1)
-        remaining = depth - ply - 1  # plies still to play below this child
-        if remaining == 0:
-            total += 1
-        elif remaining == 1 and bulk:
-            total += count_moves(c[1], c[0], c[2], child_side, children[ply], paths[ply], plens[ply])
-        else:
-            ply += 1
-            count[ply] = generate(c[1], c[0], c[2], child_side, children[ply], paths[ply], plens[ply])
-            nxt[ply] = 0
+        ply += 1
+        nxt[ply] = hi[ply - 1]
+        hi[ply] = _children_from(buf[i, 1], buf[i, 0], buf[i, 2], child_side, buf, hi[ply - 1])
     return total
 
 
