@@ -1,0 +1,15 @@
+"""RL for reasoning models, small enough to see: a tiny character-level language model trained here.
+
+- `tasks`: verifiable problems in text (addition with or without a scratchpad, paths in a graph,
+  Countdown), each with an exact verifier, a difficulty knob, a held-out test split and a skill
+  measure that pre-training can hold out;
+- `vocab`, `sampling`: the character vocabulary; sampling with a KV cache, temperature and top-k;
+- `pretrain`: the base model, by supervised learning on generated solutions;
+- `algos`: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE as pure functions over one rollout format,
+  reusing `kingme.ppo.core`'s clipped surrogate, KL estimator, GAE and entropy; pass@k;
+- `rl`: the one rollout loop and the training loop that applies any of them;
+- `commands`: `kingme lm pretrain | train | eval | sample`.
+
+The model is `kingme.transformer.GPT`, the same causal transformer as the Decision Transformer's.
+docs/reasoning.md has the equations side by side.
+"""

@@ -1,0 +1,116 @@
+"""The tasks' verifiers on hand-worked examples, the held-out split and the pre-training controls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kingme.common import UserError
+from kingme.lm.tasks import (
+    Addition,
+    Countdown,
+    Path,
+    carry_reach,
+    evaluate_expression,
+    make_task,
+    sample_problems,
+    scratchpad,
+    split_of,
+)
+from kingme.lm.vocab import decode, encode
+
+
+def test_addition_verifier() -> None:
+    task = Addition(3)
+    assert task.verify("47+85=", "132")
+    assert not task.verify("47+85=", "131")
+    assert not task.verify("47+85=", "")
+    assert not task.verify("47+85=", "13 2")
+    assert not task.verify("47+85=", "-132")
+    assert not task.verify("47+85", "132")  # not a prompt of this task
+    assert task.verify("0+0=", "0")
+
+
+def test_addition_scratchpad_and_carries() -> None:
+    assert scratchpad(47, 85) == "7+5+0=12,4+8+1=13:132"
+    assert scratchpad(5, 123) == "5+3+0=8,0+2+0=2,0+1+0=1:128"
+    task = Addition(3, use_scratchpad=True)
+    assert task.verify("47+85=", "7+5+0=12,4+8+1=13:132")
+    assert task.verify("47+85=", "garbled steps:132")  # the reward is for the answer only
+    assert not task.verify("47+85=", "7+5+0=12,4+8+1=13:133")
+    assert not task.verify("47+85=", "7+5+0=12,4+8+1=13")  # no answer after ':'
+    assert carry_reach(47, 85) == 2  # units carry (reach 1), tens carry (reach 2)
+    assert carry_reach(123, 456) == 0
+    assert carry_reach(5, 5) == 1
+    assert carry_reach(951, 50) == 3  # only the hundreds carry: 9 + 0 + 1
+    assert carry_reach(999, 1) == 3
+
+
+def test_path_verifier_checks_every_edge() -> None:
+    task = Path(4)
+    prompt = "ab,bc,cd,ae|a>d:"
+    assert task.verify(prompt, "abcd")
+    assert task.verify("ab,bc,cd,ae|d>a:", "dcba")  # edges are undirected
+    assert task.verify(prompt, "abcbcd")  # any walk counts, the shortest is not required
+    assert not task.verify(prompt, "abd")  # b-d is not an edge
+    assert not task.verify(prompt, "bcd")  # does not start at a
+    assert not task.verify(prompt, "abc")  # does not end at d
+    assert not task.verify(prompt, "a")
+    assert not task.verify(prompt, "ab-cd")
+
+
+def test_countdown_verifier() -> None:
+    task = Countdown(4)
+    assert task.verify("2,3,5:16=", "(3+5)*2")
+    assert task.verify("2,3,5:16=", "2*(5+3)")
+    assert not task.verify("2,3,5:16=", "3+5*2")  # 13: precedence is respected
+    assert not task.verify("2,3,5:16=", "(3+5)*2*1")  # 1 is not given
+    assert not task.verify("2,3,5:16=", "(3+5)+8")  # 8 is not given, 2 unused
+    assert not task.verify("2,3,5:10=", "5*2")  # 3 unused: each number exactly once
+    assert not task.verify("3,3,6:3=", "6/(3/3)*3/3")  # 3 used four times
+    assert task.verify("2,4,8:1=", "8/4/2")  # left to right: (8/4)/2
+    assert task.verify("2,4,8:4=", "8/(4/2)")  # parentheses first: 8/(4/2) = 4
+    assert not task.verify("1,1:0=", "1/(1-1)")  # division by zero is wrong, not a crash
+    assert evaluate_expression("2*(3") is None
+    assert evaluate_expression("2**3") is None
+    assert evaluate_expression("(1+2)*4") is not None
+
+
+@pytest.mark.parametrize("name", ["addition", "path", "countdown"])
+def test_generated_solutions_verify_and_fit_the_widths(name: str) -> None:
+    rng = np.random.default_rng(0)
+    for scratch in [False, True] if name == "addition" else [False]:
+        task = make_task(name, 3, scratchpad=scratch)
+        problems = sample_problems(task, rng, 200, "train")
+        assert {p.level for p in problems} == set(task.levels)
+        for p in problems:
+            assert task.verify(p.prompt, p.solution), p
+            assert len(p.prompt) <= task.prompt_width and len(p.solution) + 1 <= task.response_width
+            assert decode(encode(p.prompt + p.solution)) == p.prompt + p.solution
+
+
+def test_train_and_test_splits_never_share_a_prompt() -> None:
+    task = Addition(2)
+    rng = np.random.default_rng(1)
+    train = {p.prompt for p in sample_problems(task, rng, 2000, "train")}
+    test = {p.prompt for p in sample_problems(task, rng, 300, "test")}
+    assert train and test and not train & test
+    assert all(split_of(p) == "test" for p in test)
+    share = np.mean([split_of(f"{a}+{b}=") == "test" for a in range(100) for b in range(100)])
+    assert 0.07 < share < 0.13  # about TEST_SHARE of all prompts
+
+
+def test_mix_and_held_out_skills() -> None:
+    rng = np.random.default_rng(2)
+    task = Addition(3)
+    only_three = sample_problems(task, rng, 100, "train", mix=(0, 0, 1))
+    assert {p.level for p in only_three} == {3}
+    no_long_carries = sample_problems(task, rng, 300, "train", max_skill=1)
+    assert all(p.skill <= 1 for p in no_long_carries)
+    assert all(carry_reach(*map(int, p.prompt[:-1].split("+"))) <= 1 for p in no_long_carries)
+    short_paths = sample_problems(Path(4), rng, 100, "train", max_skill=2)
+    assert {p.level for p in short_paths} == {1, 2}
+    with pytest.raises(UserError, match="shares"):
+        sample_problems(task, rng, 1, "train", mix=(1, 1))
+    with pytest.raises(UserError, match="vocabulary"):
+        encode("47 + 85")
