@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kingme.ppo.checkpoint import list_checkpoints, load_checkpoint
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.logger import read_metrics
 from kingme.ppo.train import (
+    Budget,
     EpisodeStats,
     UpdateInfo,
     collect_rollout,
@@ -271,6 +273,60 @@ def test_entropy_schedule_decays(schedule: str) -> None:
 def test_learning_rate_anneals_linearly() -> None:
     lrs = [row["charts/learning_rate"] for row in run(small(learning_rate=3e-3))]
     assert lrs == pytest.approx([3e-3, 2e-3, 1e-3])
+
+
+def test_budget_fraction_is_the_further_of_steps_and_time() -> None:
+    b = Budget(1000, 10.0)
+    assert b.fraction(250, 1.0) == pytest.approx(0.25)
+    assert b.fraction(250, 5.0) == pytest.approx(0.5)
+    assert b.fraction(2000, 0.0) == 1.0
+    assert Budget(1000).fraction(500, 1e9) == pytest.approx(0.5)  # no time limit: steps only
+    assert Budget(1000).spent(960, 0.0, 64) and not Budget(1000).spent(936, 0.0, 64)
+    assert Budget(1000, 10.0).spent(0, 10.0, 64)
+    assert Budget.of(small(), 0) == Budget(small().total_steps, None)
+
+
+def test_default_budget_is_the_configs_steps() -> None:
+    cfg = small(total_steps=64 * 3 + 10)  # a partial batch is not run
+    assert [r["update"] for r in run(cfg)] == [1, 2, 3]
+    assert [r["update"] for r in run(cfg, budget=Budget(64 * 2))] == [1, 2]
+
+
+def test_time_budget_stops_the_run_and_drives_the_schedules() -> None:
+    cfg = small(total_steps=10**9, learning_rate=1e-3, ent_coef=0.01, ent_coef_final=0.0, ent_schedule="linear")
+    seen: list[tuple[float, bool]] = []
+
+    def slow(info: UpdateInfo) -> None:
+        seen.append((info.budget_fraction, info.last))
+        time.sleep(0.05)
+
+    history = run(cfg, budget=Budget(10**9, 0.5), callbacks=[slow])
+    assert cfg.total_steps == 10**9  # the config is not rewritten
+    assert 3 <= len(history) <= 12
+    lrs = [r["charts/learning_rate"] for r in history]
+    ents = [r["charts/entropy_coef"] for r in history]
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] < 0.3e-3  # annealed over the time budget
+    assert ents[-1] < 0.003
+    assert seen[-1][1] and not any(last for _, last in seen[:-1])  # callbacks learn which update is last
+    assert seen[-1][0] == 1.0
+
+
+def test_training_time_counts_across_resume(tmp_path: Path) -> None:
+    run(small(total_steps=64 * 2), run_dir=tmp_path)
+    spent = load_checkpoint(tmp_path).state["elapsed"]
+    assert spent > 0
+    # Resuming with a time budget already spent makes no update.
+    assert run(small(total_steps=64 * 10), run_dir=tmp_path, resume=True, budget=Budget(64 * 10, spent / 2)) == []
+    history = run(small(total_steps=64 * 3), run_dir=tmp_path, resume=True)
+    assert [r["update"] for r in history] == [3] and history[0]["time"] > spent
+
+
+def test_a_new_run_never_writes_into_an_old_one(tmp_path: Path) -> None:
+    run(small(total_steps=64 * 2), run_dir=tmp_path)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    with pytest.raises(UserError, match="already holds a run"):
+        run(small(total_steps=64 * 2), run_dir=tmp_path)
+    assert (tmp_path / "metrics.jsonl").read_text() == before
 
 
 def test_callbacks_can_add_metrics_and_stop(tmp_path: Path) -> None:

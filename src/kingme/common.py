@@ -107,15 +107,3 @@ def resolve_device(spec: str) -> str:
             raise UserError(f"device {spec!r} was asked for but no CUDA GPU is available (use cpu or auto)")
         return spec
     raise UserError(f"unknown device {spec!r}: expected auto, cpu or cuda")
-
-
-def make_run_dir(root: str | os.PathLike[str], name: str | None, prefix: str) -> Path:
-    """Create `root/name` (or a fresh `root/prefix-YYYYmmdd-HHMMSS`) and return it."""
-    import time
-
-    root = Path(root)
-    if not name:
-        name = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run = root / name
-    run.mkdir(parents=True, exist_ok=True)
-    return run

@@ -433,7 +433,10 @@ def train(
     ):
         if logger is not None:
             closing.callback(logger.close)
-        while not budget.spent(global_step, elapsed0 + time.perf_counter() - start_time, cfg.batch_size):
+        # The budget is checked once here (a resumed run may have spent it) and then after each
+        # update, before its callbacks: the update that spends it is the last, and is checkpointed.
+        done = budget.spent(global_step, elapsed0, cfg.batch_size)
+        while not done:
             update += 1
             progress_frac = budget.fraction(global_step, elapsed0 + time.perf_counter() - start_time)
             lr = cfg.learning_rate * (1.0 - progress_frac) if cfg.anneal_lr else cfg.learning_rate
@@ -506,8 +509,7 @@ def train(
             else:
                 advance(cfg.batch_size, info=text)
             result.global_step, result.updates = global_step, update
-            if last:
-                break
+            done = last
     return result
 
 

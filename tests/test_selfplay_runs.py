@@ -1,0 +1,134 @@
+"""`kingme train checkers` run folders: reuse is refused, resume takes the budget/device/threads
+overrides and refuses the rest, and the time budget belongs to `train()` (no rewriting of
+`cfg.total_steps` from a callback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kingme.cli import main
+from kingme.ppo.checkpoint import list_checkpoints
+
+TINY = [
+    "--num-envs",
+    "8",
+    "--num-steps",
+    "8",
+    "--minutes",
+    "0",
+    "--eval-games",
+    "2",
+    "--eval-ladder",
+    "random",
+    "--eval-every-minutes",
+    "0",
+    "--checkpoint-every",
+    "1",
+    "--snapshot-every",
+    "1",
+    "--hidden-sizes",
+    "16",
+    "--no-tensorboard",
+    "--quiet",
+]
+
+
+def _train(tmp_path: Path, *extra: str) -> int:
+    return main(["train", "checkers", *TINY, "--runs-dir", str(tmp_path), *extra])
+
+
+def _updates(run: Path) -> list[int]:
+    return [json.loads(line)["update"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_reusing_a_run_name_is_refused_and_keeps_the_first_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _train(tmp_path, "--total-steps", "192", "--run-name", "x") == 0
+    run = tmp_path / "x"
+    metrics = (run / "metrics.jsonl").read_text()
+    ckpts = [p.name for p in list_checkpoints(run / "checkpoints")]
+    assert _updates(run) == [1, 2, 3]
+    capsys.readouterr()
+
+    assert _train(tmp_path, "--total-steps", "64", "--run-name", "x") == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--resume x" in err and err.count("\n") == 1
+    assert (run / "metrics.jsonl").read_text() == metrics  # not emptied
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ckpts  # none deleted or added
+
+
+def test_resume_applies_budget_and_refuses_other_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _train(tmp_path, "--total-steps", "128", "--run-name", "r") == 0
+    run = tmp_path / "r"
+    assert _updates(run) == [1, 2]
+    capsys.readouterr()
+
+    rc = main(["train", "checkers", "--resume", "r", "--runs-dir", str(tmp_path), "--gamma", "0.5", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "drop --gamma" in err and err.count("\n") == 1
+    assert _updates(run) == [1, 2]  # nothing ran
+
+    resume = ["train", "checkers", "--resume", "r", "--runs-dir", str(tmp_path), "--quiet"]
+    assert main([*resume, "--total-steps", "256", "--torch-threads", "1", "--device", "cpu"]) == 0
+    assert _updates(run) == [1, 2, 3, 4]  # the new step budget was used, not the saved 128
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["total_steps"] == 256 and saved["torch_threads"] == 1
+    assert capsys.readouterr().out == f"{run}\n"  # --quiet still names the run folder
+    evals = [json.loads(line)["update"] for line in (run / "evals.jsonl").read_text().splitlines()]
+    assert evals == [2, 4]  # the first session's evaluation is kept; the report shows both
+    assert "| random |" in (run / "report.md").read_text()
+
+
+def test_resume_applies_a_time_budget(tmp_path: Path) -> None:
+    assert _train(tmp_path, "--total-steps", "128", "--run-name", "t") == 0
+    run = tmp_path / "t"
+    resume = ["train", "checkers", "--resume", "t", "--runs-dir", str(tmp_path), "--quiet"]
+    # A step budget far beyond reach and a few seconds in all: the minutes end the resumed run.
+    assert main([*resume, "--total-steps", "100000000", "--minutes", "0.03"]) == 0
+    updates = _updates(run)
+    assert 2 < updates[-1] < 10_000
+    assert json.loads((run / "config.json").read_text())["minutes"] == 0.03
+
+
+def test_time_budget_drives_schedules_without_rewriting_the_config() -> None:
+    from kingme.selfplay.train import SelfPlayConfig, train_checkers
+
+    cfg = SelfPlayConfig(
+        num_envs=8,
+        num_steps=8,
+        hidden_sizes="16",
+        total_steps=10**9,
+        minutes=0.02,
+        eval_games=2,
+        eval_ladder=("random",),
+        eval_every_minutes=0,
+        ent_coef=0.01,
+        ent_coef_final=0.001,
+        ent_schedule="linear",
+        anneal_lr=True,
+        tensorboard=False,
+        checkpoint_every=0,
+    )
+    result = train_checkers(cfg, None, quiet=True)
+    assert cfg.total_steps == 10**9  # the budget is passed to train(), not written into the config
+    rows = result.history
+    assert len(rows) >= 2
+    assert rows[-1]["time"] < 0.02 * 60 + 30
+    lrs = [r["charts/learning_rate"] for r in rows]
+    ents = [r["charts/entropy_coef"] for r in rows]
+    # The schedules span the time budget: by the end they have moved most of the way.
+    assert lrs[0] == pytest.approx(cfg.learning_rate, rel=0.02) and lrs[-1] < 0.6 * cfg.learning_rate
+    assert ents[-1] < 0.6 * cfg.ent_coef + 0.4 * cfg.ent_coef_final
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_string_list_fields_are_refused_in_one_line() -> None:
+    from kingme.common import UserError
+    from kingme.selfplay.train import SelfPlayConfig
+
+    with pytest.raises(UserError, match="tuple of player specs"):
+        SelfPlayConfig(bots="random").validate()  # type: ignore[arg-type]
