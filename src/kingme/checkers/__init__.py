@@ -1,7 +1,26 @@
-"""American checkers (English draughts): an exact, fast engine with a typed Python API.
+"""American checkers (English draughts): the game alone, exact and fast, with a typed Python API.
 
-`Board` holds a position and its history; `perft` counts the move tree with compiled kernels.
-Imports nothing else from kingme, and never torch.
+`Board` holds a position and its history: `legal_moves()`, `push`/`pop`/`peek`, and `outcome()`,
+the one place the game-end rules live (no legal move loses; the 80-ply rule and threefold
+repetition draw). Moves and positions read and write the game's standard notations (PDN move text,
+FEN, whole PDN games in `read_games`/`write_game`), and `perft` counts the move tree with compiled
+bitboard kernels (`kingme.checkers.core`), checked against the published counts. The package
+imports nothing else from kingme, and never torch: learning code builds on it, not the other way.
+
+    >>> from kingme.checkers import Board, perft
+    >>> board = Board()
+    >>> board.legal_moves()[:3]
+    [Move('9-13'), Move('10-14'), Move('11-15')]
+    >>> board.push("11-15")
+    Move('11-15')
+    >>> board.peek()
+    Move('11-15')
+    >>> print(board.outcome())
+    None
+    >>> perft(Board(), 6)
+    36768
+    >>> Board("W:W:B1").outcome().describe()
+    'Black wins: White has no legal move'
 """
 
 from kingme.checkers.board import (

@@ -28,8 +28,14 @@ from kingme.checkers import core
 Square = int  # 1..32, standard numbering
 Bitboard = int  # a Python int holding the padded 35-bit layout of `core`
 
-SQUARES: tuple[Square, ...] = tuple(range(1, 33))
+NUM_SQUARES = 32  # the dark squares, numbered 1..NUM_SQUARES
+SQUARES: tuple[Square, ...] = tuple(range(1, NUM_SQUARES + 1))
+MAX_PIECES = 12  # men per side at the start; no side can have more pieces
+BLACK_CROWN_SQUARES = frozenset(range(29, 33))  # Black's men crown on White's home row
+WHITE_CROWN_SQUARES = frozenset(range(1, 5))  # White's men crown on Black's home row
 DRAW_PLIES = core.DRAW_PLIES  # 80 consecutive plies with no capture and no man move
+REPETITIONS = 3  # the occurrence of a position (same side to move) that draws
+STEP_BITS = (4, 5)  # a step moves 4 or 5 bits in core's layout; a jump moves 8 or 10
 START_FEN = "B:W21-32:B1-12"
 
 
@@ -167,8 +173,8 @@ def parse_move_text(text: str) -> tuple[tuple[Square, ...], bool]:
         raise BoardError(f"malformed move {text!r}: mixes '-' and 'x'")
     squares = tuple(int(t) for t in re.findall(r"\d+", text))
     for s in squares:
-        if not 1 <= s <= 32:
-            raise BoardError(f"malformed move {text!r}: square {s} is not in 1-32")
+        if not 1 <= s <= NUM_SQUARES:
+            raise BoardError(f"malformed move {text!r}: square {s} is not in 1-{NUM_SQUARES}")
     return squares, seps != {"-"}
 
 
@@ -211,8 +217,8 @@ def parse_fen(text: str) -> tuple[Bitboard, Bitboard, Bitboard, Color]:
                 raise BoardError(f"malformed FEN {text!r}: bad square {item!r}")
             lo = int(m.group(2))
             hi = int(m.group(3)) if m.group(3) else lo
-            if not (1 <= lo <= 32 and 1 <= hi <= 32 and lo <= hi):
-                raise BoardError(f"malformed FEN {text!r}: square {item!r} is not in 1-32")
+            if not (1 <= lo <= NUM_SQUARES and 1 <= hi <= NUM_SQUARES and lo <= hi):
+                raise BoardError(f"malformed FEN {text!r}: square {item!r} is not in 1-{NUM_SQUARES}")
             for s in range(lo, hi + 1):
                 b = bit(s)
                 if (boards["B"] | boards["W"]) & b:
@@ -222,13 +228,13 @@ def parse_fen(text: str) -> tuple[Bitboard, Bitboard, Bitboard, Color]:
                     kings |= b
     black, white = boards["B"], boards["W"]
     for sq in squares_of(black & ~kings):
-        if sq >= 29:
+        if sq in BLACK_CROWN_SQUARES:
             raise BoardError(f"invalid FEN {text!r}: a black man on square {sq} would already be crowned")
     for sq in squares_of(white & ~kings):
-        if sq <= 4:
+        if sq in WHITE_CROWN_SQUARES:
             raise BoardError(f"invalid FEN {text!r}: a white man on square {sq} would already be crowned")
-    if len(squares_of(black)) > 12 or len(squares_of(white)) > 12:
-        raise BoardError(f"invalid FEN {text!r}: more than 12 pieces of one colour")
+    if len(squares_of(black)) > MAX_PIECES or len(squares_of(white)) > MAX_PIECES:
+        raise BoardError(f"invalid FEN {text!r}: more than {MAX_PIECES} pieces of one colour")
     return black, white, kings, Color.BLACK if turn == "B" else Color.WHITE
 
 
@@ -318,7 +324,7 @@ class Board:
             bits = paths[i, : plens[i]]
             path = tuple(int(core.BIT_SQUARES[b]) for b in bits)
             caps: tuple[Square, ...] = ()
-            if abs(int(bits[1]) - int(bits[0])) > 5:
+            if abs(int(bits[1]) - int(bits[0])) not in STEP_BITS:  # a jump: name the pieces it takes
                 caps = tuple(int(core.BIT_SQUARES[(int(a) + int(b)) // 2]) for a, b in zip(bits[:-1], bits[1:]))
             p2, o2, k2 = (int(x) for x in children[i])
             black, white = (p2, o2) if self.turn is Color.BLACK else (o2, p2)
@@ -372,7 +378,7 @@ class Board:
             return Outcome(Termination.NO_MOVES, self.turn.other)
         if self.clock >= DRAW_PLIES:
             return Outcome(Termination.DRAW_RULE, None)
-        if self.repetitions() >= 3:
+        if self.repetitions() >= REPETITIONS:
             return Outcome(Termination.REPETITION, None)
         return None
 

@@ -3,7 +3,29 @@
 Results follow the English-checkers PDN habit of naming the first player (Black) first:
 `1-0` or `2-0` Black won, `0-1` or `0-2` White won, `1/2-1/2` or `1-1` drawn, `*` unfinished.
 Reading skips comments `{...}` and `;` to end of line, move numbers (`1.`, `1...`), annotation
-marks (`!`, `?`, `$n`) and variations `(...)` (kept as text in `Game.variations`).
+marks (`!`, `?`, `$n`) and variations `(...)` (kept as text in `Game.variations`). It reads the
+text once, left to right; an unclosed comment, variation or tag is a `PDNError` naming where it
+starts.
+
+    >>> game = read_game('[Black "Ann"]\\n1. 11-15 {the Old Fourteenth} 23-19 (22-18) 2. 8-11 *')
+    >>> game.tags["Black"], game.moves, game.variations
+    ('Ann', [Move('11-15'), Move('23-19'), Move('8-11')], ['( 22-18 )'])
+    >>> read_games("1. 11-15 {never closed 23-19")
+    Traceback (most recent call last):
+    ...
+    kingme.checkers.pdn.PDNError: game 1: unclosed comment '{' at line 1, column 10
+    >>> print(write_game(game))  # doctest: +NORMALIZE_WHITESPACE
+    [Event "?"]
+    [Site "?"]
+    [Date "????.??.??"]
+    [Round "?"]
+    [Black "Ann"]
+    [White "?"]
+    [Result "*"]
+    [GameType "21"]
+    <BLANKLINE>
+    1. 11-15 23-19 2. 8-11 *
+    <BLANKLINE>
 """
 
 from __future__ import annotations

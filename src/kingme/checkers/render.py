@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from kingme.checkers.board import Board
+from kingme.checkers.board import Board, Color
 
 
 def square_coords(square: int) -> tuple[int, int]:
@@ -28,8 +25,7 @@ def ascii_board(board: Board, numbers: bool = False) -> str:
         first = 4 * r + 1
         label = f"{first:>2}-{first + 3:<2} " if numbers else ""
         lines.append(label + " ".join(grid[r]))
-    side = "Black" if board.turn == 0 else "White"
-    lines.append(f"{side} to move")
+    lines.append(f"{board.turn.title} to move")
     return "\n".join(lines)
 
 
@@ -42,29 +38,23 @@ def svg_board(
 ) -> str:
     """An SVG picture. `arrows` are (from, to, width in [0, 1]) drawn over the board."""
     cell = size / 8
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}">'
-    ]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="{size}" height="{size}">']
     for r in range(8):
         for c in range(8):
             fill = "#b58863" if (r + c) % 2 else "#f0d9b5"
             out.append(f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" fill="{fill}"/>')
     for sq in highlight or []:
         r, c = square_coords(sq)
-        out.append(
-            f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" fill="#7fc97f" opacity="0.6"/>'
-        )
+        out.append(f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" fill="#7fc97f" opacity="0.6"/>')
     for sq in range(1, 33):
         r, c = square_coords(sq)
         if numbers:
-            out.append(
-                f'<text x="{c * cell + 3}" y="{r * cell + 12}" font-size="10" fill="#eee">{sq}</text>'
-            )
+            out.append(f'<text x="{c * cell + 3}" y="{r * cell + 12}" font-size="10" fill="#eee">{sq}</text>')
         p = board.piece_at(sq)
         if p is None:
             continue
         cx, cy = c * cell + cell / 2, r * cell + cell / 2
-        fill, stroke = ("#222", "#000") if p.color == 0 else ("#eee", "#555")
+        fill, stroke = ("#222", "#000") if p.color is Color.BLACK else ("#eee", "#555")
         out.append(f'<circle cx="{cx}" cy="{cy}" r="{cell * 0.38}" fill="{fill}" stroke="{stroke}" stroke-width="2"/>')
         if p.king:
             out.append(
