@@ -69,13 +69,9 @@ def progress_bar(total: int, label: str, enabled: bool = True, *, completed: int
         task = bar.add_task(label, total=total, completed=completed, info="")
 
         def advance(n: int = 1, *, description: str | None = None, info: str | None = None) -> None:
-            fields: dict[str, str] = {}
             if info is not None:
-                fields["info"] = info
-            if description is not None:
-                bar.update(task, advance=n, description=description, **fields)
-            else:
-                bar.update(task, advance=n, **fields)
+                bar.update(task, info=info)  # a task field, shown by the last column
+            bar.update(task, advance=n, description=description)
 
         yield advance
 
