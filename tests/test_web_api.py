@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
+import time
 import warnings
 from typing import Any
 
 import pytest
 
-pytest.importorskip(
-    "fastapi", reason="kingme play needs fastapi (pip install fastapi uvicorn httpx)"
-)
+pytest.importorskip("fastapi", reason="kingme play needs fastapi (pip install fastapi uvicorn httpx)")
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 with warnings.catch_warnings():
@@ -18,8 +18,10 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from kingme.checkers import Board, read_games
+from kingme.players import parse_spec
 from kingme.web.analysis import UNIFORM_SOURCE, Analysis, PolicyAnalyzer, analyzer_for
-from kingme.web.app import FALLBACK_OPPONENT, create_app
+from kingme.web.app import create_app
+from kingme.web.sessions import FALLBACK_OPPONENT, MAX_MOVE_MS, MAX_UNTIMED_DEPTH, refusal
 
 
 @pytest.fixture
@@ -47,9 +49,7 @@ def test_full_game_against_random_through_the_api(client: TestClient) -> None:
     plies = 0
     while g["result"] is None:
         assert g["your_turn"] and g["turn"] == "black"
-        assert sorted(m["move"] for m in g["legal_moves"]) == sorted(
-            str(m) for m in board.legal_moves()
-        )
+        assert sorted(m["move"] for m in g["legal_moves"]) == sorted(str(m) for m in board.legal_moves())
         mv = g["legal_moves"][0]["move"]
         r = client.post(f"/api/games/{gid}/move", json={"move": mv})
         assert r.status_code == 200, r.text
@@ -108,9 +108,12 @@ def test_analysis_of_a_fen_sums_to_one_over_the_legal_moves(client: TestClient) 
     from kingme.players.policy import DEFAULT_MODEL
 
     if DEFAULT_MODEL.exists():  # the shipped policy analyses: its probabilities and its value
-        assert a["source"].startswith("policy") and 0.0 <= a["value"] <= 1.0 and a["turn"] == "white"
+        # the value is the critic's expected return for the side to move, in [-1, 1]
+        assert a["source"].startswith("policy") and a["critic"] and a["turn"] == "white"
+        assert -1.0 <= a["value"] <= 1.0
     else:
         assert a["value"] is None and a["source"] == UNIFORM_SOURCE and a["turn"] == "white"
+        assert not a["critic"]
     # the same through a game, and for a PDN's final position
     g = new_game(client, fen=fen, human="both")
     assert client.get(f"/api/games/{g['id']}/analysis").json()["moves"] == a["moves"]
@@ -133,9 +136,7 @@ def test_unknown_game_id_is_404(client: TestClient) -> None:
     one_line_error(client.post("/api/games/nope/move", json={"move": "11-15"}), 404)
 
 
-@pytest.mark.parametrize(
-    "fen", ["X:W1:B2", "B:W21-32", "B:W33:B1", "B:W1,1:B2", "", "B:W21-32:B29"]
-)
+@pytest.mark.parametrize("fen", ["X:W1:B2", "B:W21-32", "B:W33:B1", "B:W1,1:B2", "", "B:W21-32:B29"])
 def test_bad_fen_is_4xx(client: TestClient, fen: str) -> None:
     one_line_error(client.post("/api/analysis", json={"fen": fen}), 400, 422)
     one_line_error(client.post("/api/games", json={"fen": fen}), 400, 422)
@@ -155,9 +156,7 @@ def test_bad_pdn_and_bad_specs_are_4xx(client: TestClient) -> None:
         "alphabeta:30",
     ]:
         one_line_error(client.post("/api/games", json={"opponent": spec}), 422)
-        one_line_error(
-            client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": spec}), 422
-        )
+        one_line_error(client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": spec}), 422)
     one_line_error(client.post("/api/games", json={"human": "red"}), 422)
     assert client.post("/api/games", json={"opponent": "alphabeta:20:50"}).status_code == 201
 
@@ -179,11 +178,7 @@ def test_undo_resign_goto_and_pdn_loading(client: TestClient) -> None:
     pdn = '[Event "t"]\n[Result "1-0"]\n\n1. 11-15 23-19 2. 8-11 22-17 1-0\n'
     g = new_game(client, pdn=pdn, human="both", ply=0)
     gid = g["id"]
-    assert (
-        g["ply"] == 0
-        and g["line"] == ["11-15", "23-19", "8-11", "22-17"]
-        and g["fen"] == Board().fen()
-    )
+    assert g["ply"] == 0 and g["line"] == ["11-15", "23-19", "8-11", "22-17"] and g["fen"] == Board().fen()
     g = client.post(f"/api/games/{gid}/goto", json={"ply": 3}).json()
     b3 = Board()
     for mv in ["11-15", "23-19", "8-11"]:
@@ -221,13 +216,9 @@ def test_default_opponent_and_page_and_schema() -> None:
     assert info["default"] == ("policy:default" if DEFAULT_MODEL.exists() else FALLBACK_OPPONENT)
     page = c.get("/")
     assert page.status_code == 200 and "kingme play" in page.text
-    assert (
-        c.get("/static/app.js").status_code == 200 and c.get("/static/style.css").status_code == 200
-    )
+    assert c.get("/static/app.js").status_code == 200 and c.get("/static/style.css").status_code == 200
     paths = c.get("/openapi.json").json()["paths"]
-    assert {"/api/games", "/api/games/{gid}/move", "/api/analysis", "/api/games/{gid}/pdn"} <= set(
-        paths
-    )
+    assert {"/api/games", "/api/games/{gid}/move", "/api/analysis", "/api/games/{gid}/pdn"} <= set(paths)
 
 
 class FakePolicy:
@@ -245,8 +236,8 @@ class FakePolicy:
         moves = board.legal_moves()
         return {str(m): (3.0 if i == 0 else 1.0) for i, m in enumerate(moves)}
 
-    def win_probability(self, board: Board) -> float:
-        return 0.625
+    def value(self, board: Board) -> float:
+        return -0.25  # an expected return: below 0 for a position the critic expects to draw
 
 
 def test_analyzer_hook_uses_a_policy_and_normalises() -> None:
@@ -254,7 +245,8 @@ def test_analyzer_hook_uses_a_policy_and_normalises() -> None:
     a = analyzer_for(FakePolicy())
     assert isinstance(a, PolicyAnalyzer)
     out = a.analyze(Board())
-    assert isinstance(out, Analysis) and out.value == 0.625 and out.source == "policy:fake"
+    assert isinstance(out, Analysis) and out.value == -0.25 and out.source == "policy:fake"
+    assert out.critic and out.to_json()["critic"] is True
     probs = [p for _, p in out.probs]
     assert math.isclose(sum(probs), 1.0) and math.isclose(probs[0], 3 / 9)
 
@@ -264,3 +256,98 @@ def test_analyzer_hook_uses_a_policy_and_normalises() -> None:
 
     with pytest.raises(ValueError, match="not legal"):
         PolicyAnalyzer(Bad(), "bad").analyze(Board())
+
+
+# ------------------------------------------------------------------------------------------------
+# Request limits on player specs (a request must not pin a core)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "alphabeta:40:100000000",  # a time limit far over the cap
+        f"alphabeta:{MAX_UNTIMED_DEPTH + 1}",  # deep without a time limit
+        "alphabeta:40",
+        f"alphabeta:4:{MAX_MOVE_MS + 1:g}",
+        "mix:0.1:alphabeta:40:100000000",  # the inner player of mix is checked too
+        "mix:0.1:mix:0.2:alphabeta:30",
+        "mix:0.5:human",
+        "human",
+        "policy:/etc/passwd",
+        "policy:./model.safetensors:sample",
+    ],
+)
+def test_request_limits_refuse_long_searches_files_and_terminals(client: TestClient, spec: str) -> None:
+    detail = one_line_error(client.post("/api/games", json={"opponent": spec}), 422)
+    assert repr(spec) in detail
+    one_line_error(client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": spec}), 422)
+    assert refusal(parse_spec(spec)) is not None
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        f"alphabeta:{MAX_UNTIMED_DEPTH}",
+        "alphabeta:40:50",
+        f"alphabeta:6:{MAX_MOVE_MS:g}",
+        "mix:0.2:alphabeta:3",
+        "greedy",
+        "random",
+    ],
+)
+def test_request_limits_accept_what_the_page_needs(client: TestClient, spec: str) -> None:
+    assert refusal(parse_spec(spec)) is None
+    g = new_game(client, opponent=spec, human="white")  # the engine moves first
+    assert len(g["line"]) == 1 and g["opponent"] == spec and not g["thinking"]
+
+
+def test_the_servers_own_opponent_is_trusted() -> None:
+    c = TestClient(create_app("random", trusted_specs=("alphabeta:12",)))
+    assert c.post("/api/games", json={"opponent": "alphabeta:12"}).status_code == 201
+    assert c.post("/api/games", json={"opponent": "alphabeta:13"}).status_code == 422
+    limits = c.get("/api/players").json()["limits"]
+    assert limits == {"max_untimed_depth": MAX_UNTIMED_DEPTH, "max_move_ms": MAX_MOVE_MS}
+
+
+def test_engine_move_on_your_turn_is_refused(client: TestClient) -> None:
+    g = new_game(client, opponent="random", human="black")
+    before = client.get(f"/api/games/{g['id']}").json()
+    detail = one_line_error(client.post(f"/api/games/{g['id']}/reply"), 409)
+    assert "your turn" in detail
+    assert client.get(f"/api/games/{g['id']}").json() == before
+    # stepped back to the opponent's turn, it may move (the line is cut there)
+    client.post(f"/api/games/{g['id']}/move", json={"move": "11-15"})
+    g = client.post(f"/api/games/{g['id']}/goto", json={"ply": 1}).json()
+    assert g["turn"] == "white" and not g["your_turn"]
+    g = client.post(f"/api/games/{g['id']}/reply").json()
+    assert g["ply"] == 2 and g["reply"] == g["line"][1] and g["your_turn"]
+    # in analysis mode it moves for either side
+    g = new_game(client, opponent="random", human="both")
+    assert client.post(f"/api/games/{g['id']}/reply").json()["ply"] == 1
+
+
+def test_a_bad_pdn_is_a_4xx_naming_where(client: TestClient) -> None:
+    detail = one_line_error(client.post("/api/games", json={"pdn": "1. 11-15 {oops 23-19 *"}), 422)
+    assert "unclosed comment" in detail and "line 1, column 10" in detail
+    t0 = time.perf_counter()
+    detail = one_line_error(client.post("/api/games", json={"pdn": "{" * 200_000}), 422)
+    assert "line 1, column 1" in detail and time.perf_counter() - t0 < 5.0
+    detail = one_line_error(client.post("/api/analysis", json={"pdn": '[Event "x"\n1. 11-15'}), 422)
+    assert "unclosed tag" in detail
+
+
+def test_docs_page_is_local(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/openapi.json" in page.text and "/api/games/{gid}/move" in page.text
+    assert re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]", page.text, re.I) is None, "external host"
+    assert client.get("/redoc").status_code == 404
+
+
+def test_game_over_analysis_knows_its_critic(client: TestClient) -> None:
+    from kingme.players.policy import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("no shipped model")
+    a = client.post("/api/analysis", json={"fen": "W:W:B1", "model": "policy:default"}).json()
+    assert a["moves"] == [] and a["value"] is None and a["critic"] is True

@@ -103,9 +103,7 @@ def page(browser: Any, server_url: str) -> Iterator[Any]:
 
 
 def pieces_on_page(pg: Any) -> dict[int, str]:
-    items = pg.eval_on_selector_all(
-        "#board .piece", "els => els.map(e => [e.dataset.square, e.dataset.piece])"
-    )
+    items = pg.eval_on_selector_all("#board .piece", "els => els.map(e => [e.dataset.square, e.dataset.piece])")
     return {int(sq): p for sq, p in items}
 
 
@@ -134,6 +132,11 @@ def test_click_a_move_and_see_the_reply(page: Any) -> None:
     expected_source = "policy:default" if DEFAULT_MODEL.exists() else "uniform (no policy loaded)"
     assert expected_source in pg.inner_text("#source")
     assert pg.locator("#board .arrow").count() == 7
+    if DEFAULT_MODEL.exists():  # the critic's value is a return estimate, and says so
+        value = pg.inner_text("#value")
+        assert "expected return, -1..1" in value and "chance" not in value, value
+    # on your move the engine may not move for you: the button is disabled and says why
+    assert pg.is_disabled("#bot") and "your move" in (pg.get_attribute("#bot", "title") or "")
 
     click_square(pg, 11)
     targets = pg.eval_on_selector_all("#board .target", "els => els.map(e => +e.dataset.target)")
@@ -172,3 +175,32 @@ def test_multi_jump_square_by_square_and_result(page: Any) -> None:
     assert pg.inner_text("#moves").strip() == "1x10x19"
     assert "1-0" in pg.inner_text("#result") and "no legal move" in pg.inner_text("#result")
     assert pieces_on_page(pg) == {19: "b"}
+    from kingme.players.policy import DEFAULT_MODEL
+
+    if DEFAULT_MODEL.exists():  # a model with a critic is loaded: the game is over, that's all
+        pg.wait_for_function("document.querySelector('#value').textContent.includes('game is over')")
+        assert "no critic" not in pg.inner_text("#value")
+
+
+def test_error_banner_goes_when_a_later_request_succeeds(page: Any) -> None:
+    pg = page
+    pg.wait_for_function("document.querySelector('#status').textContent.startsWith('your move')")
+    pg.fill("#model", "nobody")
+    pg.dispatch_event("#model", "change")
+    pg.wait_for_selector("#error:not([hidden])")
+    assert "unknown player" in pg.inner_text("#error")
+    pg.fill("#model", "random")
+    pg.dispatch_event("#model", "change")
+    pg.wait_for_selector("#error", state="hidden")  # before the fix it stayed
+    pg.wait_for_function("document.querySelector('#source').textContent.includes('uniform')")
+
+
+def test_engine_move_button_in_analysis_mode(page: Any) -> None:
+    pg = page
+    pg.fill("#load-text", "B:W21-32:B1-12")
+    pg.click("#load")
+    pg.wait_for_function("document.querySelector('#status').textContent.includes('analysis')")
+    assert not pg.is_disabled("#bot")
+    pg.click("#bot")  # the engine plays Black's move here: in analysis mode either side's
+    pg.wait_for_selector('#moves .mv[data-ply="1"]')
+    pg.wait_for_function("document.querySelector('#status').textContent.startsWith('White')")

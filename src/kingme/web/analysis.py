@@ -1,17 +1,21 @@
 """What a model thinks of a position: move probabilities and a value, for the web page.
 
 The hook (`Analyzer`) is one method, ``analyze(board) -> Analysis``. `analyzer_for(player)` makes
-one from a loaded player, by duck typing, so the self-play module needs nothing from this package:
+one from a loaded player, by duck typing, so the players need nothing from this package:
 
 - a player with ``analyze(board)`` returning an `Analysis` is used as it is;
 - a player with ``move_probabilities(board) -> Mapping[Move | str, float]`` (the policy's
-  distribution over the legal moves of ``board``) and, optionally, ``win_probability(board) ->
-  float`` (the critic's estimate, in [0, 1], that the side to move wins) is wrapped in
-  `PolicyAnalyzer`;
+  distribution over the legal moves of ``board``) is wrapped in `PolicyAnalyzer`; its critic,
+  if it has one, is ``value(board) -> float`` (the value head: the side to move's expected
+  return, in [-1, 1]);
 - any other player (``random``, ``alphabeta:4``...) has no policy: `UniformAnalyzer` answers
   with the uniform distribution over the legal moves, ``value`` None and ``source``
   ``"uniform (no policy loaded)"``. Nothing is invented: a uniform policy and no value is
   exactly what the server knows without a trained network.
+
+The value is an expected return, not a chance to win: a critic trained with a draw penalty (as the
+shipped model was) values a draw below 0, so (v + 1) / 2 is no probability. It is reported as it
+is, in [-1, 1] (+1: the side to move wins for sure, -1: it loses).
 
 Probabilities are checked (finite, non-negative, only legal moves, positive total) and
 renormalised over the legal moves, so they always sum to one.
@@ -34,14 +38,16 @@ class Analysis:
     """Move probabilities over the legal moves (in `board.legal_moves()` order) and a value."""
 
     probs: list[tuple[Move, float]]
-    value: float | None  # the side to move's estimated chance to win, in [0, 1]; None if unknown
+    value: float | None  # the side to move's expected return, in [-1, 1]; None if unknown
     source: str  # who computed it, e.g. "policy:default" or UNIFORM_SOURCE
+    critic: bool = False  # the source has a value head (value is None only at game over then)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "moves": [{"move": str(m), "path": list(m.path), "prob": p} for m, p in self.probs],
             "value": self.value,
             "source": self.source,
+            "critic": self.critic,
         }
 
 
@@ -67,31 +73,32 @@ class UniformAnalyzer:
 
 
 class PolicyAnalyzer:
-    """Wraps a player that exposes ``move_probabilities`` (and maybe ``win_probability``)."""
+    """Wraps a player that exposes ``move_probabilities`` (and maybe a critic, see above)."""
 
     def __init__(self, player: Any, source: str) -> None:
         self.player = player
         self.source = source
+        self.critic = callable(getattr(player, "value", None))
 
     def analyze(self, board: Board) -> Analysis:
         moves = board.legal_moves()
-        if not moves:
-            return Analysis([], None, self.source)
+        if not moves:  # the game is over: nothing to choose, nothing to estimate
+            return Analysis([], None, self.source, self.critic)
         raw = self.player.move_probabilities(board.copy())
         probs = normalise(board, raw, self.source)
-        value = None
-        win = getattr(self.player, "win_probability", None)
-        if callable(win):
-            v = float(win(board.copy()))
-            if not (math.isfinite(v) and 0.0 <= v <= 1.0):
-                raise ValueError(f"{self.source}: win probability {v} is not in [0, 1]")
-            value = v
-        return Analysis(probs, value, self.source)
+        return Analysis(probs, self.expected_return(board), self.source, self.critic)
+
+    def expected_return(self, board: Board) -> float | None:
+        """The critic's value of ``board`` for the side to move, in [-1, 1] (None: no critic)."""
+        if not self.critic:
+            return None
+        v = float(self.player.value(board.copy()))
+        if not math.isfinite(v):
+            raise ValueError(f"{self.source}: value {v} is not a number")
+        return min(1.0, max(-1.0, v))  # a linear value head may overshoot the reward range a little
 
 
-def normalise(
-    board: Board, raw: Mapping[Move | str, float], source: str
-) -> list[tuple[Move, float]]:
+def normalise(board: Board, raw: Mapping[Move | str, float], source: str) -> list[tuple[Move, float]]:
     """``raw`` as probabilities over ``board``'s legal moves, in their order, summing to one."""
     moves = board.legal_moves()
     weights = dict.fromkeys(moves, 0.0)

@@ -1,4 +1,9 @@
-"""`kingme play [--opponent SPEC] [--port 8000] [--host 127.0.0.1] [--no-browser]`."""
+"""`kingme play [--opponent SPEC] [--port 8000] [--host 127.0.0.1] [--no-browser]`: the server.
+
+Binds the socket itself (so a busy port is a one-line error before anything starts), then runs
+uvicorn on it. SIGTERM or Ctrl-C stops it promptly: requests still running after
+`kingme.web.app.SHUTDOWN_GRACE_S` (an engine search, say) are dropped, not waited for.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,7 @@ def browser_available() -> bool:
 
     if sys.platform in ("darwin", "win32"):
         return True
-    if not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("BROWSER")
-    ):
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("BROWSER")):
         return False
     try:
         webbrowser.get()
@@ -42,9 +45,9 @@ def build_parser() -> Parser:
         "--opponent",
         default=None,
         metavar="SPEC",
-        help="default opponent, any player spec (default: policy:default once a shipped model "
-        "exists; "
-        "today none does, so alphabeta:4); the page can pick another",
+        help="default opponent, any player spec, trusted as given (default: policy:default, the "
+        "shipped model; alphabeta:4 if it cannot load); the page can pick another within the "
+        "request limits (docs/play.md)",
     )
     p.add_argument(
         "--port",
@@ -55,12 +58,9 @@ def build_parser() -> Parser:
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to bind (default: 127.0.0.1, this machine only; "
-        "the server has no authentication)",
+        help="address to bind (default: 127.0.0.1, this machine only; the server has no authentication)",
     )
-    p.add_argument(
-        "--max-games", type=int, default=64, help="games kept in memory at once (default: 64)"
-    )
+    p.add_argument("--max-games", type=int, default=64, help="games kept in memory at once (default: 64)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return p
 
@@ -74,11 +74,10 @@ def main(argv: list[str]) -> int:
     try:
         import uvicorn
 
-        from kingme.web.app import create_app
+        from kingme.web.app import SHUTDOWN_GRACE_S, create_app
     except ImportError as e:
         raise UserError(
-            f"kingme play needs fastapi and uvicorn ({e.name} is missing): "
-            "pip install fastapi uvicorn"
+            f"kingme play needs fastapi and uvicorn ({e.name} is missing): pip install fastapi uvicorn"
         ) from None
     from kingme.players import load_player
 
@@ -91,25 +90,21 @@ def main(argv: list[str]) -> int:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
+        sock.listen(128)  # connections wait in the backlog until uvicorn serves them
     except OSError as e:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{port}/"
-    print(
-        f"kingme play: serving on {url}  "
-        f"(default opponent: {app.state.default_opponent}; Ctrl-C stops)"
-    )
+    print(f"kingme play: serving on {url}  (default opponent: {app.state.default_opponent}; Ctrl-C stops)")
     if args.host not in LOOPBACK:
-        print(
-            "kingme play: warning: listening beyond this machine; the server has no authentication"
-        )
+        print("kingme play: warning: listening beyond this machine; the server has no authentication")
     sys.stdout.flush()
     if not args.no_browser and browser_available():
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    config = uvicorn.Config(app, log_level="warning")
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return 0

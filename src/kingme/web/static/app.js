@@ -10,6 +10,8 @@ let analysis = null;   // the last analysis of game's position
 let selected = [];     // squares clicked so far (a path prefix of a legal move)
 let busy = false;
 let flipped = false;
+let requests = 0;      // API requests started so far
+let errorAt = 0;       // the number of the request whose error the banner shows (0: none)
 
 // --- geometry (the same numbering as kingme.checkers.render.square_coords) ----------------------
 function coords(sq) {
@@ -29,18 +31,29 @@ function el(name, attrs, parent) {
 }
 
 // --- API ------------------------------------------------------------------------------------
+// The error banner shows the error of the latest request that failed, until a request started
+// after it succeeds (then the banner goes).
 async function api(method, path, body) {
+  const n = ++requests;
   const opts = { method, headers: {} };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  const r = await fetch(path, opts);
+  let r;
+  try {
+    r = await fetch(path, opts);
+  } catch (err) {
+    errorAt = n;
+    throw new Error(`the server does not answer (${err.message})`);
+  }
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     try { const j = await r.json(); if (j.detail) msg = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (e) { /* not JSON */ }
+    errorAt = n;
     throw new Error(msg);
   }
+  if (n > errorAt) showError("");
   return r.status === 204 ? null : r.json();
 }
 
@@ -53,7 +66,6 @@ function showError(msg) {
 async function run(fn) {
   if (busy) return;
   busy = true;
-  showError("");
   render();
   try {
     await fn();
@@ -71,6 +83,12 @@ async function setGame(state) {
   localStorage.setItem("kingme.game", game.id);
   render();
   refreshAnalysis(); // not awaited: the board is usable while the model thinks
+  if (game.thinking) setTimeout(pollThinking, 500, game.id); // e.g. reloaded during a search
+}
+
+async function pollThinking(id) {
+  if (!game || game.id !== id || !game.thinking) return;
+  try { await setGame(await api("GET", `/api/games/${id}`)); } catch (err) { showError(err.message); }
 }
 
 async function refreshAnalysis() {
@@ -247,9 +265,13 @@ function drawAnalysis() {
   if (!game || !analysis || analysis.fen !== game.fen) return;
   $("source").textContent = `source: ${analysis.source}`;
   const side = analysis.turn === "black" ? "Black" : "White";
-  $("value").textContent = analysis.value === null
-    ? "value: none (no critic loaded)"
-    : `value: ${side} (to move) wins with estimated chance ${(100 * analysis.value).toFixed(1)}%`;
+  let value;
+  if (analysis.value !== null) {
+    const v = analysis.value;
+    value = `value (expected return, -1..1) for ${side} (to move): ${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+  } else if (!analysis.critic) value = "value: none (no critic loaded)";
+  else value = "value: none (the game is over)";
+  $("value").textContent = value;
   const moves = [...analysis.moves].sort((a, b) => b.prob - a.prob);
   for (const m of moves) {
     const tr = document.createElement("tr");
@@ -284,7 +306,7 @@ function render() {
   const side = game.turn === "black" ? "Black" : "White";
   const atEnd = game.ply === game.line.length;
   let status;
-  if (busy) status = "thinking…";
+  if (busy || game.thinking) status = "thinking…";
   else if (game.result) status = "game over";
   else if (game.human === "both") status = `${side} to move (analysis: you play both sides)`;
   else if (game.your_turn) status = `your move (${side})` + (selected.length > 1 ? " — keep jumping" : "");
@@ -295,7 +317,10 @@ function render() {
   $("resign").disabled = busy || !!game.result || game.human === "both";
   $("first").disabled = $("prev").disabled = busy || game.ply === 0;
   $("next").disabled = $("last").disabled = busy || atEnd;
-  $("bot").disabled = busy || !!game.result;
+  // the engine moves on its own turn (or for either side in analysis mode), never for you
+  const yours = game.human !== "both" && game.turn === game.human;
+  $("bot").disabled = busy || game.thinking || !!game.result || yours;
+  $("bot").title = yours ? "it is your move: the engine moves on its own turn" : "ask the engine to move now";
   $("new").disabled = busy;
 }
 

@@ -1,0 +1,169 @@
+"""`kingme play` as a real server: a search blocks no other request, and SIGTERM stops it at once.
+
+The first test runs uvicorn in a thread on a free 127.0.0.1 port; the second starts the command
+itself (`kingme play --no-browser --port 0`) as a subprocess. Both use a slow search that is still
+capped (a time limit), and plain urllib, so they need fastapi and uvicorn only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="kingme play needs fastapi and uvicorn")
+uvicorn = pytest.importorskip("uvicorn", reason="kingme play needs fastapi and uvicorn")
+
+
+SLOW = "alphabeta:40:5000"  # a 5 s search (capped by its time limit); trusted by the test server
+
+
+def call(base: str, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+    """(status, JSON) of one request."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            text = r.read()
+            is_json = r.headers.get_content_type() == "application/json"
+            return r.status, (json.loads(text) if is_json else text.decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def timed(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+    t0 = time.perf_counter()
+    status, out = call(base, method, path, body)
+    return status, out, time.perf_counter() - t0
+
+
+def wait_thinking(base: str, gid: str, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        status, g = call(base, "GET", f"/api/games/{gid}", timeout=within)
+        if status == 200 and g.get("thinking"):
+            return
+        time.sleep(0.05)
+    pytest.fail("the game never showed the engine thinking")
+
+
+@pytest.fixture
+def live_server() -> Iterator[str]:
+    from kingme.web.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app("random", trusted_specs=(SLOW,))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def test_a_search_blocks_no_other_request(live_server: str) -> None:
+    base = live_server
+    call(base, "POST", "/api/games", {"opponent": "alphabeta:2", "human": "white"})  # compile
+    status, g = call(base, "POST", "/api/games", {"opponent": SLOW})
+    assert status == 201
+    gid = g["id"]
+    answer: dict[str, Any] = {}
+    mover = threading.Thread(
+        target=lambda: answer.update(
+            zip(("status", "game"), call(base, "POST", f"/api/games/{gid}/move", {"move": "11-15"}))
+        )
+    )
+    mover.start()
+    try:
+        wait_thinking(base, gid)  # before the fix: the game's lock was held, this waited
+        # while it thinks: reads of the same game, other games, and a refused conflicting write
+        for method, path, body, want in [
+            ("GET", f"/api/games/{gid}", None, 200),
+            ("GET", f"/api/games/{gid}/pdn", None, 200),
+            ("GET", "/api/players", None, 200),
+            ("POST", "/api/games", {"opponent": "random"}, 201),
+            ("POST", f"/api/games/{gid}/move", {"move": "9-13"}, 409),
+            ("POST", f"/api/games/{gid}/undo", None, 409),
+        ]:
+            status, out, dt = timed(base, method, path, body)
+            assert status == want, (path, status, out)
+            assert dt < 1.0, f"{method} {path} took {dt:.2f} s while the engine thought"
+            if status == 409:
+                assert "thinking" in out["detail"]
+        status, g, _ = timed(base, "GET", f"/api/games/{gid}")  # all of that during the search
+        assert g["thinking"] and not g["your_turn"] and g["line"] == ["11-15"], g
+    finally:
+        mover.join(timeout=30)
+    assert answer["status"] == 200, answer
+    g = answer["game"]
+    assert len(g["line"]) == 2 and g["reply"] == g["line"][1] and not g["thinking"]
+
+
+def read_line(proc: subprocess.Popen[str], within: float) -> str:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout=within):
+        pytest.fail(f"kingme play printed nothing in {within} s")
+    return proc.stdout.readline()
+
+
+def test_sigterm_stops_the_server_during_a_search() -> None:
+    code = "import sys; from kingme.cli import main; sys.exit(main(sys.argv[1:]))"
+    # the command line's opponent is trusted: a 20 s search, still capped
+    argv = ["play", "--no-browser", "--port", "0", "--opponent", "alphabeta:40:20000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = read_line(proc, 60)
+        assert "serving on http://127.0.0.1:" in line, line  # this machine only, by default
+        base = line.split("serving on ")[1].split()[0].rstrip("/")
+        status, g = call(base, "POST", "/api/games", {"human": "black"})
+        assert status == 201 and g["opponent"] == "alphabeta:40:20000"
+
+        def move() -> None:  # its connection is dropped when the server stops
+            with contextlib.suppress(OSError, ValueError):
+                call(base, "POST", f"/api/games/{g['id']}/move", {"move": "11-15"})
+
+        threading.Thread(target=move, daemon=True).start()
+        wait_thinking(base, g["id"])
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            pytest.fail("kingme play did not stop within 8 s of SIGTERM during a search")
+        assert time.monotonic() - t0 < 8
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
