@@ -457,6 +457,17 @@ def test_cli_run_folder(tmp_path: Path) -> None:
     assert agent.logits(torch.zeros(1, 4)).shape == (1, 2)
 
 
+def test_cli_quiet_names_the_run_folder_and_writes_the_learning_curve_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert train_cli(*CLI_SMALL, "--total-steps", "192", "--runs-dir", str(tmp_path), "--run-name", "q") == 0
+    run_dir = tmp_path / "q"
+    assert capsys.readouterr().out == f"{run_dir}\n"  # --quiet still says where the run went
+    report = (run_dir / "report.md").read_text()
+    assert "learning_curve.png" in report and "gym:CartPole-v1" in report
+    assert (run_dir / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for args in (["--gamma", "abc"], ["--num-minibatches", "5"], ["--trunk", "wide"]):
         assert train_cli(*args, "--runs-dir", str(tmp_path)) == 2
