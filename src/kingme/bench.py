@@ -160,7 +160,7 @@ def bare_perft(black: np.uint64, white: np.uint64, kings: np.uint64, side: int, 
             else:
                 empty = VALID & ~(cP | cO)
                 for d in range(4):
-                    total += popcount(shift(cP if is_forward(d, cs) else cP & cK, d) & empty)
+                    total += popcount(shift(cP if is_forward(d, cs) else cP & cK, d) & empty)  # type: ignore[call-arg]
         else:
             ply += 1
             count[ply] = _bare_children(cP, cO, cK, cs, out[ply], st)

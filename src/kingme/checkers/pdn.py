@@ -202,13 +202,13 @@ def _tag(text: str, pos: int) -> Generator[_Token, None, int]:
             break
         value.append(text[j + 1 : j + 2] if j + 1 < eol else "")
         i = j + 2
-    end = _TAG_END_RE.match(text, j + 1, eol)
-    if not end:
+    close = _TAG_END_RE.match(text, j + 1, eol)
+    if not close:
         if text.find("]", j + 1, eol) < 0:
             raise PDNError(f"unclosed tag '[' at {_where(text, pos)} (no ']' on its line)")
         raise PDNError(f'malformed tag {line!r} at {_where(text, pos)}: expected [Name "value"]')
     yield _Token("tag", "".join(value), pos, m.group(1))
-    return end.end()
+    return close.end()
 
 
 def read_games(text: str) -> list[Game]:
