@@ -59,7 +59,7 @@ def main() -> None:
             print(json.dumps(lad))
         else:
             print(
-                f"\nlockstep ladder, stand-in policy: {lad['games']} games "
+                f"\nlockstep ladder, untrained policy network: {lad['games']} games "
                 f"({lad['games_per_rung']} per rung vs {', '.join(lad['rungs'])}) in "
                 f"{lad['seconds']} s; {lad['forward_passes']} forward passes, "
                 f"mean batch {lad['mean_batch']}, {lad['plies']} plies"

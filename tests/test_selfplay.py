@@ -99,6 +99,9 @@ def test_policy_player_probabilities_and_moves() -> None:
     moves = player.choose_batch(boards)
     for b, m in zip(boards, moves):
         assert m in b.legal_moves()
+    # the web page's hooks: the same distribution, and the critic's value (a return estimate)
+    assert player.move_probabilities(boards[1]) == dict(dists[1])
+    assert player.value(boards[2]) == pytest.approx(float(values[2]), abs=1e-6)
 
 
 def test_conv_network_shapes() -> None:

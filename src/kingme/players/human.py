@@ -31,7 +31,7 @@ class HumanPlayer:
         if board.move_stack:
             self.print_fn(f"last move: {board.move_stack[-1]}")
         self.print_fn(ascii_board(board, numbers=True))
-        side = "Black (b)" if board.turn == 0 else "White (w)"
+        side = f"{board.turn.title} ({board.turn.letter.lower()})"
         while True:
             try:
                 text = self.input_fn(f"{side} to move> ").strip()

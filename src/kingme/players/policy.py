@@ -231,11 +231,6 @@ class PolicyPlayer:
         probability."""
         return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
 
-    def win_probability(self, board: Board) -> float:
-        """The critic's value mapped from [-1, 1] to [0, 1] (kept for the web page until it shows
-        `value` itself; a return estimate, not a calibrated probability)."""
-        return min(1.0, max(0.0, (self.value(board) + 1.0) / 2.0))
-
 
 def load_policy_player(args: str, seed: int = 0) -> PolicyPlayer:
     """The player named by ``policy:ARGS`` (the `policy` kind's factory)."""

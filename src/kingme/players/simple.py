@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kingme.checkers import Board, Move, core
+from kingme.checkers import Board, Color, Move, core
 from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
-from kingme.players.base import Player, mix_seed
+from kingme.common import mix_seed
+from kingme.players.base import Player
 
 
 class RandomPlayer:
@@ -58,13 +59,13 @@ class GreedyPlayer:
 
     def scores(self, board: Board) -> list[int]:
         """Material after each legal move, in `board.legal_moves()` order (the core's order)."""
-        side = int(board.turn)
-        P, O = (board.black, board.white) if side == 0 else (board.white, board.black)
+        side = board.turn
+        P, O = (board.black, board.white) if side == Color.BLACK else (board.white, board.black)
         n = core.generate(
             np.uint64(P),
             np.uint64(O),
             np.uint64(board.kings),
-            side,
+            int(side),
             self._children,
             self._paths,
             self._plens,
