@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from kingme.checkers import Board, Color, Move, core
-from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
 from kingme.common import mix_seed
+from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
 from kingme.players.base import Player
 
 
