@@ -143,6 +143,7 @@ def test_tuple_fields_parse_comma_separated_and_round_trip_through_json(tmp_path
     assert read_config(tmp_path, _Cfg) == cfg
     assert config_from_args(_Cfg, p.parse_args([])) == _Cfg()
     assert "(default: a,b)" in p.format_help()
+    assert config_from_dict(_Cfg, {"names": "p,q", "sizes": "5"}) == _Cfg(("p", "q"), (5,))  # older configs
 
 
 def test_tuple_field_with_a_bad_item_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,7 +100,7 @@ def test_time_budget_drives_schedules_without_rewriting_the_config() -> None:
     cfg = SelfPlayConfig(
         num_envs=8,
         num_steps=8,
-        hidden_sizes="16",
+        hidden_sizes=(16,),
         total_steps=10**9,
         minutes=0.02,
         eval_games=2,

@@ -167,6 +167,11 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         tp, _ = _unwrap_optional(hints[key])
         if _tuple_item(tp) is not None and isinstance(value, list):
             values[key] = tuple(value)  # JSON holds tuples as lists
+        elif _tuple_item(tp) is not None and isinstance(value, str):
+            try:  # a config saved before list fields were tuples held "a,b,c"
+                values[key] = _converter(tp, key)(value)
+            except argparse.ArgumentTypeError as e:
+                raise UserError(f"config field {key}: {e}") from None
     return cls(**values)
 
 

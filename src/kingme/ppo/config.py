@@ -43,7 +43,7 @@ class PPOConfig:
     torch_threads: int = arg(1, "CPU threads for torch (0 = torch's default); 1 is fastest for small nets.")
 
     # --- network ---
-    hidden_sizes: str = arg("64,64", "Hidden layer widths of the actor and critic MLPs, comma-separated.")
+    hidden_sizes: tuple[int, ...] = arg((64, 64), "Hidden layer widths of the actor and critic MLPs, comma-separated.")
     activation: Literal["tanh", "relu"] = arg("tanh", "Activation function of the hidden layers.")
     trunk: Literal["separate", "shared"] = arg(
         "separate", "Separate actor and critic networks, or one shared trunk with two heads."
@@ -103,7 +103,7 @@ class PPOConfig:
 
     @property
     def hidden(self) -> tuple[int, ...]:
-        return tuple(int(h) for h in self.hidden_sizes.split(",") if h.strip())
+        return self.hidden_sizes
 
     def validate(self) -> None:
         require(self.num_envs >= 1, f"num-envs must be at least 1, got {self.num_envs}")
@@ -113,13 +113,10 @@ class PPOConfig:
             f"total-steps ({self.total_steps}) must be at least one batch, num-steps x num-envs = {self.batch_size}",
         )
         require(self.torch_threads >= 0, f"torch-threads must be >= 0, got {self.torch_threads}")
-        try:
-            hidden = self.hidden
-        except ValueError:
-            hidden = ()
+        hidden = self.hidden_sizes
         require(
-            bool(hidden) and all(h > 0 for h in hidden),
-            f"hidden-sizes must be positive integers separated by commas, got {self.hidden_sizes!r}",
+            isinstance(hidden, tuple) and bool(hidden) and all(isinstance(h, int) and h > 0 for h in hidden),
+            f"hidden-sizes must be positive integers (a tuple; comma-separated on the command line), got {hidden!r}",
         )
         require(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1], got {self.gamma}")
         require(0.0 <= self.gae_lambda <= 1.0, f"gae-lambda must be in [0, 1], got {self.gae_lambda}")

@@ -46,7 +46,7 @@ class SelfPlayConfig(PPOConfig):
         "Wall-clock budget in minutes for the whole run, resumed sessions included (0 = no limit); "
         "the run stops after the update that spends it.",
     )
-    hidden_sizes: str = arg("256,256", "Hidden layer widths of the MLP network, comma-separated.")
+    hidden_sizes: tuple[int, ...] = arg((256, 256), "Hidden layer widths of the MLP network, comma-separated.")
     net: Literal["mlp", "conv"] = arg(
         "mlp", "Network: mlp (fully connected) or conv (3x3 convolutions over the board)."
     )
@@ -341,7 +341,7 @@ def write_report(run_dir: Path, cfg: SelfPlayConfig, evals: list[dict[str, Any]]
         f"# Self-play run `{run_dir.name}`",
         "",
         f"- updates: {result.updates}, learner steps: {result.global_step}",
-        f"- network: {cfg.net} {cfg.hidden_sizes if cfg.net == 'mlp' else cfg.channels}",
+        f"- network: {cfg.net} {','.join(map(str, cfg.hidden)) if cfg.net == 'mlp' else cfg.channels}",
         f"- budget: {cfg.minutes:g} minutes, {cfg.total_steps} steps (whichever ends first)",
         "- config: `config.json`; metrics: `metrics.jsonl`, `evals.jsonl`; TensorBoard events",
         "",
