@@ -339,12 +339,8 @@ class Games:
 
     def players(self) -> dict[str, Any]:
         """The accepted spec forms, suggested opponents (the ladder), the default, the limits."""
+        from kingme.arena.ladder import LADDER
         from kingme.players import player_kinds
-
-        try:
-            from kingme.arena.ladder import LADDER
-        except ImportError:  # until the one ladder module lands
-            from kingme.arena.commands import LADDER
 
         return {
             "default": self.default,
