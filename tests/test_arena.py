@@ -357,6 +357,9 @@ def test_run_ladder_rates_a_player_object_like_its_spec() -> None:
     # a player named like a rung is kept apart from it
     named = run_ladder(RandomPlayer(name="random"), 2, ("random",), seed=0)
     assert named.player == "random (player)" and named.games == 2
+    # an object that no spec names is played in this process, whatever the worker count
+    learner = run_ladder(RandomPlayer(name="learner"), 8, ("random", "greedy"), seed=0, workers=2)
+    assert learner.games == 16 and learner.mode == "sequential"
 
 
 def test_ladder_ply_cap_is_the_arenas() -> None:

@@ -146,7 +146,8 @@ def run_ladder(
     """``player`` (a spec, or a player object: its ``name`` labels it) against each rung, ``games``
     games each (even: every opening twice, colours swapped), from the ACF openings in an order
     drawn from ``seed``; all rungs' games form one schedule, so a batched player sees all of them
-    in one lockstep. Returns the per-rung results and the fitted Elo."""
+    in one lockstep. A player object that cannot batch is played in this process (``workers`` is
+    for specs). Returns the per-rung results and the fitted Elo."""
     rungs = check_rungs(rungs)
     check_games(games)
     if isinstance(player, str):
@@ -157,6 +158,7 @@ def run_ladder(
         if name in rungs:  # keep the player apart from a rung of the same name
             name = f"{name} (player)"
         players = {name: player, **{r: load_player(r) for r in rungs}}
+        workers = 1  # worker processes build players from specs; an object is played here
     openings = acf_openings()
     specs: list[GameSpec] = []
     for rung in rungs:
