@@ -77,6 +77,7 @@ def test_token_weights_by_hand() -> None:
     torch.testing.assert_close(token_weights(mask, "sequence"), torch.tensor([[0.25, 0.25, 0.0], [0.5, 0.0, 0.0]]))
     torch.testing.assert_close(token_weights(mask, "token"), torch.tensor([[1 / 3, 1 / 3, 0.0], [1 / 3, 0.0, 0.0]]))
     torch.testing.assert_close(token_weights(mask, "constant"), torch.tensor([[1 / 6, 1 / 6, 0.0], [1 / 6, 0.0, 0.0]]))
+    torch.testing.assert_close(token_weights(mask, "sum"), torch.tensor([[0.5, 0.5, 0.0], [0.5, 0.0, 0.0]]))
 
 
 def _random_batch(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

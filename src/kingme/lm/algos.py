@@ -23,6 +23,8 @@ w say how tokens are averaged (`token_weights`):
     "sequence"  w = 1 / (B·|o_i|)     GRPO: each response's tokens averaged, then the responses
     "token"     w = 1 / Σ_i |o_i|     DAPO: every token of the batch counts the same
     "constant"  w = 1 / (B·N_max)     Dr. GRPO: a fixed normaliser, so no length bias
+    "sum"       w = 1 / B             RLOO: a response's log-probability is the sum of
+                                      its tokens', the whole response one action
 
 The clipped surrogate and k3 are `ppo.core.policy_loss` and `ppo.core.approx_kl`; the weights enter
 through them exactly (see `clipped_surrogate`, `weighted_k3`), so the maths lives in one place.
@@ -36,7 +38,7 @@ import torch
 
 from kingme.ppo.core import approx_kl, compute_gae, policy_loss
 
-LossNorm = Literal["sequence", "token", "constant"]
+LossNorm = Literal["sequence", "token", "constant", "sum"]
 K3_CLAMP = 20.0  # log-ratios beyond ±20 overflow exp() in k3 (NVIDIA-NeMo/RL issue 874): clamp them
 
 
@@ -121,6 +123,8 @@ def token_weights(mask: torch.Tensor, norm: LossNorm) -> torch.Tensor:
         return m / m.sum().clamp(min=1.0)
     if norm == "constant":
         return m / (B * N)
+    if norm == "sum":
+        return m / B
     raise ValueError(f"unknown loss normalisation {norm!r}")
 
 

@@ -1,0 +1,218 @@
+"""The base model: supervised learning on generated solutions, then a checkpoint in the run folder.
+
+The pre-training set is drawn once from the task's train split, with the controls of
+`PretrainConfig` over what the model sees: the share of each difficulty level (`mix`) and a skill
+held out entirely (`max_skill`). Each example is the prompt, left-padded to the task's prompt width,
+then the solution and EOS, right-padded to the block; the loss is the next-token cross-entropy on
+the response tokens only (the model is never taught to write prompts).
+
+The checkpoint `checkpoints/base.safetensors` holds the weights and, in its metadata, the model's
+shape and the task, so `load_checkpoint` needs nothing else (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kingme.common import UserError, resolve_device, seed_everything
+from kingme.config import arg, require
+from kingme.lm.evaluate import greedy_accuracy
+from kingme.lm.tasks import Problem, Task, TaskName, make_task, sample_problems
+from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
+from kingme.progress import progress_bar
+from kingme.transformer import GPT, TransformerConfig
+
+BASE_CHECKPOINT = "base.safetensors"
+POLICY_CHECKPOINT = "policy.safetensors"  # written by `kingme lm train`
+
+
+@dataclass
+class PretrainConfig:
+    """`kingme lm pretrain TASK`: a base model by supervised learning on generated solutions."""
+
+    # --- task and what pre-training sees ---
+    task: TaskName = arg("addition", "The task: addition, path or countdown.")
+    max_level: int = arg(3, "Top of the difficulty knob: digits of an addition, edges of a path, numbers in Countdown.")
+    scratchpad: bool = arg(False, "Addition only: responses write out each digit's sum and carry before the answer.")
+    mix: tuple[float, ...] = arg((), "Share of each difficulty level in the pre-training set, one per level (empty = equal).")
+    max_skill: int | None = arg(
+        None,
+        "Hold out every problem whose skill exceeds this: carries reaching past this many digits (addition), "
+        "paths longer than this (path), more numbers than this (countdown); none = hold out nothing.",
+    )
+    train_size: int = arg(20_000, "Problems in the pre-training set, drawn once from the train split.")
+    eval_problems: int = arg(256, "Held-out test problems scored (greedy pass@1) at each evaluation.")
+
+    # --- model ---
+    n_layer: int = arg(2, "Transformer blocks.")
+    n_head: int = arg(4, "Attention heads per block.")
+    n_embd: int = arg(128, "Embedding width.")
+    dropout: float = arg(0.0, "Dropout probability.")
+
+    # --- optimisation ---
+    steps: int = arg(2000, "Optimiser steps.")
+    batch_size: int = arg(64, "Examples per step.")
+    lr: float = arg(3e-3, "Peak learning rate (linear warm-up, then cosine decay to a tenth).")
+    warmup: int = arg(100, "Warm-up steps.")
+    weight_decay: float = arg(0.1, "AdamW weight decay on weight matrices.")
+    eval_every: int = arg(500, "Steps between evaluations on the test split (and at the end).")
+
+    # --- run ---
+    seed: int = arg(1, "Seed for the data, the initial weights and the batches.")
+    device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
+    torch_threads: int = arg(1, "CPU threads for torch (0 = torch's default).")
+
+    def validate(self) -> None:
+        require(self.max_level >= 1, f"--max-level must be at least 1, got {self.max_level}")
+        require(all(s >= 0 for s in self.mix), f"--mix shares must be non-negative, got {self.mix}")
+        require(self.train_size >= 1, f"--train-size must be at least 1, got {self.train_size}")
+        require(self.steps >= 1, f"--steps must be at least 1, got {self.steps}")
+        require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
+        require(self.n_embd % self.n_head == 0, f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
+        require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
+        require(self.torch_threads >= 0, f"--torch-threads must be >= 0, got {self.torch_threads}")
+
+    def make_task(self) -> Task:
+        return make_task(self.task, self.max_level, self.scratchpad)
+
+
+def encode_examples(task: Task, problems: list[Problem]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inputs x, targets y and the loss mask, each (n, block_size - 1), for teacher forcing.
+
+    A row is pad_left(prompt) + solution + EOS + PAD...; y is x shifted left by one, and the mask is
+    True where y is a response token (the solution or its EOS).
+    """
+    P, width = task.prompt_width, task.block_size
+    rows = []
+    for p in problems:
+        resp = encode(p.solution) + [EOS_ID]
+        rows.append(pad_left(encode(p.prompt), P) + resp + [PAD_ID] * (width - P - len(resp)))
+    seq = torch.tensor(rows, dtype=torch.long)  # (n, P + R)
+    x, y = seq[:, :-1], seq[:, 1:]  # (n, P + R - 1) each
+    pos = torch.arange(width - 1)[None, :]  # y[:, j] is token j + 1 of the row
+    lengths = torch.tensor([len(p.solution) + 1 for p in problems])[:, None]  # (n, 1)
+    mask = (pos >= P - 1) & (pos < P - 1 + lengths)
+    return x, y, mask
+
+
+def model_config(cfg: PretrainConfig, task: Task) -> TransformerConfig:
+    return TransformerConfig(
+        vocab_size=VOCAB_SIZE,
+        block_size=task.block_size,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd=cfg.n_embd,
+        dropout=cfg.dropout,
+    )
+
+
+def learning_rate(step: int, cfg: PretrainConfig) -> float:
+    """Linear warm-up to lr, then cosine decay to lr / 10 at the last step."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def task_spec(task: Task) -> dict[str, Any]:
+    """What `make_task` needs to rebuild `task`."""
+    level = max(task.levels)
+    return {"name": task.name, "max_level": level, "scratchpad": bool(getattr(task, "use_scratchpad", False))}
+
+
+def save_checkpoint(path: Path, model: GPT, task: Task) -> None:
+    """Weights as safetensors, with the model's shape and the task in the file's metadata."""
+    from safetensors.torch import save_model
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"model": json.dumps(asdict(model.config)), "task": json.dumps(task_spec(task))}
+    tmp = path.with_suffix(".tmp")
+    save_model(model, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
+    """The model and task saved by `save_checkpoint`; for a run folder, its RL policy if it has one, else its base."""
+    from safetensors import safe_open
+    from safetensors.torch import load_model
+
+    p = Path(path)
+    if p.is_dir():
+        policy = p / "checkpoints" / POLICY_CHECKPOINT
+        p = policy if policy.is_file() else p / "checkpoints" / BASE_CHECKPOINT
+    if not p.is_file():
+        raise UserError(f"no language-model checkpoint at {p}")
+    with safe_open(str(p), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "model" not in meta or "task" not in meta:
+        raise UserError(f"{p} is not a kingme lm checkpoint (no model/task metadata)")
+    model = GPT(TransformerConfig(**json.loads(meta["model"])))
+    load_model(model, str(p), device=device)
+    spec = json.loads(meta["task"])
+    return model.to(device), make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+
+
+def pretrain(
+    cfg: PretrainConfig, run_dir: Path | None = None, quiet: bool = True, log: Any = None
+) -> tuple[GPT, Task, dict[str, Any]]:
+    """Train a base model; save it under run_dir/checkpoints when run_dir is given.
+
+    `log`, if given, receives one metrics row per evaluation. Returns (model, task, summary).
+    """
+    device = resolve_device(cfg.device)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    rng = seed_everything(cfg.seed)
+    task = cfg.make_task()
+    train = sample_problems(task, rng, cfg.train_size, "train", cfg.mix, cfg.max_skill)
+    test = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.eval_problems, "test")
+    x, y, mask = (t.to(device) for t in encode_examples(task, train))
+    model = GPT(model_config(cfg, task)).to(device)
+    opt = model.configure_optimizer(cfg.lr, cfg.weight_decay)
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    t0, tokens_seen = time.perf_counter(), 0
+    summary: dict[str, Any] = {"params": model.num_params(), "train_problems": len(train)}
+    loss_value = float("nan")
+    with progress_bar(cfg.steps, f"pretrain {task.name}", enabled=not quiet) as advance:
+        for step in range(cfg.steps):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, cfg)
+            idx = torch.randint(0, len(train), (cfg.batch_size,), generator=gen).to(device)
+            _, loss = model(x[idx], targets=y[idx], mask=mask[idx])
+            assert loss is not None
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            loss_value = float(loss.item())
+            tokens_seen += int(mask[idx].sum())
+            advance(info=f"loss {loss_value:.3f}")
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                model.eval()
+                acc = greedy_accuracy(model, task, test, device=device)
+                model.train()
+                elapsed = time.perf_counter() - t0
+                row = {
+                    "update": step + 1,
+                    "global_step": step + 1,
+                    "time": elapsed,
+                    "losses/loss": loss_value,
+                    "charts/test_pass1": acc["all"],
+                    **{f"charts/test_pass1_{k}": v for k, v in acc.items() if k != "all"},
+                    "charts/tokens_per_s": tokens_seen / max(elapsed, 1e-9),
+                }
+                if log is not None:
+                    log(row)
+                summary.update(final_loss=loss_value, test_pass1=acc, runtime_s=elapsed)
+    model.eval()
+    if run_dir is not None:
+        save_checkpoint(run_dir / "checkpoints" / BASE_CHECKPOINT, model, task)
+    return model, task, summary

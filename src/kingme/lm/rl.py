@@ -1,0 +1,353 @@
+"""RL on the language model: one rollout loop, one update, every algorithm of `kingme.lm.algos`.
+
+Each update has three phases, as in PPO:
+1. rollout, θ_old frozen: P prompts from the train split, G samples each, the verifier's rewards;
+2. advantages: per response from the group (GRPO, Dr. GRPO, RLOO, REINFORCE) or per token by GAE
+   over the KL-shaped reward (PPO), with logp_old, the reference's logp and the values computed once;
+3. K epochs over the rollout: the clipped surrogate (or the plain policy gradient), the k3 KL to the
+   reference in the loss (GRPO), the value loss (PPO), with the tokens weighted by `loss_norm`.
+
+Each algorithm is a preset of the fields of `RLConfig` (`ALGO_PRESETS`); any field given explicitly
+overrides its preset, so an experiment can switch one ingredient off. The resolved config (presets
+filled in) is what the run folder's config.json holds.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from kingme.common import UserError, resolve_device, seed_everything
+from kingme.config import arg, require
+from kingme.lm.algos import (
+    LossNorm,
+    clipped_surrogate,
+    equal_reward_groups,
+    group_advantages,
+    kl_shaped_rewards,
+    masked_mean,
+    rloo_advantages,
+    token_gae,
+    token_weights,
+    weighted_k3,
+)
+from kingme.lm.evaluate import greedy_accuracy
+from kingme.lm.sampling import decode_responses, encode_prompts, generate, token_logprobs
+from kingme.lm.tasks import Problem, Task, sample_problems
+from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
+from kingme.progress import progress_bar
+from kingme.transformer import GPT
+
+Algo = Literal["grpo", "dr_grpo", "rloo", "reinforce", "ppo"]
+Advantage = Literal["group", "loo", "gae"]
+
+# Each algorithm as values of RLConfig's preset fields (those that default to None).
+ALGO_PRESETS: dict[str, dict[str, Any]] = {
+    # DeepSeekMath: group-normalised advantage, per-response token mean, k3 KL in the loss
+    "grpo": {"advantage": "group", "scale_by_std": True, "loss_norm": "sequence", "clip": True, "kl_coef": 0.04,
+             "kl_in_reward": False},
+    # Liu et al. 2025: no std, no length normalisation (a constant), no KL
+    "dr_grpo": {"advantage": "group", "scale_by_std": False, "loss_norm": "constant", "clip": True, "kl_coef": 0.0,
+                "kl_in_reward": False},
+    # Ahmadian et al. 2024: leave-one-out baseline, the whole response one action, on-policy
+    "rloo": {"advantage": "loo", "scale_by_std": False, "loss_norm": "sum", "clip": False, "kl_coef": 0.0,
+             "kl_in_reward": False},
+    # nanochat's "GRPO": r - mean, token-level mean, no KL, no ratio or clip
+    "reinforce": {"advantage": "group", "scale_by_std": False, "loss_norm": "token", "clip": False, "kl_coef": 0.0,
+                  "kl_in_reward": False},
+    # InstructGPT: a value head, token-level GAE on the reward with the per-token KL penalty folded in
+    "ppo": {"advantage": "gae", "scale_by_std": False, "loss_norm": "token", "clip": True, "kl_coef": 0.05,
+            "kl_in_reward": True},
+}  # fmt: skip
+
+
+@dataclass
+class RLConfig:
+    """`kingme lm train BASE --algo ALGO`: RL from a base model on its task's train split."""
+
+    base: str = arg("", "The base model: a `kingme lm pretrain` run folder or its .safetensors checkpoint.")
+    algo: Algo = arg("grpo", "The algorithm, a preset of the fields below: grpo, dr_grpo, rloo, reinforce or ppo.")
+
+    # --- rollout ---
+    updates: int = arg(100, "Updates (rollout + K epochs) to train for.")
+    prompts_per_update: int = arg(16, "Prompts per rollout (P).")
+    group_size: int = arg(8, "Samples per prompt (G); a rollout has P·G responses.")
+    temperature: float = arg(1.0, "Sampling temperature of the rollouts.")
+    top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
+    mix: tuple[float, ...] = arg((), "Share of each difficulty level among the RL prompts (empty = equal).")
+
+    # --- the algorithm's ingredients (none = the algorithm's preset) ---
+    advantage: Advantage | None = arg(None, "group (r − mean), loo (leave-one-out) or gae (value head, per token).")
+    scale_by_std: bool | None = arg(None, "Divide group advantages by the group's std (GRPO).")
+    loss_norm: LossNorm | None = arg(
+        None, "How tokens are averaged: sequence (per response, GRPO), token (batch), constant (Dr. GRPO) or sum."
+    )
+    clip: bool | None = arg(None, "Clip the ratio (off: the plain policy gradient ρ·Â).")
+    clip_low: float = arg(0.2, "ε_low: the ratio is clipped below at 1 − ε_low.")
+    clip_high: float | None = arg(None, "ε_high: clipped above at 1 + ε_high (DAPO's clip-higher: 0.28; none = ε_low).")
+    kl_coef: float | None = arg(None, "β, the weight of the KL to the reference model (0 = no reference).")
+    kl_in_reward: bool | None = arg(None, "Fold the KL into a per-token reward (PPO) instead of the loss (GRPO).")
+    drop_equal_groups: bool = arg(False, "Leave out of the loss the groups whose rewards are all equal (DAPO).")
+    gamma: float = arg(1.0, "PPO: discount over tokens.")
+    gae_lambda: float = arg(0.95, "PPO: GAE λ over tokens.")
+    vf_coef: float = arg(0.5, "PPO: weight of the value loss.")
+    ent_coef: float = arg(0.0, "Weight of an entropy bonus per token.")
+
+    # --- optimisation ---
+    epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
+    lr: float = arg(1e-4, "Adam learning rate.")
+    max_grad_norm: float | None = arg(1.0, "Clip the global gradient norm to this (none = off).")
+
+    # --- evaluation and run ---
+    eval_every: int = arg(10, "Updates between greedy pass@1 evaluations on the test split (and at the end).")
+    eval_problems: int = arg(256, "Held-out test problems per evaluation.")
+    seed: int = arg(1, "Seed for the prompts, the samples and the value head.")
+    device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
+    torch_threads: int = arg(1, "CPU threads for torch (0 = torch's default).")
+
+    def validate(self) -> None:
+        require(self.updates >= 1, f"--updates must be at least 1, got {self.updates}")
+        require(self.prompts_per_update >= 1, f"--prompts-per-update must be at least 1, got {self.prompts_per_update}")
+        require(self.group_size >= 2, f"--group-size must be at least 2 (a group needs a baseline), got {self.group_size}")
+        require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        require(self.temperature > 0, f"--temperature must be positive for RL rollouts, got {self.temperature}")
+        require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
+        require(self.clip_low > 0, f"--clip-low must be positive, got {self.clip_low}")
+        require(self.clip_high is None or self.clip_high > 0, f"--clip-high must be positive, got {self.clip_high}")
+        require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
+        require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
+
+    def resolved(self) -> RLConfig:
+        """A copy with every None preset field set from the algorithm's preset (and clip_high from clip_low)."""
+        preset = ALGO_PRESETS[self.algo]
+        values = {k: v for k, v in preset.items() if getattr(self, k) is None}
+        if self.clip_high is None:
+            values["clip_high"] = self.clip_low
+        return dataclasses.replace(self, **values)
+
+
+@dataclass
+class Rollout:
+    """P·G responses to P prompts (rows of one prompt adjacent) and their rewards."""
+
+    prompt_text: list[str]  # (B,)
+    prompts: torch.Tensor  # (B, P_width) left-padded
+    responses: torch.Tensor  # (B, N)
+    mask: torch.Tensor  # (B, N) True up to and including EOS
+    response_text: list[str]  # (B,)
+    rewards: torch.Tensor  # (B,) 1 if the verifier accepts the response, else 0
+    group_size: int
+
+
+def collect_rollout(
+    policy: GPT, task: Task, problems: list[Problem], G: int, temperature: float, top_k: int | None, device: str
+) -> Rollout:
+    """The shared rollout: G samples of each problem's prompt, scored by the task's verifier."""
+    texts = [p.prompt for p in problems for _ in range(G)]
+    prompts = encode_prompts(texts, task.prompt_width, device)  # (B, P)
+    gen = generate(policy, prompts, task.response_width, temperature, top_k)
+    responses = decode_responses(gen)
+    rewards = torch.tensor([float(task.verify(p, r)) for p, r in zip(texts, responses, strict=True)], device=device)
+    return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G)
+
+
+def forward_responses(
+    model: GPT, prompts: torch.Tensor, responses: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (B, N, V) that predicted each response token, and the hidden states (B, N, C) they came from.
+
+    Hidden state P − 1 + t has seen the prompt and o_<t: the state in which token t is chosen, so it
+    also feeds PPO's value head.
+    """
+    P, N = prompts.shape[1], responses.shape[1]
+    seq = torch.cat([prompts, responses[:, :-1]], dim=1)  # (B, P + N - 1)
+    h = model.hidden(seq)[:, P - 1 : P - 1 + N, :]  # (B, N, C)
+    return model.lm_head(h), h
+
+
+class ValueHead(nn.Module):
+    """PPO's critic: a linear read-out of the policy's hidden state, V(q, o_<t)."""
+
+    def __init__(self, n_embd: int) -> None:
+        super().__init__()
+        self.v = nn.Linear(n_embd, 1)
+        nn.init.zeros_(self.v.weight)
+        nn.init.zeros_(self.v.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.v(h).squeeze(-1)  # (B, N, C) -> (B, N)
+
+
+def response_stats(roll: Rollout) -> dict[str, float]:
+    """Reward and response lengths (tokens, EOS included), the correct and the wrong ones apart."""
+    lengths = roll.mask.sum(dim=1).float()
+    ok = roll.rewards > 0.5
+    return {
+        "charts/reward": float(roll.rewards.mean()),
+        "charts/length_correct": float(lengths[ok].mean()) if ok.any() else float("nan"),
+        "charts/length_wrong": float(lengths[~ok].mean()) if (~ok).any() else float("nan"),
+    }
+
+
+def rl_update(
+    policy: GPT,
+    reference: GPT | None,
+    value_head: ValueHead | None,
+    opt: torch.optim.Optimizer,
+    roll: Rollout,
+    cfg: RLConfig,
+) -> dict[str, float]:
+    """Phases 2 and 3 of one update on `roll`, with `cfg` resolved. Returns the update's metrics."""
+    B, N = roll.responses.shape
+    G, P = roll.group_size, B // roll.group_size
+    beta = float(cfg.kl_coef or 0.0)
+    # ---- phase 2: what θ_old, the reference and the critic said, then the advantages ----
+    with torch.no_grad():
+        logits_old, h_old = forward_responses(policy, roll.prompts, roll.responses)
+        logp_old, _ = token_logprobs(logits_old, roll.responses)  # (B, N)
+        ref_logp = token_logprobs(forward_responses(reference, roll.prompts, roll.responses)[0], roll.responses)[0] \
+            if reference is not None else logp_old
+        values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
+        groups = roll.rewards.view(P, G)  # (P, G)
+        equal = equal_reward_groups(groups)  # (P,)
+        returns = torch.zeros_like(logp_old)
+        if cfg.advantage == "gae":
+            shaped = kl_shaped_rewards(roll.rewards, logp_old, ref_logp, roll.mask, beta if cfg.kl_in_reward else 0.0)
+            adv, returns = token_gae(shaped, values_old, roll.mask, cfg.gamma, cfg.gae_lambda)
+            adv = torch.where(roll.mask, adv, 0.0)
+            if int(roll.mask.sum()) > 1:
+                adv[roll.mask] = normalize(adv[roll.mask])  # whitened over the batch's tokens, as in PPO
+        else:
+            per_response = group_advantages(groups, bool(cfg.scale_by_std)) if cfg.advantage == "group" \
+                else rloo_advantages(groups)  # (P, G)
+            adv = per_response.reshape(B, 1) * roll.mask  # (B, N): every token gets its response's Â
+        loss_mask = roll.mask.clone()
+        if cfg.drop_equal_groups:
+            loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
+        weights = token_weights(loss_mask, cfg.loss_norm or "token")  # (B, N)
+    # ---- phase 3: K epochs over the rollout ----
+    eps_low = cfg.clip_low if cfg.clip else None
+    eps_high = float(cfg.clip_high if cfg.clip_high is not None else cfg.clip_low)
+    stats: dict[str, float] = {}
+    for _epoch in range(cfg.epochs):
+        logits, h = forward_responses(policy, roll.prompts, roll.responses)
+        logp, log_probs = token_logprobs(logits, roll.responses)  # (B, N), (B, N, V)
+        ratio = torch.exp(logp - logp_old)  # (B, N)
+        pg_loss = clipped_surrogate(ratio, adv, weights, eps_low, eps_high)
+        kl_loss = weighted_k3(logp, ref_logp, weights) if beta > 0 and not cfg.kl_in_reward else logp.sum() * 0.0
+        entropy = masked_entropy(log_probs.reshape(B * N, -1), None).view(B, N)  # (B, N)
+        ent = masked_mean(entropy, roll.mask)
+        loss = pg_loss + beta * kl_loss - cfg.ent_coef * ent
+        v_loss = torch.zeros(())
+        if value_head is not None:
+            values = value_head(h)
+            v_loss = value_loss(values[roll.mask], values_old[roll.mask], returns[roll.mask], None)
+            loss = loss + cfg.vf_coef * v_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.max_grad_norm is not None:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        opt.step()
+        with torch.no_grad():
+            on = roll.mask
+            _, kl_ref = approx_kl((ref_logp - logp)[on]) if reference is not None else (None, torch.zeros(()))
+            stats = {
+                "losses/policy_loss": float(pg_loss),
+                "losses/kl_loss": float(kl_loss),
+                "losses/value_loss": float(v_loss),
+                "losses/entropy": float(ent),
+                "losses/kl_ref": float(kl_ref),
+                "losses/clipfrac": float(clip_fraction(ratio[on], eps_high)) if bool(on.any()) else 0.0,
+                "losses/approx_kl": float(approx_kl((logp - logp_old)[on])[1]) if bool(on.any()) else 0.0,
+            }
+    stats["charts/zero_adv_groups"] = float(equal.float().mean())
+    if value_head is not None:
+        stats["losses/explained_variance"] = explained_variance(values_old[roll.mask], returns[roll.mask])
+    return stats
+
+
+def load_base(base: str, device: str) -> tuple[GPT, Task]:
+    from kingme.lm.pretrain import load_checkpoint
+
+    if not base:
+        raise UserError("give the base model: a `kingme lm pretrain` run folder or its .safetensors file")
+    return load_checkpoint(base, device)
+
+
+def train(
+    cfg: RLConfig,
+    run_dir: Path | None = None,
+    quiet: bool = True,
+    log: Any = None,
+    base: tuple[GPT, Task] | None = None,
+) -> tuple[GPT, dict[str, Any]]:
+    """RL from the base model (`cfg.base`, or the given (model, task)); returns (policy, summary).
+
+    `log` receives one metrics row per update. With run_dir, the final policy is saved to
+    run_dir/checkpoints/policy.safetensors (loadable like a base checkpoint).
+    """
+    cfg = cfg.resolved()
+    device = resolve_device(cfg.device)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    rng = seed_everything(cfg.seed)
+    policy, task = base if base is not None else load_base(cfg.base, device)
+    policy = copy.deepcopy(policy).to(device).train()
+    reference = None
+    if (cfg.kl_coef or 0.0) > 0:
+        reference = copy.deepcopy(policy).eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+    value_head = ValueHead(policy.config.n_embd).to(device) if cfg.advantage == "gae" else None
+    params = list(policy.parameters()) + (list(value_head.parameters()) if value_head is not None else [])
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    test = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.eval_problems, "test")
+    policy.eval()
+    first = greedy_accuracy(policy, task, test, device=device)
+    summary: dict[str, Any] = {"test_pass1_start": first, "rewards": []}
+    t0, tokens = time.perf_counter(), 0
+    with progress_bar(cfg.updates, f"{cfg.algo} {task.name}", enabled=not quiet) as advance:
+        for update in range(1, cfg.updates + 1):
+            problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
+            t_roll = time.perf_counter()
+            policy.eval()  # sampling without dropout
+            roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device)
+            sample_s = time.perf_counter() - t_roll
+            policy.train()
+            stats = rl_update(policy, reference, value_head, opt, roll, cfg)
+            n_tokens = int(roll.mask.sum())
+            tokens += n_tokens
+            row: dict[str, Any] = {
+                "update": update,
+                "global_step": update,
+                "time": time.perf_counter() - t0,
+                **response_stats(roll),
+                **stats,
+                "charts/sample_tokens_per_s": n_tokens / max(sample_s, 1e-9),
+                "charts/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
+            }
+            if update % cfg.eval_every == 0 or update == cfg.updates:
+                policy.eval()
+                acc = greedy_accuracy(policy, task, test, device=device)
+                row["charts/test_pass1"] = acc["all"]
+                summary["test_pass1_end"] = acc
+            summary["rewards"].append(row["charts/reward"])
+            if log is not None:
+                log(row)
+            advance(info=f"reward {row['charts/reward']:.2f}")
+    policy.eval()
+    summary["runtime_s"] = time.perf_counter() - t0
+    if run_dir is not None:
+        from kingme.lm.pretrain import POLICY_CHECKPOINT, save_checkpoint
+
+        save_checkpoint(run_dir / "checkpoints" / POLICY_CHECKPOINT, policy, task)
+    return policy, summary
