@@ -351,3 +351,11 @@ def test_game_over_analysis_knows_its_critic(client: TestClient) -> None:
         pytest.skip("no shipped model")
     a = client.post("/api/analysis", json={"fen": "W:W:B1", "model": "policy:default"}).json()
     assert a["moves"] == [] and a["value"] is None and a["critic"] is True
+
+
+def test_play_help_names_the_shipped_model() -> None:
+    from kingme.web.commands import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "policy:default, the shipped model" in text
+    assert "none does" not in text and "once a shipped model exists" not in text
