@@ -90,3 +90,19 @@ def test_generate_children_matches_generate() -> None:
             moves = board.legal_moves()
             board.push(moves[int(rng.integers(len(moves)))])
     assert positions > 800
+
+
+def test_bulk_counting_matches_generation_in_random_positions() -> None:
+    """The last ply's count (men's single jumps by popcount, the rest walked) against the moves
+    generated, in positions from random games (kings, multi-jumps and crowning among them)."""
+    rng = np.random.default_rng(1)
+    checked = 0
+    for _ in range(30):
+        board = Board()
+        while not board.is_game_over() and len(board.move_stack) < 150:
+            for depth in (1, 2, 3):
+                assert perft(board, depth, bulk=True) == perft(board, depth, bulk=False)
+            checked += 1
+            moves = board.legal_moves()
+            board.push(moves[int(rng.integers(len(moves)))])
+    assert checked > 1500

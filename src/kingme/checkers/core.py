@@ -368,16 +368,47 @@ def _children_from(P: np.uint64, O: np.uint64, K: np.uint64, side: int, buf: np.
 
 
 @njit(inline="always", cache=True)
+def _man_jumps(men: np.uint64, O: np.uint64, empty: np.uint64, d: int) -> np.uint64:
+    """Landing squares of the single jumps of ``men`` in direction ``d``."""
+    return shift(shift(men, d) & O, d) & empty
+
+
+@njit(inline="always", cache=True)
+def _count_captures(P: np.uint64, O: np.uint64, K: np.uint64, side: int, J: np.uint64, buf: np.ndarray) -> int:
+    """Number of capture moves, given the jumpers ``J``.
+
+    Most captures by men are one jump that cannot go on, and those are counted by popcount, all
+    men at once: a man's next jump goes forward, away from the square it left and the piece it
+    took, so whether it can jump again is read off the position as it was. Men whose jump goes on,
+    and kings, are walked one by one by the capture search.
+    """
+    empty = VALID & ~(P | O)
+    crown = crown_row(side)
+    d0 = 0 if side == 0 else 2  # the men's forward directions are d0 and d0 + 1
+    d1 = d0 + 1
+    men = J & ~K
+    again = _ZERO  # men with a first jump after which they can jump again
+    for d in range(d0, d0 + 2):
+        land = _man_jumps(men, O, empty, d) & ~crown  # a crowning jump ends the move
+        on0 = shift(shift(_man_jumps(land, O, empty, d0), d0 ^ 2), d0 ^ 2)
+        on1 = shift(shift(_man_jumps(land, O, empty, d1), d1 ^ 2), d1 ^ 2)
+        again |= shift(shift(on0 | on1, d ^ 2), d ^ 2)
+    simple = men & ~again
+    total = int(popcount(_man_jumps(simple, O, empty, d0)) + popcount(_man_jumps(simple, O, empty, d1)))
+    walk = J & (K | again)
+    while walk != _ZERO:
+        sq = walk & (~walk + _ONE)
+        walk ^= sq
+        total += _captures_from(sq, P, O, K, side, COUNT, buf, buf, buf[0], 0)
+    return total
+
+
+@njit(inline="always", cache=True)
 def _count_legal(P: np.uint64, O: np.uint64, K: np.uint64, side: int, buf: np.ndarray) -> int:
     """Number of legal moves (steps by popcount; capture sequences walked, not written)."""
     J = jumpers(P, O, K, side)
     if J != _ZERO:
-        total = 0
-        while J != _ZERO:
-            sq = J & (~J + _ONE)
-            J ^= sq
-            total += _captures_from(sq, P, O, K, side, COUNT, buf, buf, buf[0], 0)
-        return total
+        return _count_captures(P, O, K, side, J, buf)
     empty = VALID & ~(P | O)
     kings = P & K
     down = P if side == 0 else kings  # pieces that may step +4/+5 (directions 0 and 1)
