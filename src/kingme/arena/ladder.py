@@ -43,6 +43,9 @@ LADDER: tuple[str, ...] = (
 )
 ANCHOR = "alphabeta:4"
 ANCHOR_RATING = 1500.0
+# The rungs self-play training is rated on between updates by default: the ladder up to the anchor
+# (the same rungs, ratings and ply cap as `kingme ladder`; fewer games per evaluation).
+TRAINING_RUNGS: tuple[str, ...] = LADDER[:4]
 # Measuring instruments, not rungs: alphabeta:2 with 50%, 25% and 10% of its moves random.
 BRIDGES: tuple[str, ...] = ("mix:0.5:alphabeta:2", "mix:0.25:alphabeta:2", "mix:0.1:alphabeta:2")
 LADDER_MAX_PLIES = MAX_PLIES  # the ply cap of every ladder game (the ratings were measured with it)

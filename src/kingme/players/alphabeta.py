@@ -220,7 +220,7 @@ def _enter(
     return False, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a search never holds the GIL (the web server keeps answering)
 def negamax(
     P: np.uint64,
     O: np.uint64,
@@ -298,7 +298,7 @@ def negamax(
                     state[ply, _NEXT] = state[ply, _N]  # cut-off
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a search never holds the GIL (the web server keeps answering)
 def search_root(
     black: np.uint64,
     white: np.uint64,

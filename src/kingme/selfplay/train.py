@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from kingme.arena.ladder import TRAINING_RUNGS, check_rungs
 from kingme.common import atomic_write_text, json_safe
 from kingme.config import arg, require
 from kingme.nets import ActorCritic, make_network
@@ -30,8 +31,6 @@ from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Budget, TrainResult, UpdateInfo, train
 from kingme.runs import write_config
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv
-
-LADDER = ("random", "greedy", "alphabeta:2", "alphabeta:4")
 
 
 @dataclass
@@ -78,7 +77,7 @@ class SelfPlayConfig(PPOConfig):
     draw_reward: float = arg(0.0, "Shaping: reward for a draw by rule (0 = off, the default; < 0 = contempt).")
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
-    eval_ladder: tuple[str, ...] = arg(LADDER, "Ladder opponents of the evaluation, comma-separated.")
+    eval_ladder: tuple[str, ...] = arg(TRAINING_RUNGS, "Ladder rungs the evaluation plays (a subset of the ladder).")
 
     def validate(self) -> None:
         super().validate()
@@ -109,6 +108,7 @@ class SelfPlayConfig(PPOConfig):
         )
         require(self.eval_every_minutes >= 0, "eval-every-minutes must be >= 0")
         require(bool(self.eval_ladder), "--eval-ladder needs at least one opponent")
+        check_rungs(self.eval_ladder)  # a rung off the ladder fails here, not at the first evaluation
 
     @property
     def budget(self) -> Budget:
