@@ -127,8 +127,20 @@ def test_fen_round_trip_and_ranges() -> None:
 
 @pytest.mark.parametrize(
     "fen",
-    ["", "B", "B:W21", "X:W21:B1", "B:W21:W22", "B:W21:B1,1", "B:W21:B0", "B:W21:B5-3", "B:W21:Bx",
-     "B:W21:B29", "B:W1:B9", "B:W21,K:B1"],
+    [
+        "",
+        "B",
+        "B:W21",
+        "X:W21:B1",
+        "B:W21:W22",
+        "B:W21:B1,1",
+        "B:W21:B0",
+        "B:W21:B5-3",
+        "B:W21:Bx",
+        "B:W21:B29",
+        "B:W1:B9",
+        "B:W21,K:B1",
+    ],
 )
 def test_malformed_fen_is_rejected(fen: str) -> None:
     with pytest.raises(BoardError):
