@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -18,6 +22,13 @@ from kingme.lm.tasks import (
     split_of,
 )
 from kingme.lm.vocab import decode, encode
+
+SAMPLE_SCRIPT = """
+import numpy as np
+from kingme.lm.tasks import make_task, sample_problems
+for name in ("addition", "path", "countdown"):
+    print([p.prompt for p in sample_problems(make_task(name, 3), np.random.default_rng(7), 5, "train")])
+"""
 
 
 def test_addition_verifier() -> None:
@@ -114,3 +125,19 @@ def test_mix_and_held_out_skills() -> None:
         sample_problems(task, rng, 1, "train", mix=(1, 1))
     with pytest.raises(UserError, match="vocabulary"):
         encode("47 + 85")
+
+
+def test_problems_depend_on_the_seed_only_not_on_python_hash_randomisation() -> None:
+    """The same seed draws the same problems in every process (a set's order follows PYTHONHASHSEED)."""
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", SAMPLE_SCRIPT],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert outs[0] == outs[1] and outs[0].count("[") == 3

@@ -55,7 +55,9 @@ def pass_at_ks(
         chunk = problems[start : start + per_call]
         prompts = [p.prompt for p in chunk for _ in range(n)]
         with torch.no_grad():
-            gen = generate(model, encode_prompts(prompts, task.prompt_width, device), task.response_width, temperature, top_k)
+            gen = generate(
+                model, encode_prompts(prompts, task.prompt_width, device), task.response_width, temperature, top_k
+            )
         ok = np.array(correct(task, prompts, decode_responses(gen))).reshape(len(chunk), n)  # (problems, n)
         counts += ok.sum(axis=1).tolist()
     return {k: float(np.mean([pass_at_k(n, c, k) for c in counts])) for k in ks}

@@ -42,7 +42,9 @@ class PretrainConfig:
     task: TaskName = arg("addition", "The task: addition, path or countdown.")
     max_level: int = arg(3, "Top of the difficulty knob: digits of an addition, edges of a path, numbers in Countdown.")
     scratchpad: bool = arg(False, "Addition only: responses write out each digit's sum and carry before the answer.")
-    mix: tuple[float, ...] = arg((), "Share of each difficulty level in the pre-training set, one per level (empty = equal).")
+    mix: tuple[float, ...] = arg(
+        (), "Share of each difficulty level in the pre-training set, one per level (empty = equal)."
+    )
     max_skill: int | None = arg(
         None,
         "Hold out every problem whose skill exceeds this: carries reaching past this many digits (addition), "

@@ -116,7 +116,9 @@ class RLConfig:
     def validate(self) -> None:
         require(self.updates >= 1, f"--updates must be at least 1, got {self.updates}")
         require(self.prompts_per_update >= 1, f"--prompts-per-update must be at least 1, got {self.prompts_per_update}")
-        require(self.group_size >= 2, f"--group-size must be at least 2 (a group needs a baseline), got {self.group_size}")
+        require(
+            self.group_size >= 2, f"--group-size must be at least 2 (a group needs a baseline), got {self.group_size}"
+        )
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
         require(self.temperature > 0, f"--temperature must be positive for RL rollouts, got {self.temperature}")
         require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
@@ -159,9 +161,7 @@ def collect_rollout(
     return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G)
 
 
-def forward_responses(
-    model: GPT, prompts: torch.Tensor, responses: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_responses(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (B, N, V) that predicted each response token, and the hidden states (B, N, C) they came from.
 
     Hidden state P − 1 + t has seen the prompt and o_<t: the state in which token t is chosen, so it
@@ -213,8 +213,11 @@ def rl_update(
     with torch.no_grad():
         logits_old, h_old = forward_responses(policy, roll.prompts, roll.responses)
         logp_old, _ = token_logprobs(logits_old, roll.responses)  # (B, N)
-        ref_logp = token_logprobs(forward_responses(reference, roll.prompts, roll.responses)[0], roll.responses)[0] \
-            if reference is not None else logp_old
+        ref_logp = (
+            token_logprobs(forward_responses(reference, roll.prompts, roll.responses)[0], roll.responses)[0]
+            if reference is not None
+            else logp_old
+        )
         values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
         groups = roll.rewards.view(P, G)  # (P, G)
         equal = equal_reward_groups(groups)  # (P,)
@@ -226,8 +229,11 @@ def rl_update(
             if int(roll.mask.sum()) > 1:
                 adv[roll.mask] = normalize(adv[roll.mask])  # whitened over the batch's tokens, as in PPO
         else:
-            per_response = group_advantages(groups, bool(cfg.scale_by_std)) if cfg.advantage == "group" \
-                else rloo_advantages(groups)  # (P, G)
+            per_response = (
+                group_advantages(groups, bool(cfg.scale_by_std))
+                if cfg.advantage == "group"
+                else rloo_advantages(groups)
+            )  # (P, G)
             adv = per_response.reshape(B, 1) * roll.mask  # (B, N): every token gets its response's Â
         loss_mask = roll.mask.clone()
         if cfg.drop_equal_groups:

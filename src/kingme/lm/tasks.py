@@ -189,9 +189,8 @@ class Path(Task):
         while len(edges) < self.nodes - 1 + self.extra_edges:
             u, v = rng.choice(self.nodes, size=2, replace=False)
             edges.add(tuple(sorted((letters[int(u)], letters[int(v)]))))
-        out = [(e[0], e[1]) for e in edges]
-        rng.shuffle(out)  # type: ignore[arg-type]
-        return out
+        out = sorted((e[0], e[1]) for e in edges)  # sorted first: a set's order changes with PYTHONHASHSEED
+        return [out[int(i)] for i in rng.permutation(len(out))]
 
     def sample(self, rng: np.random.Generator, level: int) -> Problem:
         for _ in range(1000):

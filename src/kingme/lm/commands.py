@@ -1,0 +1,179 @@
+"""`kingme lm ...`: RL for reasoning on a tiny language model trained here.
+
+    kingme lm pretrain TASK [--max-level 3 --scratchpad --mix 0.2,0.3,0.5 --max-skill K --steps N ...]
+    kingme lm train BASE [--algo grpo|dr_grpo|rloo|reinforce|ppo --updates N ...]
+    kingme lm eval RUN [--k 1,8,64 --samples 64 --problems 100]
+    kingme lm sample RUN PROMPT [--n 5 --temperature 1.0 --top-k K]
+
+pretrain and train write a run folder (runs/lm-pretrain-... or runs/lm-train-...) holding
+config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors.
+BASE and RUN are run folders (or .safetensors files); a train run's folder gives its RL policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kingme.common import UserError, atomic_write_json, resolve_device
+from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
+from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
+from kingme.lm.rl import RLConfig, train
+from kingme.lm.tasks import Split, sample_problems
+from kingme.runs import add_run_options, create_run, write_config
+
+SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
+
+
+@dataclass
+class EvalConfig:
+    """`kingme lm eval RUN`: pass@k (unbiased estimator, Chen et al. 2021) on the held-out test split."""
+
+    k: tuple[int, ...] = arg((1, 8, 64), "The k of pass@k, comma-separated.")
+    samples: int = arg(64, "Samples per problem (n >= the largest k).")
+    problems: int = arg(100, "Problems scored.")
+    split: Split = arg("test", "The split the problems come from: test (held out) or train.")
+    temperature: float = arg(1.0, "Sampling temperature.")
+    top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
+    seed: int = arg(1, "Seed for the problems and the samples.")
+    device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
+
+    def validate(self) -> None:
+        require(len(self.k) >= 1 and min(self.k) >= 1, f"--k needs positive integers, got {self.k}")
+        require(self.samples >= max(self.k), f"--samples {self.samples} must be at least the largest k {max(self.k)}")
+        require(self.problems >= 1, f"--problems must be at least 1, got {self.problems}")
+        require(self.temperature > 0, f"--temperature must be positive, got {self.temperature}")
+
+
+@dataclass
+class SampleConfig:
+    """`kingme lm sample RUN PROMPT`: responses to one prompt, each with the verifier's verdict."""
+
+    n: int = arg(5, "Responses to sample.")
+    temperature: float = arg(1.0, "Sampling temperature (0 = greedy).")
+    top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
+    seed: int = arg(1, "Seed for the samples.")
+    device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
+
+    def validate(self) -> None:
+        require(self.n >= 1, f"--n must be at least 1, got {self.n}")
+        require(self.temperature >= 0, f"--temperature must be >= 0, got {self.temperature}")
+
+
+def _parser(prog: str, cls: type, skip: tuple[str, ...] = ()) -> Parser:
+    p = Parser(prog=prog, description=(cls.__doc__ or "").strip())
+    add_config_args(p, cls, skip=skip)
+    return p
+
+
+def _logged(run_dir: Any, quiet: bool) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
+    from kingme.ppo.logger import MetricsLogger
+
+    logger = MetricsLogger(run_dir)
+
+    def log(row: dict[str, Any]) -> None:
+        logger.log(row)
+        if not quiet and "charts/test_pass1" in row:
+            print(f"  {row['update']:>6}  test pass@1 {row['charts/test_pass1']:.3f}", flush=True)
+
+    return log, logger.close
+
+
+def pretrain_main(argv: list[str]) -> int:
+    p = _parser("kingme lm pretrain", PretrainConfig, skip=("task",))
+    p.add_argument("task", choices=("addition", "path", "countdown"), help="The task to pre-train on.")
+    add_run_options(p, "lm-pretrain", resume=False)
+    ns = p.parse_args(argv)
+    cfg = config_from_args(PretrainConfig, ns, task=ns.task)
+    run_dir = create_run(ns.runs_dir, ns.run_name, "lm-pretrain")
+    write_config(run_dir, cfg)
+    log, close = _logged(run_dir, ns.quiet)
+    try:
+        _, task, summary = pretrain(cfg, run_dir, quiet=ns.quiet, log=log)
+    finally:
+        close()
+    atomic_write_json(run_dir / "summary.json", summary)
+    acc = summary["test_pass1"]
+    levels = ", ".join(f"{k.removeprefix('level_')}: {v:.2f}" for k, v in acc.items() if k != "all")
+    print(f"{task.name}: test pass@1 {acc['all']:.3f} (by level {levels}), {summary['runtime_s']:.0f} s")
+    print(f"run: {run_dir}")
+    return 0
+
+
+def train_main(argv: list[str]) -> int:
+    p = _parser("kingme lm train", RLConfig, skip=("base",))
+    p.add_argument("base", help="The base model: a `kingme lm pretrain` run folder or its .safetensors file.")
+    add_run_options(p, "lm-train", resume=False)
+    ns = p.parse_args(argv)
+    cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
+    base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
+    run_dir = create_run(ns.runs_dir, ns.run_name, "lm-train")
+    write_config(run_dir, cfg)
+    log, close = _logged(run_dir, ns.quiet)
+    try:
+        _, summary = train(cfg, run_dir, quiet=ns.quiet, log=log, base=base)
+    finally:
+        close()
+    atomic_write_json(run_dir / "summary.json", summary)
+    start, end = summary["test_pass1_start"]["all"], summary["test_pass1_end"]["all"]
+    print(f"{cfg.algo}: test pass@1 {start:.3f} -> {end:.3f}, {summary['runtime_s']:.0f} s")
+    print(f"run: {run_dir}")
+    return 0
+
+
+def eval_main(argv: list[str]) -> int:
+    from kingme.common import seed_everything
+    from kingme.lm.evaluate import pass_at_ks
+
+    p = _parser("kingme lm eval", EvalConfig)
+    p.add_argument("run", help="A run folder (its RL policy, else its base model) or a .safetensors file.")
+    p.add_argument("--json", action="store_true", help="Print the result as JSON.")
+    ns = p.parse_args(argv)
+    cfg = config_from_args(EvalConfig, ns)
+    device = resolve_device(cfg.device)
+    model, task = load_checkpoint(ns.run, device)
+    seed_everything(cfg.seed)
+    problems = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.problems, cfg.split)
+    result = pass_at_ks(model, task, problems, cfg.k, cfg.samples, cfg.temperature, cfg.top_k, device=device)
+    if ns.json:
+        print(json.dumps({"run": ns.run, "config": config_to_dict(cfg), "pass_at_k": result}))
+    else:
+        print(f"{task.name}, {cfg.problems} {cfg.split} problems, {cfg.samples} samples each (T={cfg.temperature}):")
+        for k, v in result.items():
+            print(f"  pass@{k:<4} {v:.3f}")
+    return 0
+
+
+def sample_main(argv: list[str]) -> int:
+    from kingme.common import seed_everything
+    from kingme.lm.sampling import decode_responses, encode_prompts, generate
+
+    p = _parser("kingme lm sample", SampleConfig)
+    p.add_argument("run", help="A run folder (its RL policy, else its base model) or a .safetensors file.")
+    p.add_argument("prompt", help="The prompt, in the task's format (e.g. 47+85=).")
+    ns = p.parse_args(argv)
+    cfg = config_from_args(SampleConfig, ns)
+    device = resolve_device(cfg.device)
+    model, task = load_checkpoint(ns.run, device)
+    seed_everything(cfg.seed)
+    prompts = encode_prompts([ns.prompt] * cfg.n, task.prompt_width, device)  # UserError if too long or odd chars
+    gen = generate(model, prompts, task.response_width, cfg.temperature, cfg.top_k)
+    for text in decode_responses(gen):
+        verdict = "correct" if task.verify(ns.prompt, text) else "wrong"
+        print(f"{ns.prompt}{text}    {verdict}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    sub, rest = argv[0], argv[1:]
+    handlers = {"pretrain": pretrain_main, "train": train_main, "eval": eval_main, "sample": sample_main}
+    if sub not in handlers:
+        raise UserError(f"unknown lm command {sub!r}: expected one of {', '.join(SUBCOMMANDS)}")
+    return handlers[sub](rest)
