@@ -22,7 +22,6 @@ import numpy as np
 from numba import njit
 
 from kingme.checkers.core import MAX_MOVES, U64, VALID, crown_row, is_forward, jumpers, popcount, shift
-from kingme.common import UserError
 from kingme.config import Parser
 
 _ZERO, _ONE = U64(0), U64(1)
@@ -255,16 +254,12 @@ def main(argv: list[str]) -> int:
     if a.what == "engine":
         res = bench_engine(9, 20_000, 256, 50) if a.quick else bench_engine()
     elif a.what == "search":
-        try:
-            from kingme.arena.bench import bench_search
-        except ImportError:
-            raise UserError("the search benchmark is not available yet") from None
+        from kingme.arena.bench import bench_search
+
         res = bench_search(depth=6, games=2 if a.quick else 4, seed=0, repeat=1)
     else:
-        try:
-            from kingme.selfplay.bench import bench_train
-        except ImportError:
-            raise UserError("the training benchmark is not available yet (self-play training is not built)") from None
+        from kingme.selfplay.bench import bench_train
+
         res = bench_train(quick=a.quick)
     if a.json:
         print(json.dumps(res))
