@@ -84,8 +84,14 @@ def _movable(P: np.uint64, O: np.uint64, K: np.uint64, side: int, jumping: int, 
 
 @njit(cache=True)
 def write_observation(
-    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, jumping: int, clock: int,
-    obs: np.ndarray, mask: np.ndarray,
+    black: np.uint64,
+    white: np.uint64,
+    kings: np.uint64,
+    side: int,
+    jumping: int,
+    clock: int,
+    obs: np.ndarray,
+    mask: np.ndarray,
 ) -> int:
     """Write one game's observation and legal-action mask; return the number of legal actions."""
     P, O = (black, white) if side == 0 else (white, black)
@@ -113,9 +119,20 @@ def write_observation(
 
 @njit(cache=True)
 def _reset_one(
-    i: int, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
-    clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
-    obs: np.ndarray, mask: np.ndarray, starts: np.ndarray, rng: np.ndarray,
+    i: int,
+    black: np.ndarray,
+    white: np.ndarray,
+    kings: np.ndarray,
+    side: np.ndarray,
+    clock: np.ndarray,
+    plies: np.ndarray,
+    jumping: np.ndarray,
+    hist: np.ndarray,
+    hlen: np.ndarray,
+    obs: np.ndarray,
+    mask: np.ndarray,
+    starts: np.ndarray,
+    rng: np.ndarray,
 ) -> None:
     """A new game in row i: the start position, or a row of ``starts`` (black, white, kings, side)
     drawn uniformly when it has any."""
@@ -139,11 +156,28 @@ def _reset_all(black, white, kings, side, clock, plies, jumping, hist, hlen, obs
 
 @njit(cache=True)
 def _step_all(
-    rows: np.ndarray, actions: np.ndarray, black: np.ndarray, white: np.ndarray, kings: np.ndarray, side: np.ndarray,
-    clock: np.ndarray, plies: np.ndarray, jumping: np.ndarray, hist: np.ndarray, hlen: np.ndarray,
-    obs: np.ndarray, mask: np.ndarray, reward: np.ndarray, terminated: np.ndarray,
-    truncated: np.ndarray, final_obs: np.ndarray, outcome: np.ndarray, acting: np.ndarray,
-    max_plies: int, starts: np.ndarray, rng: np.ndarray,
+    rows: np.ndarray,
+    actions: np.ndarray,
+    black: np.ndarray,
+    white: np.ndarray,
+    kings: np.ndarray,
+    side: np.ndarray,
+    clock: np.ndarray,
+    plies: np.ndarray,
+    jumping: np.ndarray,
+    hist: np.ndarray,
+    hlen: np.ndarray,
+    obs: np.ndarray,
+    mask: np.ndarray,
+    reward: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    final_obs: np.ndarray,
+    outcome: np.ndarray,
+    acting: np.ndarray,
+    max_plies: int,
+    starts: np.ndarray,
+    rng: np.ndarray,
 ) -> int:
     """Step the games listed in ``rows`` with ``actions[row]``; return the first game given an
     illegal action, or -1. Games are checked before anything is changed, so an illegal action
@@ -307,8 +341,19 @@ class CheckersVecEnv:
         self.reset()
 
     def _arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.black, self.white, self.kings, self.side, self.clock, self.plies, self.jumping,
-                self.hist, self.hlen, self.obs, self.mask)
+        return (
+            self.black,
+            self.white,
+            self.kings,
+            self.side,
+            self.clock,
+            self.plies,
+            self.jumping,
+            self.hist,
+            self.hlen,
+            self.obs,
+            self.mask,
+        )
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every game back to a start position (`seed` reseeds the choice among `starts`)."""
@@ -328,9 +373,18 @@ class CheckersVecEnv:
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected actions of shape ({self.num_envs},), got {actions.shape}")
         bad = _step_all(
-            np.ascontiguousarray(rows, dtype=np.int64), actions, *self._arrays(), self.reward,
-            self.terminated, self.truncated, self.final_obs, self.outcome, self.acting_side, self.max_plies,
-            self.starts, self.rng,
+            np.ascontiguousarray(rows, dtype=np.int64),
+            actions,
+            *self._arrays(),
+            self.reward,
+            self.terminated,
+            self.truncated,
+            self.final_obs,
+            self.outcome,
+            self.acting_side,
+            self.max_plies,
+            self.starts,
+            self.rng,
         )
         if bad >= 0:
             raise ValueError(f"illegal action {int(actions[bad])} in game {bad}; no game was changed")
