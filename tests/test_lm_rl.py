@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from kingme.lm.rl import ALGO_PRESETS, RLConfig, Rollout, ValueHead, forward_responses, rl_update
+from kingme.lm.rl import ALGO_PRESETS, RLConfig, Rollout, ValueHead, clip_share, forward_responses, rl_update
 from kingme.lm.sampling import token_logprobs
 from kingme.lm.vocab import EOS_ID, VOCAB_SIZE
 from kingme.transformer import GPT, TransformerConfig
@@ -62,7 +62,12 @@ def test_presets_fill_only_what_was_not_given() -> None:
     assert (grpo.advantage, grpo.scale_by_std, grpo.loss_norm, grpo.kl_coef) == ("group", True, "sequence", 0.04)
     assert grpo.clip_high == grpo.clip_low == 0.2
     ablated = RLConfig(algo="grpo", scale_by_std=False, kl_coef=0.0, clip_high=0.28).resolved()
-    assert (ablated.scale_by_std, ablated.kl_coef, ablated.clip_high, ablated.loss_norm) == (False, 0.0, 0.28, "sequence")
+    assert (ablated.scale_by_std, ablated.kl_coef, ablated.clip_high, ablated.loss_norm) == (
+        False,
+        0.0,
+        0.28,
+        "sequence",
+    )
     assert RLConfig(algo="ppo").resolved().kl_in_reward is True
     assert RLConfig(algo="rloo").resolved().advantage == "loo"
 
@@ -78,3 +83,10 @@ def test_dropping_equal_groups_leaves_them_out_of_the_loss() -> None:
     stats = rl_update(policy, None, None, opt, roll, cfg)
     assert stats["charts/zero_adv_groups"] == 1.0
     assert all(torch.equal(a, b) for a, b in zip(policy.parameters(), model.parameters(), strict=True))
+
+
+def test_clip_share_counts_both_bounds() -> None:
+    ratio = torch.tensor([0.7, 0.85, 1.0, 1.25, 1.3])
+    assert clip_share(ratio, 0.2, 0.2) == pytest.approx(3 / 5)  # 0.7, 1.25, 1.3
+    assert clip_share(ratio, 0.2, 0.28) == pytest.approx(2 / 5)  # clip-higher: 1.25 is inside now
+    assert clip_share(ratio[:0], 0.2, 0.2) == 0.0

@@ -197,6 +197,15 @@ def response_stats(roll: Rollout) -> dict[str, float]:
     }
 
 
+def clip_share(ratio: torch.Tensor, eps_low: float, eps_high: float) -> float:
+    """The share of tokens whose ratio lies outside [1 − ε_low, 1 + ε_high] (`ppo.core.clip_fraction` when equal)."""
+    if ratio.numel() == 0:
+        return 0.0
+    if eps_low == eps_high:
+        return float(clip_fraction(ratio, eps_low))
+    return float(((ratio < 1.0 - eps_low) | (ratio > 1.0 + eps_high)).float().mean())
+
+
 def rl_update(
     policy: GPT,
     reference: GPT | None,
@@ -272,7 +281,7 @@ def rl_update(
                 "losses/value_loss": float(v_loss),
                 "losses/entropy": float(ent),
                 "losses/kl_ref": float(kl_ref),
-                "losses/clipfrac": float(clip_fraction(ratio[on], eps_high)) if bool(on.any()) else 0.0,
+                "losses/clipfrac": clip_share(ratio[on], cfg.clip_low, eps_high),
                 "losses/approx_kl": float(approx_kl((logp - logp_old)[on])[1]) if bool(on.any()) else 0.0,
             }
     stats["charts/zero_adv_groups"] = float(equal.float().mean())
