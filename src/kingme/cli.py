@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "play": ("kingme.web.commands", "main", "play the agent in a browser"),
     "dt": ("kingme.dt.commands", "main", "Decision Transformer on graph navigation"),
     "experiment": ("kingme.experiments.commands", "main", "experiments that test claims about PPO"),
+    "lm": ("kingme.lm.commands", "main", "RL on a tiny language model: pretrain, train, eval, sample"),
 }
 
 
