@@ -7,7 +7,8 @@ may do (the web app's request limits) read fields instead of re-tokenising strin
 `load_player` parses with it and builds the player. A bad spec is a `UserError` with one line.
 
 Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``policy:NAME_OR_PATH[:sample][:T]``,
-``human`` and ``mix:EPS:SPEC`` (random moves mixed into another player, for calibration).
+``search:MODEL:DEPTH[:MS]`` / ``search:MODEL::MS`` (alpha-beta with a network), ``human`` and
+``mix:EPS:SPEC`` (random moves mixed into another player, for calibration).
 `register_player_kind(prefix, factory, usage)` adds a kind (or replaces one): its factory
 receives ARGS (the text after the first ``:``, or "" for none) and a seed, and returns a player or
 raises `UserError`; a registered kind's `PlayerSpec` holds its kind and text only.
@@ -213,6 +214,59 @@ def _parse_policy_spec(text: str, args: str) -> PlayerSpec:
     return PlayerSpec("policy", text, path=None if spec.is_default else spec.model)
 
 
+SEARCH_USAGE = "search:MODEL:DEPTH[:MS] or search:MODEL::MS"
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_search_args(args: str) -> tuple[str, int, float]:
+    """``MODEL:DEPTH``, ``MODEL::MS`` or ``MODEL:DEPTH:MS`` -> (model, depth, time limit in ms, 0 =
+    none); without a depth the search deepens until the time limit (up to `MAX_DEPTH`). MODEL is
+    what ``policy:`` accepts (``default`` or a path; the numbers are read from the right, so it may contain ':')."""
+    usage = (
+        f"{SEARCH_USAGE} with MODEL as for policy: (default or a model file or run folder), "
+        f"depth DEPTH in 1..{MAX_DEPTH} and a time limit MS > 0 in milliseconds"
+    )
+    spec = "search" + (f":{args}" if args else "")
+    parts = args.split(":")
+    if len(parts) >= 3 and (parts[-2].strip().isdigit() or not parts[-2].strip()) and _is_number(parts[-1] or "0"):
+        model, depth_text, ms_text = ":".join(parts[:-2]), parts[-2].strip(), parts[-1].strip()
+    elif len(parts) >= 2:
+        model, depth_text, ms_text = ":".join(parts[:-1]), parts[-1].strip(), ""
+    else:
+        raise UserError(f"malformed player {spec!r}: expected {usage}")
+    try:
+        depth = int(depth_text) if depth_text else MAX_DEPTH
+        ms = float(ms_text) if ms_text else 0.0
+    except ValueError:
+        raise UserError(f"malformed player {spec!r}: expected {usage}") from None
+    if (
+        not model.strip()
+        or not 1 <= depth <= MAX_DEPTH
+        or (ms_text and not 0 < ms < float("inf"))
+        or (not depth_text and not ms_text)
+    ):
+        raise UserError(f"malformed player {spec!r}: expected {usage}")
+    return model.strip(), depth, ms
+
+
+def _parse_search_spec(text: str, args: str) -> PlayerSpec:
+    model, depth, ms = parse_search_args(args)
+    return PlayerSpec("search", text, depth=depth, ms=ms or None, path=None if model == "default" else model)
+
+
+def _search(args: str, seed: int) -> Player:
+    from kingme.players.search import load_search_player  # torch is imported only when needed
+
+    return load_search_player(args, seed)
+
+
 def _policy(args: str, seed: int) -> Player:
     from kingme.players.policy import load_policy_player  # torch is imported only when needed
 
@@ -241,5 +295,6 @@ _register_builtin("random", _random, "random", _no_args("random"))
 _register_builtin("greedy", _greedy, "greedy", _no_args("greedy"))
 _register_builtin("alphabeta", _alphabeta, "alphabeta:D[:MS]", _parse_alphabeta_spec)
 _register_builtin("policy", _policy, POLICY_USAGE, _parse_policy_spec)
+_register_builtin("search", _search, SEARCH_USAGE, _parse_search_spec)
 _register_builtin("human", _human, "human", _no_args("human"))
 _register_builtin("mix", _mix, "mix:EPS:SPEC", _parse_mix_spec)

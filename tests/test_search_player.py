@@ -1,0 +1,203 @@
+"""The `search:` player: alpha-beta with the shipped network's critic at the leaves and its policy
+ordering the moves (kingme.players.search)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from kingme.checkers import Board
+from kingme.common import UserError
+from kingme.players import load_player, parse_spec, player_kinds
+from kingme.players.policy import DEFAULT_MODEL, PolicyPlayer, load_model
+from kingme.players.search import WIN, NetSearch, SearchPlayer
+
+# positions found by a brute-force scan of random games, checked with alphabeta
+WIN_IN_3 = [
+    ("B:W13,21:B3,4,5,6,10,17,19,K23", "10-14"),  # the only one of 12 moves that wins by force
+    ("B:WK7,24:B1,12,K16,22", "16-11"),  # the only winning move of 7
+]
+SHOT = ("B:WK3,17,18,19,21,22,26,29,32:B1,5,7,9,10,13,28", "10-14")  # 10-14 3x10 14x23x30
+TWO_FOR_ONE = ("W:W17,18,20,21,23,27,28,29,31:B1,3,4,5,6,7,11,12,16", "18-15")  # 18-15 11x18 20x11x2
+
+
+@pytest.fixture(scope="module")
+def agent():  # type: ignore[no-untyped-def]
+    return load_model(DEFAULT_MODEL)[0]
+
+
+def key_of(board: Board) -> tuple[int, int, int, int, int]:
+    P, O = (board.black, board.white) if board.turn == 0 else (board.white, board.black)
+    return (P, O, board.kings, int(board.turn), board.clock)
+
+
+# ------------------------------------------------------------------------------------------------
+# Specs
+
+
+def test_spec_forms() -> None:
+    s = parse_spec("search:default:4")
+    assert (s.kind, s.depth, s.ms, s.path) == ("search", 4, None, None)
+    s = parse_spec("search:default::20")
+    assert (s.depth, s.ms) == (40, 20.0)  # deepens until the clock stops it
+    s = parse_spec("search:runs/a/model.safetensors:6:50")
+    assert (s.depth, s.ms, s.path) == (6, 50.0, "runs/a/model.safetensors")
+    assert parse_spec("search:C:/m.safetensors:3").path == "C:/m.safetensors"
+    assert any(k.startswith("search:") for k in player_kinds())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "search",
+        "search:default",
+        "search::4",
+        "search:default:0",
+        "search:default:41",
+        "search:default::0",
+        "search:default::-5",
+        "search:default:x",
+        "search:default::",
+        "search:default:4:inf",
+    ],
+)
+def test_bad_specs_are_one_line_user_errors(bad: str) -> None:
+    with pytest.raises(UserError) as e:
+        parse_spec(bad)
+    assert "\n" not in str(e.value) and "search:MODEL:DEPTH" in str(e.value)
+
+
+def test_missing_model_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="not found"):
+        load_player("search:/no/such/model.safetensors:2")
+
+
+def test_load_player_names_it() -> None:
+    p = load_player("search:default:2", seed=3)
+    assert isinstance(p, SearchPlayer) and p.name == "search:default:2"
+    assert (p.depth, p.time_ms) == (2, 0.0)
+    assert p.choose(Board()) in Board().legal_moves()
+
+
+# ------------------------------------------------------------------------------------------------
+# The critic's sign and the batched evaluation
+
+
+def test_critic_value_is_for_the_side_to_move(agent) -> None:  # type: ignore[no-untyped-def]
+    player = PolicyPlayer(agent)
+    # Black a man up: good for Black to move, and worse for White to move in the same position
+    for pieces in ["W18,27:B14,1,5", "W21,22:B9,10,11,12"]:
+        black_to_move = player.value(Board("B:" + pieces))
+        white_to_move = player.value(Board("W:" + pieces))
+        assert black_to_move > 0.3 and black_to_move > white_to_move
+    assert player.value(Board("W:W18,27,28:B14,1")) > 0.3  # White a man up, White to move
+
+
+def test_batched_values_equal_one_at_a_time(agent) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    boards: list[Board] = []
+    while len(boards) < 40:
+        b = Board()
+        while len(boards) < 40 and b.outcome() is None:
+            moves = b.legal_moves()
+            b.push(moves[int(rng.integers(len(moves)))])
+            if b.legal_moves() and not b.legal_moves()[0].is_capture:
+                boards.append(b.copy())
+    keys = [key_of(x) for x in boards]
+    batched = NetSearch(agent)
+    batched.evaluate(keys)
+    assert batched.batches == 1
+    single = NetSearch(agent)
+    for k in keys:
+        single.evaluate([k])
+    policy = PolicyPlayer(agent)
+    for k, x in zip(keys, boards):
+        assert batched.values[k] == pytest.approx(single.values[k], abs=1e-5)
+        assert batched.values[k] == pytest.approx(np.clip(policy.value(x), -1, 1), abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------
+# Search
+
+
+@pytest.mark.parametrize(("fen", "move"), WIN_IN_3)
+def test_finds_the_forced_win(agent, fen: str, move: str) -> None:  # type: ignore[no-untyped-def]
+    player = SearchPlayer(agent, 3)
+    assert str(player.choose(Board(fen))) == move
+    assert player.last is not None and player.last.score > WIN - 0.1  # a proven win
+
+
+def test_finds_the_two_for_one_at_depth_3(agent) -> None:  # type: ignore[no-untyped-def]
+    fen, move = TWO_FOR_ONE
+    player = SearchPlayer(agent, 3)
+    assert str(player.choose(Board(fen))) == move
+    assert [str(m) for m in player.pv_moves(Board(fen))] == ["18-15", "11x18", "20x11x2"]
+
+
+def test_quiescence_plays_the_capture_chain_out(agent) -> None:  # type: ignore[no-untyped-def]
+    fen, move = SHOT
+    board = Board(fen)
+    player = SearchPlayer(agent, 1)  # one ply: only the capture extension sees the shot
+    assert str(player.choose(board)) == move
+    # the score is the critic's value at the end of the exchange, backed up through every
+    # capture (an independent minimax on Boards with the policy player's critic)
+    critic = PolicyPlayer(agent)
+
+    def quiesced(b: Board) -> float:
+        moves = b.legal_moves()
+        assert moves  # no game ends inside this exchange
+        if not moves[0].is_capture:
+            return critic.value(b)
+        values = []
+        for m in moves:
+            b.push(m)
+            values.append(-quiesced(b))
+            b.pop()
+        return max(values)
+
+    after = board.copy()
+    after.push(move)
+    assert after.legal_moves()[0].is_capture
+    assert player.last is not None
+    assert player.last.score == pytest.approx(-quiesced(after), abs=1e-5)
+    # and the critic never saw a position with a capture pending
+    assert all(player.engine.node_status(k) == 1 for k in player.engine.values)
+
+
+def test_deterministic_given_the_seed(agent) -> None:  # type: ignore[no-untyped-def]
+    def game(seed: int) -> list[str]:
+        a, b = SearchPlayer(agent, 3, seed=seed), SearchPlayer(agent, 2, seed=seed + 1)
+        board, out = Board(), []
+        for ply in range(16):
+            if board.outcome() is not None:
+                break
+            m = (a if ply % 2 == 0 else b).choose(board)
+            out.append(str(m))
+            board.push(m)
+        return out
+
+    assert game(5) == game(5)
+    p = SearchPlayer(agent, 3, seed=9)
+    first = [p.analyse(Board()).index for _ in range(3)]
+    p.reseed(9)
+    assert [p.analyse(Board()).index for _ in range(3)] == first
+
+
+def test_time_limit_is_respected(agent) -> None:  # type: ignore[no-untyped-def]
+    player = SearchPlayer(agent, 40, time_ms=30.0)
+    board = Board("B:W18,19,21,22,23,24,25,26,27,28,29,30:B1,2,3,4,5,6,7,9,10,11,12,14")
+    player.choose(board)  # warm up
+    t = time.perf_counter()
+    player.choose(board)
+    elapsed = (time.perf_counter() - t) * 1000
+    assert player.last is not None and player.last.aborted and player.last.depth >= 1
+    assert elapsed < 30.0 + 500.0  # generous: the clock is read every few nodes
+
+
+def test_arena_plays_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kingme.arena.commands import ArenaConfig, run_arena
+
+    r = run_arena("search:default:1", "random", ArenaConfig(games=2, workers=1, progress=False))
+    assert r["games"] == 2 and r["wins"] + r["draws"] + r["losses"] == 2
