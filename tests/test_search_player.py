@@ -12,7 +12,7 @@ from kingme.checkers import Board
 from kingme.common import UserError
 from kingme.players import load_player, parse_spec, player_kinds
 from kingme.players.policy import DEFAULT_MODEL, PolicyPlayer, load_model
-from kingme.players.search import WIN, NetSearch, SearchPlayer
+from kingme.players.search import PLY_STEP, WIN, NetSearch, SearchPlayer
 
 # positions found by a brute-force scan of random games, checked with alphabeta
 WIN_IN_3 = [
@@ -95,27 +95,59 @@ def test_critic_value_is_for_the_side_to_move(agent) -> None:  # type: ignore[no
     assert player.value(Board("W:W18,27,28:B14,1")) > 0.3  # White a man up, White to move
 
 
-def test_batched_values_equal_one_at_a_time(agent) -> None:  # type: ignore[no-untyped-def]
-    rng = np.random.default_rng(0)
+def reference(board: Board, full: int, critic: PolicyPlayer, ply: int = 0) -> tuple[float, int]:
+    """(value, quiet leaves) of `board` searched `full` plies full width plus captures, one
+    critic call per leaf on Boards: the independent version of `NetSearch.tree`."""
+    moves = board.legal_moves()
+    if not moves:
+        return -(WIN - ply * PLY_STEP), 0
+    if full <= 0 and not moves[0].is_capture:
+        return float(np.clip(critic.value(board), -1.0, 1.0)), 1
+    best, leaves = -float("inf"), 0
+    for m in moves:
+        board.push(m)
+        v, k = reference(board, full - 1, critic, ply + 1)
+        board.pop()
+        best, leaves = max(best, -v), leaves + k
+    return best, leaves
+
+
+def sample_boards(n: int, seed: int) -> list[Board]:
+    rng = np.random.default_rng(seed)
     boards: list[Board] = []
-    while len(boards) < 40:
+    while len(boards) < n:
         b = Board()
-        while len(boards) < 40 and b.outcome() is None:
+        for _ in range(int(rng.integers(6, 40))):
             moves = b.legal_moves()
+            if b.outcome() is not None or not moves:
+                break
             b.push(moves[int(rng.integers(len(moves)))])
-            if b.legal_moves() and not b.legal_moves()[0].is_capture:
-                boards.append(b.copy())
-    keys = [key_of(x) for x in boards]
-    batched = NetSearch(agent)
-    batched.evaluate(keys)
-    assert batched.batches == 1
-    single = NetSearch(agent)
-    for k in keys:
-        single.evaluate([k])
-    policy = PolicyPlayer(agent)
-    for k, x in zip(keys, boards):
-        assert batched.values[k] == pytest.approx(single.values[k], abs=1e-5)
-        assert batched.values[k] == pytest.approx(np.clip(policy.value(x), -1, 1), abs=1e-5)
+        if b.outcome() is None and b.legal_moves():
+            boards.append(b.copy())
+    return boards
+
+
+@pytest.mark.parametrize("full", [1, 2])
+def test_batched_tree_equals_one_leaf_at_a_time(agent, full: int) -> None:  # type: ignore[no-untyped-def]
+    critic = PolicyPlayer(agent)
+    boards = [Board(SHOT[0]), Board(TWO_FOR_ONE[0]), *sample_boards(4, seed=full)]
+    for board in boards:
+        engine = NetSearch(agent)
+        vals = engine.tree(key_of(board), full, 0)
+        assert engine.batches == 1  # every leaf of the tree in one forward pass
+        want, leaves = reference(board.copy(), full, critic)
+        assert engine.leaves == leaves
+        assert float(vals.max()) == pytest.approx(want, abs=1e-5)
+
+
+def test_frontier_size_does_not_change_the_values(agent) -> None:  # type: ignore[no-untyped-def]
+    board = Board(TWO_FOR_ONE[0])
+    results = [NetSearch(agent, frontier=f).search(board, 4) for f in (1, 2, 3)]
+    assert results[0].depth == 4
+    assert len({r.index for r in results}) == 1
+    assert results[0].score == pytest.approx(results[1].score, abs=1e-5)
+    assert results[0].score == pytest.approx(results[2].score, abs=1e-5)
+    assert results[0].batches > results[1].batches > results[2].batches
 
 
 # ------------------------------------------------------------------------------------------------
@@ -142,28 +174,14 @@ def test_quiescence_plays_the_capture_chain_out(agent) -> None:  # type: ignore[
     player = SearchPlayer(agent, 1)  # one ply: only the capture extension sees the shot
     assert str(player.choose(board)) == move
     # the score is the critic's value at the end of the exchange, backed up through every
-    # capture (an independent minimax on Boards with the policy player's critic)
-    critic = PolicyPlayer(agent)
-
-    def quiesced(b: Board) -> float:
-        moves = b.legal_moves()
-        assert moves  # no game ends inside this exchange
-        if not moves[0].is_capture:
-            return critic.value(b)
-        values = []
-        for m in moves:
-            b.push(m)
-            values.append(-quiesced(b))
-            b.pop()
-        return max(values)
-
+    # capture: the critic saw only the quiet positions at the end of each line
+    want, leaves = reference(board.copy(), 1, PolicyPlayer(agent))
+    assert player.last is not None
+    assert player.last.score == pytest.approx(want, abs=1e-5)
+    assert player.last.leaves == leaves
     after = board.copy()
     after.push(move)
-    assert after.legal_moves()[0].is_capture
-    assert player.last is not None
-    assert player.last.score == pytest.approx(-quiesced(after), abs=1e-5)
-    # and the critic never saw a position with a capture pending
-    assert all(player.engine.node_status(k) == 1 for k in player.engine.values)
+    assert after.legal_moves()[0].is_capture  # the move is a sacrifice: its child is not quiet
 
 
 def test_deterministic_given_the_seed(agent) -> None:  # type: ignore[no-untyped-def]

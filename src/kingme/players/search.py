@@ -14,20 +14,24 @@ The search (`NetSearch.search`)
    critic's units from the side to move's view: the critic's V(s) in [-1, 1] (clamped), a loss
    with no legal move at ply p scores ``-(WIN - p * PLY_STEP)`` (``WIN`` = 2, beyond any value),
    so the search prefers the fastest win and the slowest loss.
-2. **Batched leaves**: a node one ply above the horizon (a *frontier* node) is not searched move by
-   move: every child is first brought to a quiet position (below), all the quiet positions of all
-   its children that the search has not yet evaluated go through the critic in ONE forward pass,
-   and then the node's value is backed up from those values. (At the root of the depth-1
-   iteration the root itself is the frontier node.) The price is that the last ply is not pruned;
-   the gain is one torch call per frontier node instead of one per leaf.
+2. **Batched leaves**: the last ``FRONTIER`` plies (2) above the horizon are not searched move by
+   move: a node with that many plies left hands its whole subtree to a compiled kernel
+   (`_tree`), which walks it full width, plays out the captures below it (3.) and writes the
+   observation of every quiet leaf; the critic evaluates them all in ONE forward pass, and the
+   kernel walks the same tree again to back the values up (minimax). Those plies are not
+   pruned; in exchange a depth-6 search makes tens of forward passes of about thirty positions
+   each instead of one call per leaf, and the Python search above them visits a few hundred
+   nodes. (At the root of iterations 1 and 2 the root itself is that node.) The values are
+   those of plain alpha-beta to the same depth: only the cost changes with ``FRONTIER``.
 3. **Quiescence**: captures are compulsory, so a position whose side to move can capture is never
    evaluated: its captures are played out (all of them, minimax, no stand-pat) until the position
    is quiet; the critic only ever sees quiet positions.
-4. **Move ordering**: at a node with two or more plies left, the best move of the previous
+4. **Move ordering**: at a node above the batched plies, the best move of the previous
    iteration there (if any) first, then the others by the policy's logit of their first action
    (the policy's ranking of the moves, as the first action fixes all but the choice between
    multi-jumps sharing it). The policy logits of a node's children are computed in one forward
    pass when the node is expanded (only for children that will themselves need ordering).
+   Ordering changes the cost, never the value.
 5. **Iterative deepening**: depths 1, 2, ..., DEPTH; the root's moves are ordered by the previous
    iteration's scores; with a time limit the move comes from the deepest completed iteration
    (depth 1 always completes). A proven win or loss stops the deepening.
@@ -75,7 +79,8 @@ WIN = 2.0  # a win at ply p scores WIN - p * PLY_STEP; critic values are clamped
 PLY_STEP = 1e-3
 TIE_EPS = 1e-6  # root moves scoring within this of the best are ties (broken by the seed)
 INF = float("inf")
-CLOCK_CHECK = 31  # the clock is read every CLOCK_CHECK + 1 nodes
+CLOCK_CHECK = 7  # the clock is read every CLOCK_CHECK + 1 interior nodes
+FRONTIER = 2  # plies below a node that one batch of leaves covers (chosen by measurement)
 
 # a node: (P, O, K, side, clock) as Python ints, P the side to move's pieces (engine bit layout)
 Key = tuple[int, int, int, int, int]
@@ -123,16 +128,6 @@ def _expand(
 
 
 @njit(cache=True)
-def _status(
-    P: np.uint64, O: np.uint64, K: np.uint64, side: int, children: np.ndarray, paths: np.ndarray, plens: np.ndarray
-) -> int:
-    """0: no legal move (lost), 1: quiet (moves, no capture), 2: the side to move must capture."""
-    if jumpers(P, O, K, side) != np.uint64(0):
-        return 2
-    return 1 if count_moves(P, O, K, side, children, paths, plens) > 0 else 0
-
-
-@njit(cache=True)
 def _observe_batch(nodes: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> None:
     """Observations of nodes (rows P, O, K, side, clock) as the environment shows them."""
     for i in range(nodes.shape[0]):
@@ -141,6 +136,108 @@ def _observe_batch(nodes: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> None
         side = int(nodes[i, 3])
         black, white = (P, O) if side == 0 else (O, P)
         write_observation(black, white, np.uint64(nodes[i, 2]), side, -1, int(nodes[i, 4]), obs[i], mask)
+
+
+TREE_LEVELS = 64  # the kernel's stack: full-width plies plus the capture extension
+
+
+@njit(inline="always", cache=True)
+def _child_clock(K: np.uint64, paths: np.ndarray, plens: np.ndarray, level: int, i: int, clock: int) -> int:
+    """The draw clock after move i of a node (reset by a capture or a man move)."""
+    a = paths[level, i, 0]
+    if plens[level, i] > 2 or abs(paths[level, i, 1] - a) > 5:
+        return 0
+    if ((K >> np.uint64(a)) & np.uint64(1)) == np.uint64(0):
+        return 0
+    return clock + 1
+
+
+@njit(cache=True)
+def _tree(
+    P: np.uint64,
+    O: np.uint64,
+    K: np.uint64,
+    side: int,
+    clock: int,
+    full: int,
+    ply0: int,
+    collect: bool,
+    values: np.ndarray,
+    obs: np.ndarray,
+    mask: np.ndarray,
+    child_vals: np.ndarray,
+    children: np.ndarray,
+    paths: np.ndarray,
+    plens: np.ndarray,
+    state: np.ndarray,
+    best: np.ndarray,
+) -> int:
+    """The minimax tree of a node: ``full`` plies full width, then every position whose side to
+    move must capture is expanded (its captures) until quiet. Walked twice in the same order:
+    with ``collect`` it writes each quiet leaf's observation into ``obs`` (from the leaf's side to
+    move) and returns how many (-2 if ``obs`` is too small); without, it reads the leaves' critic
+    values from ``values`` in that order, writes each move's backed-up value (the node's side to
+    move's view) into ``child_vals`` and returns the number of leaves read. -1: the node has no
+    legal move. A position with no legal move scores ``-(WIN - ply * PLY_STEP)``, ``ply`` counted
+    from the search's root (the node is at ``ply0``)."""
+    # state[L] = (moves, next, side, clock, kings) of the node at level L
+    n = generate(P, O, K, side, children[0], paths[0], plens[0])
+    if n == 0:
+        return -1
+    state[0, 0] = n
+    state[0, 1] = 0
+    state[0, 2] = side
+    state[0, 3] = clock
+    state[0, 4] = np.int64(K)
+    best[0] = -np.inf
+    cap = obs.shape[0]
+    nl = 0
+    level = 0
+    while True:
+        if state[level, 1] < state[level, 0]:
+            i = state[level, 1]
+            state[level, 1] += 1
+            c = children[level, i]
+            cP, cO, cK = c[1], c[0], c[2]
+            cside = 1 - state[level, 2]
+            cclock = _child_clock(np.uint64(state[level, 4]), paths, plens, level, i, state[level, 3])
+            nxt = level + 1
+            if nxt < TREE_LEVELS - 1 and (nxt < full or jumpers(cP, cO, cK, cside) != np.uint64(0)):
+                m = generate(cP, cO, cK, cside, children[nxt], paths[nxt], plens[nxt])
+                if m > 0:
+                    state[nxt, 0] = m
+                    state[nxt, 1] = 0
+                    state[nxt, 2] = cside
+                    state[nxt, 3] = cclock
+                    state[nxt, 4] = np.int64(cK)
+                    best[nxt] = -np.inf
+                    level = nxt
+                    continue
+                v = -(WIN - (ply0 + nxt) * PLY_STEP)
+            elif count_moves(cP, cO, cK, cside, children[nxt], paths[nxt], plens[nxt]) == 0:
+                v = -(WIN - (ply0 + nxt) * PLY_STEP)
+            else:
+                if collect:
+                    if nl >= cap:
+                        return -2
+                    black, white = (cP, cO) if cside == 0 else (cO, cP)
+                    write_observation(black, white, cK, cside, -1, cclock, obs[nl], mask)
+                    v = 0.0
+                else:
+                    v = values[nl]
+                nl += 1
+            score = -v
+        else:
+            v = best[level]
+            if level == 0:
+                return nl
+            level -= 1
+            score = -v
+            i = state[level, 1] - 1
+        if level == 0:
+            child_vals[i] = score
+        if score > best[level]:
+            best[level] = score
 
 
 # ------------------------------------------------------------------------------------------------
@@ -168,24 +265,36 @@ class NetSearchResult:
 
 
 class NetSearch:
-    """The search with its network, caches and statistics (one per player)."""
+    """The search with its network, caches and statistics (one per player). ``frontier`` is the
+    number of plies below a node that one batch covers (1 or 2; see the module docstring)."""
 
-    def __init__(self, agent: ActorCritic, device: str = "cpu") -> None:
+    def __init__(self, agent: ActorCritic, device: str = "cpu", frontier: int = FRONTIER) -> None:
+        if frontier not in (1, 2, 3):
+            raise ValueError(f"frontier must be 1, 2 or 3, not {frontier}")
         self.agent = agent
         self.device = device
+        self.frontier = frontier
         self._children = np.empty((MAX_MOVES, 3), dtype=np.uint64)
         self._paths = np.empty((MAX_MOVES, MAX_PATH), dtype=np.int64)
         self._plens = np.empty(MAX_MOVES, dtype=np.int64)
         self._out = np.empty((MAX_MOVES, 6), dtype=np.int64)
         self._mask = np.empty(NUM_ACTIONS, dtype=np.bool_)
+        # the tree kernel's work arrays
+        self._tchildren = np.empty((TREE_LEVELS, MAX_MOVES, 3), dtype=np.uint64)
+        self._tpaths = np.empty((TREE_LEVELS, MAX_MOVES, MAX_PATH), dtype=np.int64)
+        self._tplens = np.empty((TREE_LEVELS, MAX_MOVES), dtype=np.int64)
+        self._tstate = np.empty((TREE_LEVELS, 5), dtype=np.int64)
+        self._tbest = np.empty(TREE_LEVELS, dtype=np.float64)
+        self._child_vals = np.empty(MAX_MOVES, dtype=np.float64)
+        self._obs = np.empty((1024, *OBS_SHAPE), dtype=np.float32)
+        self._none = np.empty(0, dtype=np.float64)
+        self.deadline = 0.0
         self.clear()
 
     def clear(self) -> None:
-        """Forget every cached value, ordering and expansion (done before every search)."""
-        self.values: dict[Key, float] = {}
+        """Forget every cached ordering and expansion (done before every search)."""
         self.logits: dict[Key, np.ndarray] = {}
         self.kids: dict[Key, Kids] = {}
-        self.status: dict[Key, int] = {}
         self.best: dict[Key, int] = {}
         self.nodes = self.leaves = self.evals = self.batches = 0
 
@@ -217,34 +326,15 @@ class NetSearch:
             self.kids[key] = kids
         return kids
 
-    def node_status(self, key: Key) -> int:
-        """0 lost (no move), 1 quiet, 2 must capture (cached)."""
-        s = self.status.get(key)
-        if s is None:
-            P, O, K, side, _ = key
-            s = int(_status(np.uint64(P), np.uint64(O), np.uint64(K), side, self._children, self._paths, self._plens))
-            self.status[key] = s
-        return s
-
     # -- the network ------------------------------------------------------------------------------
 
-    def _observe(self, keys: Sequence[Key]) -> torch.Tensor:
-        nodes = np.array(keys, dtype=np.int64).reshape(len(keys), 5)
-        obs = np.empty((len(keys), *OBS_SHAPE), dtype=np.float32)
-        _observe_batch(nodes, obs, self._mask)
-        self.evals += len(keys)
-        self.batches += 1
-        return torch.from_numpy(obs).to(self.device)
-
     @torch.no_grad()
-    def evaluate(self, keys: Sequence[Key]) -> None:
-        """Critic values of the quiet positions not yet evaluated, in one forward pass."""
-        todo = list(dict.fromkeys(k for k in keys if k not in self.values))
-        if not todo:
-            return
-        v = self.agent.value(self._observe(todo)).clamp(-1.0, 1.0).cpu().numpy().tolist()
-        self.leaves += len(todo)
-        self.values.update(zip(todo, v))
+    def values_of(self, obs: np.ndarray) -> np.ndarray:
+        """The critic's values (clamped to [-1, 1], float64) of observations, in one forward pass."""
+        self.evals += len(obs)
+        self.batches += 1
+        v = self.agent.value(torch.from_numpy(obs).to(self.device)).clamp(-1.0, 1.0)
+        return v.cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
     def prefetch_logits(self, keys: Sequence[Key]) -> None:
@@ -252,31 +342,32 @@ class NetSearch:
         todo = list(dict.fromkeys(k for k in keys if k not in self.logits))
         if not todo:
             return
-        logits = self.agent.logits(self._observe(todo)).cpu().numpy()
+        nodes = np.array(todo, dtype=np.int64).reshape(len(todo), 5)
+        obs = np.empty((len(todo), *OBS_SHAPE), dtype=np.float32)
+        _observe_batch(nodes, obs, self._mask)
+        self.evals += len(todo)
+        self.batches += 1
+        logits = self.agent.logits(torch.from_numpy(obs).to(self.device)).cpu().numpy()
         self.logits.update(zip(todo, logits))
 
-    # -- quiescence -------------------------------------------------------------------------------
-
-    def _collect(self, key: Key, out: list[Key]) -> None:
-        """Append the quiet positions that `qvalue(key)` will need to `out`."""
-        s = self.node_status(key)
-        if s == 1:
-            if key not in self.values:
-                out.append(key)
-        elif s == 2:
-            for child in self.expand(key)[0]:
-                self._collect(child, out)
-
-    def qvalue(self, key: Key, ply: int) -> float:
-        """The value of a node at the horizon: captures played out, then the critic. The quiet
-        positions it needs must have been evaluated (`evaluate`)."""
-        s = self.node_status(key)
-        if s == 1:
-            return self.values[key]
-        if s == 0:
-            return -(WIN - ply * PLY_STEP)
-        self.nodes += 1
-        return max(-self.qvalue(child, ply + 1) for child in self.expand(key)[0])
+    def tree(self, key: Key, full: int, ply: int) -> np.ndarray:
+        """The backed-up value of each move of a node (its side to move's view): `full` plies
+        full width, then captures played out, every quiet leaf through the critic in ONE batch.
+        Empty if the node has no legal move."""
+        P, O, K, side, clock = key
+        args = (np.uint64(P), np.uint64(O), np.uint64(K), side, clock, full, ply)
+        work = (self._tchildren, self._tpaths, self._tplens, self._tstate, self._tbest)
+        while True:
+            nl = _tree(*args, True, self._none, self._obs, self._mask, self._child_vals, *work)
+            if nl != -2:
+                break
+            self._obs = np.empty((2 * len(self._obs), *OBS_SHAPE), dtype=np.float32)
+        if nl == -1:
+            return np.empty(0)
+        values = self.values_of(self._obs[:nl]) if nl else self._none
+        self.leaves += nl
+        _tree(*args, False, values, self._obs, self._mask, self._child_vals, *work)
+        return self._child_vals[: self._tstate[0, 0]].copy()
 
     # -- negamax ----------------------------------------------------------------------------------
 
@@ -298,38 +389,21 @@ class NetSearch:
             idx.insert(0, hint)
         return idx
 
-    def frontier(self, key: Key, ply: int) -> tuple[float, int]:
-        """(value, best move) of a node one ply above the horizon: every child's quiet
-        descendants evaluated in one batch, then backed up. The node has legal moves."""
-        children = self.expand(key)[0]
-        need: list[Key] = []
-        for child in children:
-            self._collect(child, need)
-        self.evaluate(need)
-        best, bi = -INF, 0
-        for i, child in enumerate(children):
-            v = -self.qvalue(child, ply + 1)
-            if v > best:
-                best, bi = v, i
-        return best, bi
-
     def negamax(self, key: Key, depth: int, alpha: float, beta: float, ply: int) -> float:
-        """Fail-soft negamax alpha-beta value of a node (side to move's view) to `depth` plies
-        plus quiescence."""
+        """Fail-soft negamax alpha-beta value of a node (side to move's view) to `depth` >= 1
+        plies plus quiescence."""
         self._tick()
-        if depth <= 0:
-            need: list[Key] = []
-            self._collect(key, need)
-            self.evaluate(need)
-            return self.qvalue(key, ply)
+        if depth <= self.frontier:
+            vals = self.tree(key, depth, ply)
+            if len(vals) == 0:
+                return -(WIN - ply * PLY_STEP)
+            bi = int(np.argmax(vals))
+            self.best[key] = bi
+            return float(vals[bi])
         children, actions, _ = self.expand(key)
         if not children:
             return -(WIN - ply * PLY_STEP)
-        if depth == 1:
-            best, bi = self.frontier(key, ply)
-            self.best[key] = bi
-            return best
-        if depth >= 3:  # the children will order their own moves: their logits in one pass
+        if depth - 1 > self.frontier:  # the children will order their own moves: logits in one pass
             self.prefetch_logits(children)
         best, bi = -INF, 0
         for i in self.order(key, actions):
@@ -341,14 +415,23 @@ class NetSearch:
         self.best[key] = bi
         return best
 
-    def principal_variation(self, key: Key, first: int, limit: int) -> list[int]:
-        """The best line from the root (move indices), following the best-move table."""
+    def principal_variation(self, key: Key, first: int, limit: int, extend: bool = False) -> list[int]:
+        """The best line from `key` (move indices) to `limit` plies, starting with move `first`,
+        following the best-move table of the last search; with `extend`, where the table ends
+        inside the batched plies the line goes on with the best move of a fresh batch there."""
         pv = [first]
         node = self.expand(key)[0][first]
         seen = {key}
-        while len(pv) < limit and node in self.best and node not in seen:
+        while len(pv) < limit and node not in seen:
             seen.add(node)
-            i = self.best[node]
+            i = self.best.get(node)
+            if i is None:
+                if not extend:
+                    break
+                vals = self.tree(node, limit - len(pv), len(pv))
+                if len(vals) == 0:
+                    break
+                i = int(np.argmax(vals))
             pv.append(i)
             node = self.expand(node)[0][i]
         return pv
@@ -366,7 +449,7 @@ class NetSearch:
         n = len(children)
         if n == 0:
             raise ValueError(f"no legal move in {board.fen()}")
-        if max_depth >= 2:
+        if max_depth > self.frontier:
             self.prefetch_logits([root])
         root_order = self.order(root, actions)
         final: list[float] = [0.0] * n
@@ -377,24 +460,25 @@ class NetSearch:
             scores = [0.0] * n
             best = -INF
             try:
-                if depth == 1:
-                    need: list[Key] = []
-                    for child in children:
-                        self._collect(child, need)
-                    self.evaluate(need)
-                if depth >= 3:
-                    self.prefetch_logits(children)
-                for j in root_order:
-                    a = best - TIE_EPS if best > -INF else -INF
-                    v = -self.negamax(children[j], depth - 1, -INF, -a, 1)
-                    scores[j] = v
-                    if v > best:
-                        best = v
+                self._tick()
+                if depth <= self.frontier:  # the whole iteration is one batch
+                    scores = self.tree(root, depth, 0).tolist()
+                    best = max(scores)
+                else:
+                    if depth - 1 > self.frontier:
+                        self.prefetch_logits(children)
+                    for j in root_order:
+                        a = best - TIE_EPS if best > -INF else -INF
+                        v = -self.negamax(children[j], depth - 1, -INF, -a, 1)
+                        scores[j] = v
+                        if v > best:
+                            best = v
             except _Abort:
                 aborted = True
                 break
             final, final_best, reached = scores, best, depth
             root_order = sorted(range(n), key=lambda j: -scores[j])
+            self.best[root] = root_order[0]
             if abs(best) > 1.5:
                 break  # a forced result is proven within this depth
         ties = [j for j in range(n) if final[j] >= final_best - TIE_EPS]
@@ -449,12 +533,17 @@ class SearchPlayer:
             return moves[0]
         return moves[self.analyse(board).index]
 
-    def pv_moves(self, board: Board, result: NetSearchResult | None = None) -> list[Move]:
-        """The principal variation of `result` (default: the last search of `board`) as moves."""
-        r = result or self.last
+    def pv_moves(self, board: Board) -> list[Move]:
+        """The principal variation of the last search (of `board`) as moves, to its depth."""
+        r = self.last
+        if r is None:
+            return []
+        P, O = (board.black, board.white) if board.turn == 0 else (board.white, board.black)
+        root: Key = (P, O, board.kings, int(board.turn), board.clock)
+        pv = self.engine.principal_variation(root, r.pv[0], r.depth, extend=True) if r.pv else []
         b = board.copy()
         line: list[Move] = []
-        for i in r.pv if r else []:
+        for i in pv:
             moves = b.legal_moves()
             if i >= len(moves):
                 break
