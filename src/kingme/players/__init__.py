@@ -3,8 +3,10 @@
 A player answers one question, given a `Board` whose game is not over: which legal move? The
 built-in kinds are ``random``, ``greedy``, ``alphabeta:D[:MS]`` (the compiled search of
 `players.alphabeta`), ``policy:NAME_OR_PATH`` (a trained checkers network, `players.policy`,
-batched: one forward pass for many boards), ``human`` (moves typed on the terminal) and
-``mix:EPS:SPEC`` (a calibration instrument). `parse_spec(text)` reads a spec into a `PlayerSpec`,
+batched: one forward pass for many boards), ``search:MODEL:DEPTH[:MS]`` / ``search:MODEL::MS``
+(alpha-beta with that network's critic at the leaves and its policy ordering the moves,
+`players.search`), ``human`` (moves typed on the terminal) and ``mix:EPS:SPEC`` (a calibration
+instrument). `parse_spec(text)` reads a spec into a `PlayerSpec`,
 `load_player(spec, seed)` builds the player (`choose(board) -> Move`, `reseed(seed)`), and
 `register_player_kind(prefix, factory)` adds a kind. Every player draws from its own seeded
 generator, so games replay exactly. See docs/arena.md.
