@@ -12,7 +12,7 @@ from kingme.checkers import Board
 from kingme.common import UserError
 from kingme.players import load_player, parse_spec, player_kinds
 from kingme.players.policy import DEFAULT_MODEL, PolicyPlayer, load_model
-from kingme.players.search import PLY_STEP, WIN, NetSearch, SearchPlayer
+from kingme.players.search import PLY_STEP, WIN, NetSearch, SearchPlayer, network_heads
 
 # positions found by a brute-force scan of random games, checked with alphabeta
 WIN_IN_3 = [
@@ -219,3 +219,26 @@ def test_arena_plays_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
     r = run_arena("search:default:1", "random", ArenaConfig(games=2, workers=1, progress=False))
     assert r["games"] == 2 and r["wins"] + r["draws"] + r["losses"] == 2
+
+
+def test_fast_heads_equal_the_modules(agent) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    value, logits = network_heads(agent)
+    obs = torch.rand(17, 6, 32)
+    with torch.no_grad():
+        want_logits, want_value = agent(obs)
+        assert torch.allclose(value(obs), want_value, atol=1e-6)
+        assert torch.allclose(logits(obs), want_logits, atol=1e-6)
+
+
+def test_any_network_kind_searches() -> None:
+    import torch
+
+    from kingme.nets import make_network
+
+    torch.manual_seed(0)
+    conv = make_network("conv", (), 8).eval()
+    player = SearchPlayer(conv, 3, seed=1)
+    assert player.choose(Board()) in Board().legal_moves()
+    assert player.last is not None and player.last.depth == 3 and player.last.batches > 0

@@ -34,7 +34,8 @@ The search (`NetSearch.search`)
    Ordering changes the cost, never the value.
 5. **Iterative deepening**: depths 1, 2, ..., DEPTH; the root's moves are ordered by the previous
    iteration's scores; with a time limit the move comes from the deepest completed iteration
-   (depth 1 always completes). A proven win or loss stops the deepening.
+   (depth 1 always completes) or, if the interrupted iteration finished the previous best
+   move (it is searched first), the best of the moves it finished. A proven win or loss stops the deepening.
 6. **Draw rules are ignored inside the search** (like `alphabeta`), but the draw clock is kept in
    the positions the critic sees (the observation has a clock plane).
 7. **Determinism**: the caches are cleared for every move, and ties at the root (moves whose
@@ -50,18 +51,21 @@ policy and critic for the web page's analysis.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numba import njit
+from torch import nn
 
 from kingme.checkers import Board, Move
 from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, generate, jumpers
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE
 from kingme.envs.checkers_vec import write_observation
-from kingme.nets import ActorCritic
+from kingme.nets import ActorCritic, MLPActorCritic
 from kingme.players.policy import load_model, move_distributions, resolve_model_path
 from kingme.players.registry import PolicySpec, parse_search_args
 
@@ -73,6 +77,7 @@ __all__ = [
     "NetSearchResult",
     "SearchPlayer",
     "load_search_player",
+    "network_heads",
 ]
 
 WIN = 2.0  # a win at ply p scores WIN - p * PLY_STEP; critic values are clamped to [-1, 1]
@@ -241,6 +246,57 @@ def _tree(
 
 
 # ------------------------------------------------------------------------------------------------
+# The network's heads
+
+
+Head = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _detached(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach()
+
+
+def _functional(seq: object) -> Head | None:
+    """A plain function computing an ``nn.Sequential`` of Linear / ReLU / Tanh layers on a flat
+    batch (the same arithmetic without the modules' call overhead, which is most of a small
+    batch's cost); None for any other module."""
+    if not isinstance(seq, nn.Sequential):
+        return None
+    steps: list[Head] = []
+    for layer in seq:
+        if isinstance(layer, nn.Linear):
+            steps.append(partial(F.linear, weight=layer.weight.detach(), bias=_detached(layer.bias)))
+        elif isinstance(layer, nn.ReLU):
+            steps.append(torch.relu)
+        elif isinstance(layer, nn.Tanh):
+            steps.append(torch.tanh)
+        else:
+            return None
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        for f in steps:
+            x = f(x)
+        return x
+
+    return run
+
+
+def network_heads(agent: ActorCritic) -> tuple[Head, Head]:
+    """(value, logits) functions of a batch of observations: `agent.value` and `agent.logits`,
+    or for an MLP with separate trunks the same layers called directly."""
+    value: Head = agent.value
+    logits: Head = agent.logits
+    if isinstance(agent, MLPActorCritic) and agent.trunk_kind == "separate":
+        v, pi = _functional(agent.critic), _functional(agent.actor)
+        if v is not None:
+            value = lambda x: v(x).squeeze(-1)  # noqa: E731
+        if pi is not None:
+            logits = pi
+    return value, logits
+
+
+# ------------------------------------------------------------------------------------------------
 # The search
 
 
@@ -274,6 +330,7 @@ class NetSearch:
         self.agent = agent
         self.device = device
         self.frontier = frontier
+        self._value, self._logits = network_heads(agent)
         self._children = np.empty((MAX_MOVES, 3), dtype=np.uint64)
         self._paths = np.empty((MAX_MOVES, MAX_PATH), dtype=np.int64)
         self._plens = np.empty(MAX_MOVES, dtype=np.int64)
@@ -333,7 +390,7 @@ class NetSearch:
         """The critic's values (clamped to [-1, 1], float64) of observations, in one forward pass."""
         self.evals += len(obs)
         self.batches += 1
-        v = self.agent.value(torch.from_numpy(obs).to(self.device)).clamp(-1.0, 1.0)
+        v = self._value(torch.from_numpy(obs).to(self.device)).clamp(-1.0, 1.0)
         return v.cpu().numpy().astype(np.float64)
 
     @torch.no_grad()
@@ -347,7 +404,7 @@ class NetSearch:
         _observe_batch(nodes, obs, self._mask)
         self.evals += len(todo)
         self.batches += 1
-        logits = self.agent.logits(torch.from_numpy(obs).to(self.device)).cpu().numpy()
+        logits = self._logits(torch.from_numpy(obs).to(self.device)).cpu().numpy()
         self.logits.update(zip(todo, logits))
 
     def tree(self, key: Key, full: int, ply: int) -> np.ndarray:
@@ -457,8 +514,9 @@ class NetSearch:
         for depth in range(1, max_depth + 1):
             if depth == 2 and time_ms > 0:
                 self.deadline = start + time_ms / 1000.0  # depth 1 always completes
-            scores = [0.0] * n
+            scores = [-INF] * n
             best = -INF
+            done = 0
             try:
                 self._tick()
                 if depth <= self.frontier:  # the whole iteration is one batch
@@ -471,10 +529,15 @@ class NetSearch:
                         a = best - TIE_EPS if best > -INF else -INF
                         v = -self.negamax(children[j], depth - 1, -INF, -a, 1)
                         scores[j] = v
+                        done += 1
                         if v > best:
                             best = v
             except _Abort:
                 aborted = True
+                # the moves this iteration finished (the previous best first) were searched
+                # deeper: the best of them is the better move
+                if done:
+                    final, final_best = scores, best
                 break
             final, final_best, reached = scores, best, depth
             root_order = sorted(range(n), key=lambda j: -scores[j])
