@@ -84,7 +84,7 @@ WIN = 2.0  # a win at ply p scores WIN - p * PLY_STEP; critic values are clamped
 PLY_STEP = 1e-3
 TIE_EPS = 1e-6  # root moves scoring within this of the best are ties (broken by the seed)
 INF = float("inf")
-CLOCK_CHECK = 7  # the clock is read every CLOCK_CHECK + 1 interior nodes
+CLOCK_CHECK = 0  # the clock is read every CLOCK_CHECK + 1 interior nodes (each costs a batch or more)
 FRONTIER = 2  # plies below a node that one batch of leaves covers (chosen by measurement)
 
 # a node: (P, O, K, side, clock) as Python ints, P the side to move's pieces (engine bit layout)
