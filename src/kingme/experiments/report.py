@@ -74,7 +74,7 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
     styles = ("-", "--", ":", "-.")
     files = []
     for curve in exp.curves:
-        fig, ax = plt.subplots(figsize=(7.5, 4.4))
+        fig, ax = plt.subplots(figsize=(10.0, 4.6))
         for arm in results.arms:
             runs = [r for r in results.runs if r.arm == arm.label and r.env == arm.env]
             if not runs:
@@ -105,7 +105,9 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
             ax.set_yscale("log")
         ax.tick_params(labelsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=9, loc="best", ncol=2 if len(results.arms) > 6 else 1)
+        ax.legend(
+            fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+        )  # beside the plot, off the lines
         what = "geometric mean" if curve.log else "mean and 95% t-band"
         smooth = f", moving average over {curve.smooth} updates" if curve.smooth > 1 else ""
         ax.set_title(
