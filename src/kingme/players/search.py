@@ -568,13 +568,14 @@ class SearchPlayer:
         seed: int = 0,
         name: str | None = None,
         device: str = "cpu",
+        frontier: int = FRONTIER,
     ) -> None:
         self.agent = agent
         self.depth = depth
         self.time_ms = time_ms
         self.device = device
         self.name = name or (f"search:{depth}" + (f":{time_ms:g}" if time_ms else ""))
-        self.engine = NetSearch(agent, device)
+        self.engine = NetSearch(agent, device, frontier)
         self.rng = np.random.default_rng(seed)
         self.last: NetSearchResult | None = None
 
