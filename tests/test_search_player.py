@@ -198,9 +198,9 @@ def test_deterministic_given_the_seed(agent) -> None:  # type: ignore[no-untyped
 
     assert game(5) == game(5)
     p = SearchPlayer(agent, 3, seed=9)
-    first = [p.analyse(Board()).index for _ in range(3)]
+    first = [p.search(Board()).index for _ in range(3)]
     p.reseed(9)
-    assert [p.analyse(Board()).index for _ in range(3)] == first
+    assert [p.search(Board()).index for _ in range(3)] == first
 
 
 def test_time_limit_is_respected(agent) -> None:  # type: ignore[no-untyped-def]
@@ -242,3 +242,13 @@ def test_any_network_kind_searches() -> None:
     player = SearchPlayer(conv, 3, seed=1)
     assert player.choose(Board()) in Board().legal_moves()
     assert player.last is not None and player.last.depth == 3 and player.last.batches > 0
+
+
+def test_the_web_analysis_shows_its_policy_and_critic() -> None:
+    from kingme.web.analysis import UNIFORM_SOURCE, analyzer_for
+
+    analyzer = analyzer_for(load_player("search:default:2"))
+    assert analyzer is not None
+    a = analyzer.analyze(Board())
+    assert a.source != UNIFORM_SOURCE and a.value is not None
+    assert sum(p for _, p in a.probs) == pytest.approx(1.0)

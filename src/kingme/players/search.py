@@ -582,7 +582,7 @@ class SearchPlayer:
     def reseed(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def analyse(self, board: Board) -> NetSearchResult:
+    def search(self, board: Board) -> NetSearchResult:
         """The search's result for `board` (its move, score, depth and principal variation)."""
         r = self.engine.search(board, self.depth, self.time_ms, self.rng)
         self.last = r
@@ -595,7 +595,7 @@ class SearchPlayer:
         if len(moves) == 1:  # forced: no search (the generator is not consumed either)
             self.last = None
             return moves[0]
-        return moves[self.analyse(board).index]
+        return moves[self.search(board).index]
 
     def pv_moves(self, board: Board) -> list[Move]:
         """The principal variation of the last search (of `board`) as moves, to its depth."""
