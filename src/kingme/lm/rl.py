@@ -78,6 +78,12 @@ class RLConfig:
 
     # --- rollout ---
     updates: int = arg(100, "Updates (rollout + K epochs) to train for.")
+    max_minutes: float | None = arg(
+        None, "Stop after this many minutes of training, even before --updates (none = no limit)."
+    )
+    target_pass1: float | None = arg(
+        None, "Stop at the first evaluation whose test pass@1 reaches this; the time is in summary.json (none = never)."
+    )
     prompts_per_update: int = arg(16, "Prompts per rollout (P).")
     group_size: int = arg(8, "Samples per prompt (G); a rollout has P·G responses.")
     temperature: float = arg(1.0, "Sampling temperature of the rollouts.")
@@ -104,6 +110,7 @@ class RLConfig:
     # --- optimisation ---
     epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
     lr: float = arg(1e-4, "Adam learning rate.")
+    warmup: int = arg(0, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
     max_grad_norm: float | None = arg(1.0, "Clip the global gradient norm to this (none = off).")
 
     # --- evaluation and run ---
@@ -126,6 +133,10 @@ class RLConfig:
         require(self.clip_high is None or self.clip_high > 0, f"--clip-high must be positive, got {self.clip_high}")
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
+        require(self.warmup >= 0, f"--warmup must be >= 0, got {self.warmup}")
+        require(
+            self.max_minutes is None or self.max_minutes > 0, f"--max-minutes must be positive, got {self.max_minutes}"
+        )
 
     def resolved(self) -> RLConfig:
         """A copy with every None preset field set from the algorithm's preset (and clip_high from clip_low)."""
@@ -195,6 +206,12 @@ def response_stats(roll: Rollout) -> dict[str, float]:
         "charts/length_correct": float(lengths[ok].mean()) if ok.any() else float("nan"),
         "charts/length_wrong": float(lengths[~ok].mean()) if (~ok).any() else float("nan"),
     }
+
+
+def level_rewards(roll: Rollout, problems: list[Problem]) -> dict[str, float]:
+    """Mean reward of the rollout's samples at each difficulty level present: {"charts/reward_level_L": ...}."""
+    levels = torch.tensor([p.level for p in problems for _ in range(roll.group_size)], device=roll.rewards.device)
+    return {f"charts/reward_level_{int(lv)}": float(roll.rewards[levels == lv].mean()) for lv in torch.unique(levels)}
 
 
 def clip_share(ratio: torch.Tensor, eps_low: float, eps_high: float) -> float:
@@ -290,6 +307,17 @@ def rl_update(
     return stats
 
 
+def rl_learning_rate(update: int, cfg: RLConfig) -> float:
+    """The learning rate at update 1, 2, ...: a linear warm-up over `cfg.warmup` updates, then `cfg.lr`.
+
+    Adam's first steps move every parameter by about lr whatever the gradient's size (its moment
+    estimates start from one noisy policy gradient), which knocks a small model off its base.
+    """
+    if cfg.warmup <= 0 or update >= cfg.warmup:
+        return cfg.lr
+    return cfg.lr * update / cfg.warmup
+
+
 def load_base(base: str, device: str) -> tuple[GPT, Task]:
     from kingme.lm.pretrain import load_checkpoint
 
@@ -338,6 +366,8 @@ def train(
             roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device)
             sample_s = time.perf_counter() - t_roll
             policy.train()
+            for group in opt.param_groups:
+                group["lr"] = rl_learning_rate(update, cfg)
             stats = rl_update(policy, reference, value_head, opt, roll, cfg)
             n_tokens = int(roll.mask.sum())
             tokens += n_tokens
@@ -346,19 +376,29 @@ def train(
                 "global_step": update,
                 "time": time.perf_counter() - t0,
                 **response_stats(roll),
+                **level_rewards(roll, problems),
                 **stats,
                 "charts/sample_tokens_per_s": n_tokens / max(sample_s, 1e-9),
                 "charts/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
             }
-            if update % cfg.eval_every == 0 or update == cfg.updates:
+            out_of_time = cfg.max_minutes is not None and time.perf_counter() - t0 >= 60.0 * cfg.max_minutes
+            reached = False
+            if update % cfg.eval_every == 0 or update == cfg.updates or out_of_time:
                 policy.eval()
                 acc = greedy_accuracy(policy, task, test, device=device)
                 row["charts/test_pass1"] = acc["all"]
+                row.update({f"charts/test_pass1_{k}": v for k, v in acc.items() if k != "all"})
                 summary["test_pass1_end"] = acc
+                reached = cfg.target_pass1 is not None and acc["all"] >= cfg.target_pass1
+                if reached:
+                    summary["target_reached"] = {"update": update, "time_s": time.perf_counter() - t0}
             summary["rewards"].append(row["charts/reward"])
+            summary["updates_done"] = update
             if log is not None:
                 log(row)
             advance(info=f"reward {row['charts/reward']:.2f}")
+            if out_of_time or reached:
+                break
     policy.eval()
     summary["runtime_s"] = time.perf_counter() - t0
     if run_dir is not None:
