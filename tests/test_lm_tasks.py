@@ -111,6 +111,22 @@ def test_train_and_test_splits_never_share_a_prompt() -> None:
     assert 0.07 < share < 0.13  # about TEST_SHARE of all prompts
 
 
+def test_the_test_set_holds_each_prompt_once() -> None:
+    """Level 1 of addition has 11 test prompts: drawn with replacement they were half of 256 problems."""
+    from kingme.lm.tasks import test_set
+
+    task = Addition(2)
+    with_replacement = sample_problems(task, np.random.default_rng(10_001), 256, "test")
+    assert sum(p.level == 1 for p in with_replacement) > 100  # the old weighting: 11 prompts, ~half the score
+    problems = test_set(task, 1, 256)
+    prompts = [p.prompt for p in problems]
+    assert len(prompts) == len(set(prompts)) == 256
+    assert sum(p.level == 1 for p in problems) == 11  # every level-1 test prompt, once
+    assert all(split_of(p) == "test" for p in prompts)
+    assert len(test_set(Addition(1), 1, 50)) == 11  # fewer come back when the split has fewer
+    assert [p.prompt for p in test_set(task, 1, 256)] == prompts  # fixed by the seed
+
+
 def test_mix_and_held_out_skills() -> None:
     rng = np.random.default_rng(2)
     task = Addition(3)

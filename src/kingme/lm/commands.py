@@ -35,7 +35,7 @@ class EvalConfig:
 
     k: tuple[int, ...] = arg((1, 8, 64), "The k of pass@k, comma-separated.")
     samples: int = arg(64, "Samples per problem (n >= the largest k).")
-    problems: int = arg(100, "Problems scored.")
+    problems: int = arg(100, "Distinct problems scored.")
     split: Split = arg("test", "The split the problems come from: test (held out) or train.")
     temperature: float = arg(1.0, "Sampling temperature.")
     top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
@@ -137,7 +137,7 @@ def eval_main(argv: list[str]) -> int:
     device = resolve_device(cfg.device)
     model, task = load_checkpoint(ns.run, device)
     seed_everything(cfg.seed)
-    problems = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.problems, cfg.split)
+    problems = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.problems, cfg.split, distinct=True)
     result = pass_at_ks(model, task, problems, cfg.k, cfg.samples, cfg.temperature, cfg.top_k, device=device)
     if ns.json:
         print(json.dumps({"run": ns.run, "config": config_to_dict(cfg), "pass_at_k": result}))

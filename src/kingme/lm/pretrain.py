@@ -19,13 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from kingme.common import UserError, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
-from kingme.lm.tasks import Problem, Task, TaskName, make_task, sample_problems
+from kingme.lm.tasks import Problem, Task, TaskName, make_task, sample_problems, test_set
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.progress import progress_bar
 from kingme.transformer import GPT, TransformerConfig
@@ -51,7 +50,7 @@ class PretrainConfig:
         "paths longer than this (path), more numbers than this (countdown); none = hold out nothing.",
     )
     train_size: int = arg(20_000, "Problems in the pre-training set, drawn once from the train split.")
-    eval_problems: int = arg(256, "Held-out test problems scored (greedy pass@1) at each evaluation.")
+    eval_problems: int = arg(256, "Distinct held-out test problems scored (greedy pass@1) at each evaluation.")
 
     # --- model ---
     n_layer: int = arg(2, "Transformer blocks.")
@@ -175,7 +174,7 @@ def pretrain(
     rng = seed_everything(cfg.seed)
     task = cfg.make_task()
     train = sample_problems(task, rng, cfg.train_size, "train", cfg.mix, cfg.max_skill)
-    test = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.eval_problems, "test")
+    test = test_set(task, cfg.seed, cfg.eval_problems)
     x, y, mask = (t.to(device) for t in encode_examples(task, train))
     model = GPT(model_config(cfg, task)).to(device)
     opt = model.configure_optimizer(cfg.lr, cfg.weight_decay)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -41,7 +40,7 @@ from kingme.lm.algos import (
 )
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, token_logprobs
-from kingme.lm.tasks import Problem, Task, sample_problems
+from kingme.lm.tasks import Problem, Task, sample_problems, test_set
 from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
 from kingme.progress import progress_bar
 from kingme.transformer import GPT
@@ -115,7 +114,7 @@ class RLConfig:
 
     # --- evaluation and run ---
     eval_every: int = arg(10, "Updates between greedy pass@1 evaluations on the test split (and at the end).")
-    eval_problems: int = arg(256, "Held-out test problems per evaluation.")
+    eval_problems: int = arg(256, "Distinct held-out test problems per evaluation (greedy pass@1).")
     seed: int = arg(1, "Seed for the prompts, the samples and the value head.")
     device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
     torch_threads: int = arg(1, "CPU threads for torch (0 = torch's default).")
@@ -353,7 +352,7 @@ def train(
     value_head = ValueHead(policy.config.n_embd).to(device) if cfg.advantage == "gae" else None
     params = list(policy.parameters()) + (list(value_head.parameters()) if value_head is not None else [])
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    test = sample_problems(task, np.random.default_rng(cfg.seed + 10_000), cfg.eval_problems, "test")
+    test = test_set(task, cfg.seed, cfg.eval_problems)
     policy.eval()
     first = greedy_accuracy(policy, task, test, device=device)
     summary: dict[str, Any] = {"test_pass1_start": first, "rewards": []}

@@ -368,23 +368,41 @@ def sample_problems(
     split: Split,
     mix: Sequence[float] = (),
     max_skill: int | None = None,
+    distinct: bool = False,
 ) -> list[Problem]:
     """`n` problems of `split`, levels drawn with weights `mix` (one per level; empty = uniform),
-    keeping only problems whose skill is at most `max_skill` (None = all)."""
+    keeping only problems whose skill is at most `max_skill` (None = all).
+
+    With `distinct`, no prompt is drawn twice, and fewer than n come back when the split holds fewer
+    (the test sets: addition's level 1 has only 100 prompts, 11 of them in the test split, which
+    drawn with replacement made up half of a 256-problem test set). A level that runs out leaves
+    its share to the others."""
     levels = task.levels
     weights = np.asarray(mix if mix else [1.0] * len(levels), dtype=float)
     if len(weights) != len(levels) or (weights < 0).any() or weights.sum() <= 0:
         raise UserError(f"--mix needs {len(levels)} non-negative shares (levels {levels}), got {tuple(mix)}")
     weights = weights / weights.sum()
     out: list[Problem] = []
+    seen: set[str] = set()
     tries = 0
     while len(out) < n:
         tries += 1
         if tries > 1000 * n + 10_000:
+            if distinct and out:
+                return out  # the split holds fewer distinct problems than asked for
             raise UserError(f"cannot draw {n} {split} problems with mix {tuple(mix)} and max skill {max_skill}")
         level = levels[int(rng.choice(len(levels), p=weights))]
         p = task.sample(rng, level)
         if split_of(p.prompt) != split or (max_skill is not None and p.skill > max_skill):
             continue
+        if distinct:
+            if p.prompt in seen:
+                continue
+            seen.add(p.prompt)
         out.append(p)
     return out
+
+
+def test_set(task: Task, seed: int, n: int) -> list[Problem]:
+    """The held-out problems a run is scored on: up to n distinct prompts of the test split (levels equal)."""
+    return sample_problems(task, np.random.default_rng(seed + 10_000), n, "test", distinct=True)
