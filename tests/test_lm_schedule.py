@@ -62,3 +62,9 @@ def test_a_negative_warmup_is_a_user_error() -> None:
         RLConfig(warmup=-1).validate()
     with pytest.raises(UserError, match="max-minutes"):
         RLConfig(max_minutes=0).validate()
+
+
+def test_the_defaults_are_the_measured_ones() -> None:
+    """docs/reasoning.md, Measured results: P = 32, lr 5e-4 after a 20-update warm-up took GRPO from 0.31 to 0.9."""
+    cfg = RLConfig()
+    assert (cfg.prompts_per_update, cfg.group_size, cfg.lr, cfg.warmup, cfg.epochs) == (32, 8, 5e-4, 20, 1)

@@ -83,7 +83,7 @@ class RLConfig:
     target_pass1: float | None = arg(
         None, "Stop at the first evaluation whose test pass@1 reaches this; the time is in summary.json (none = never)."
     )
-    prompts_per_update: int = arg(16, "Prompts per rollout (P).")
+    prompts_per_update: int = arg(32, "Prompts per rollout (P).")
     group_size: int = arg(8, "Samples per prompt (G); a rollout has P·G responses.")
     temperature: float = arg(1.0, "Sampling temperature of the rollouts.")
     top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
@@ -108,8 +108,8 @@ class RLConfig:
 
     # --- optimisation ---
     epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
-    lr: float = arg(1e-4, "Adam learning rate.")
-    warmup: int = arg(0, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
+    lr: float = arg(5e-4, "Adam learning rate (after the warm-up).")
+    warmup: int = arg(20, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
     max_grad_norm: float | None = arg(1.0, "Clip the global gradient norm to this (none = off).")
 
     # --- evaluation and run ---
