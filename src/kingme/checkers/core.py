@@ -248,6 +248,21 @@ def _captures_from(
 # Full move generation
 
 
+@njit(inline="always", cache=True)
+def _write_step(
+    buf: np.ndarray, n: int, P: np.uint64, O: np.uint64, K: np.uint64, f: np.uint64, t: np.uint64, crown: np.uint64
+) -> None:
+    """Row n of ``buf`` = (P', O', K') after the quiet step f -> t (a man reaching ``crown`` is crowned)."""
+    buf[n, 0] = P ^ f ^ t
+    buf[n, 1] = O
+    if K & f != _ZERO:
+        buf[n, 2] = K ^ f ^ t
+    elif t & crown != _ZERO:
+        buf[n, 2] = K | t
+    else:
+        buf[n, 2] = K
+
+
 @njit(cache=True)
 def generate(
     P: np.uint64,
@@ -283,14 +298,7 @@ def generate(
             t = _ONE << t_idx
             targets ^= t
             f = shift(t, d ^ 2)
-            children[n, 0] = P ^ f ^ t
-            children[n, 1] = O
-            if K & f != _ZERO:
-                children[n, 2] = K ^ f ^ t
-            elif t & crown != _ZERO:
-                children[n, 2] = K | t
-            else:
-                children[n, 2] = K
+            _write_step(children, n, P, O, K, f, t, crown)
             paths[n, 0] = lsb_index(f)
             paths[n, 1] = t_idx
             plens[n] = 2
@@ -355,14 +363,7 @@ def _children_from(P: np.uint64, O: np.uint64, K: np.uint64, side: int, buf: np.
             t = targets & (~targets + _ONE)
             targets ^= t
             f = shift(t, d ^ 2)
-            buf[n, 0] = P ^ f ^ t
-            buf[n, 1] = O
-            if K & f != _ZERO:
-                buf[n, 2] = K ^ f ^ t
-            elif t & crown != _ZERO:
-                buf[n, 2] = K | t
-            else:
-                buf[n, 2] = K
+            _write_step(buf, n, P, O, K, f, t, crown)
             n += 1
     return n
 
