@@ -283,3 +283,35 @@ def test_gumbel_noise_is_bounded_so_a_legal_action_always_beats_a_masked_one() -
     mask = torch.tensor([[False, True, False]])
     noise = torch.tensor([[hi, lo, hi]])
     assert core.sample_actions(core.mask_logits(logits, mask), noise).tolist() == [1]
+
+
+def test_two_hot_splits_a_return_between_its_neighbouring_points() -> None:
+    from kingme.ppo.core import two_hot
+
+    x = torch.tensor([-1.0, -0.25, 0.0, 0.3, 1.0, 2.0])
+    got = two_hot(x, (-1.0, 0.0, 1.0))
+    want = torch.tensor(
+        [
+            [1.0, 0.0, 0.0],
+            [0.25, 0.75, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.7, 0.3],
+            [0.0, 0.0, 1.0],
+            [0.0, 0.0, 1.0],  # clamped to the support
+        ]
+    )
+    assert torch.allclose(got, want)
+    assert torch.allclose(got @ torch.tensor([-1.0, 0.0, 1.0]), x.clamp(-1, 1))
+
+
+def test_categorical_value_loss_is_the_cross_entropy_to_the_two_hot_return() -> None:
+    from kingme.ppo.core import categorical_value, categorical_value_loss
+
+    logits = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    returns = torch.tensor([0.5, -1.0])
+    # row 0: p = 1/3 each, target (0, .5, .5): -log(1/3); row 1: target (1, 0, 0): -log softmax[0]
+    lse = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+    want = (math.log(3) + (lse - 1.0)) / 2
+    assert float(categorical_value_loss(logits, returns, (-1.0, 0.0, 1.0))) == pytest.approx(want, rel=1e-6)
+    p = torch.softmax(logits[1], -1)
+    assert float(categorical_value(logits, (-1.0, 0.0, 1.0))[1]) == pytest.approx(float(p[2] - p[0]), rel=1e-6)

@@ -45,6 +45,10 @@ from torch import nn
 Activation = Literal["tanh", "relu"]
 Trunk = Literal["separate", "shared"]
 NetKind = Literal["mlp", "conv"]
+ValueHead = Literal["scalar", "wdl"]
+
+# The support of the win / draw / loss critic: a return of +1 (win), 0 (draw), -1 (loss).
+WDL_SUPPORT = (-1.0, 0.0, 1.0)
 
 HIDDEN_GAIN = math.sqrt(2.0)
 POLICY_HEAD_GAIN = 0.01
@@ -77,7 +81,16 @@ def mlp(
 
 
 class ActorCritic(nn.Module):
-    """Base class: a policy over discrete actions and a state-value function in one module."""
+    """Base class: a policy over discrete actions and a state-value function in one module.
+
+    A categorical critic sets `value_support` to its K increasing points and implements
+    `forward_categorical(obs) -> (logits (B, A), value_logits (B, K))`; its value is the mean
+    Σ p_i z_i, and PPO trains it by cross-entropy (`kingme.ppo.core.categorical_value_loss`)."""
+
+    value_support: tuple[float, ...] | None = None
+
+    def forward_categorical(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} has a scalar critic")
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
@@ -108,28 +121,48 @@ class MLPActorCritic(ActorCritic):
         hidden: Sequence[int] = (64, 64),
         activation: Activation = "tanh",
         trunk: Trunk = "separate",
+        value_head: ValueHead = "scalar",
     ) -> None:
         super().__init__()
         self.obs_dim = int(math.prod(obs_shape))
         self.num_actions = num_actions
         self.trunk_kind = trunk
+        # "wdl": the critic's last layer gives 3 logits over WDL_SUPPORT (loss, draw, win)
+        self.value_support = WDL_SUPPORT if value_head == "wdl" else None
+        v_out = 1 if self.value_support is None else len(self.value_support)
         if trunk == "separate":
             self.actor = mlp(self.obs_dim, hidden, num_actions, activation, POLICY_HEAD_GAIN)
-            self.critic = mlp(self.obs_dim, hidden, 1, activation, VALUE_HEAD_GAIN)
+            self.critic = mlp(self.obs_dim, hidden, v_out, activation, VALUE_HEAD_GAIN)
         elif trunk == "shared":
             last = hidden[-1] if hidden else self.obs_dim
             self.trunk = mlp(self.obs_dim, hidden, None, activation, 1.0)
             self.policy_head = layer_init(nn.Linear(last, num_actions), POLICY_HEAD_GAIN)
-            self.value_head = layer_init(nn.Linear(last, 1), VALUE_HEAD_GAIN)
+            self.value_head = layer_init(nn.Linear(last, v_out), VALUE_HEAD_GAIN)
         else:
             raise ValueError(f"unknown trunk {trunk!r}")
+
+    def _value_out(self, out: torch.Tensor) -> torch.Tensor:
+        """The critic's raw output (B, 1) or (B, K) as the value (B,)."""
+        if self.value_support is None:
+            return out.squeeze(-1)
+        z = torch.tensor(self.value_support, dtype=out.dtype, device=out.device)
+        return torch.softmax(out, dim=-1) @ z
+
+    def forward_categorical(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.value_support is None:
+            raise NotImplementedError("this network has a scalar critic")
+        x = obs.reshape(obs.shape[0], self.obs_dim)  # (B, *obs_shape) -> (B, D)
+        if self.trunk_kind == "separate":
+            return self.actor(x), self.critic(x)  # (B, A), (B, K)
+        h = self.trunk(x)  # (B, H)
+        return self.policy_head(h), self.value_head(h)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = obs.reshape(obs.shape[0], self.obs_dim)  # (B, *obs_shape) -> (B, D)
         if self.trunk_kind == "separate":
-            return self.actor(x), self.critic(x).squeeze(-1)  # (B, A), (B,)
+            return self.actor(x), self._value_out(self.critic(x))  # (B, A), (B,)
         h = self.trunk(x)  # (B, H)
-        return self.policy_head(h), self.value_head(h).squeeze(-1)
+        return self.policy_head(h), self._value_out(self.value_head(h))
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.reshape(obs.shape[0], self.obs_dim)
@@ -140,8 +173,16 @@ class MLPActorCritic(ActorCritic):
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs.reshape(obs.shape[0], self.obs_dim)
         if self.trunk_kind == "separate":
-            return self.critic(x).squeeze(-1)
-        return self.value_head(self.trunk(x)).squeeze(-1)
+            return self._value_out(self.critic(x))
+        return self._value_out(self.value_head(self.trunk(x)))
+
+    def value_distribution(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, K) the critic's probabilities over `value_support` (loss, draw, win for "wdl")."""
+        x = obs.reshape(obs.shape[0], self.obs_dim)
+        out = self.critic(x) if self.trunk_kind == "separate" else self.value_head(self.trunk(x))
+        if self.value_support is None:
+            raise NotImplementedError("this network has a scalar critic")
+        return torch.softmax(out, dim=-1)
 
     def actor_parameters(self) -> Iterator[nn.Parameter]:
         if self.trunk_kind == "separate":
@@ -211,11 +252,15 @@ def make_network(
     channels: int,
     obs_shape: Sequence[int] = (6, 32),
     num_actions: int = 128,
+    value_head: ValueHead = "scalar",
 ) -> ActorCritic:
     """The checkers network named by `kind` (`hidden` sizes the MLP, `channels` the conv net);
-    the defaults of `obs_shape` and `num_actions` are the checkers observation and action space."""
+    the defaults of `obs_shape` and `num_actions` are the checkers observation and action space.
+    ``value_head="wdl"`` (MLP only) makes the critic predict win / draw / loss."""
     if kind == "mlp":
-        return MLPActorCritic(obs_shape, num_actions, tuple(hidden), "relu", "separate")
+        return MLPActorCritic(obs_shape, num_actions, tuple(hidden), "relu", "separate", value_head)
+    if value_head != "scalar":
+        raise ValueError(f"a {value_head} critic is available for the mlp network only")
     if kind == "conv":
         return ConvActorCritic(channels=channels, in_planes=obs_shape[0], num_actions=num_actions)
     raise ValueError(f"unknown network kind {kind!r}: expected mlp or conv")

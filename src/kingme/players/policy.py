@@ -96,7 +96,12 @@ def net_from_description(net: Mapping[str, Any]) -> ActorCritic:
     if isinstance(hidden, str):  # "256,256" in older configs
         hidden = [int(h) for h in hidden.split(",") if h.strip()]
     return make_network(
-        net["kind"], tuple(int(h) for h in hidden), int(net.get("channels", 64)), OBS_SHAPE, NUM_ACTIONS
+        net["kind"],
+        tuple(int(h) for h in hidden),
+        int(net.get("channels", 64)),
+        OBS_SHAPE,
+        NUM_ACTIONS,
+        net.get("value_head", "scalar"),
     )
 
 
@@ -121,7 +126,12 @@ def load_model(path: str | Path) -> tuple[ActorCritic, dict[str, Any]]:
         cfg = json.loads(meta["meta"])["config"]
         if "net" not in cfg:
             raise UserError(f"{path}: a PPO checkpoint, but not of a checkers self-play run")
-        net = {"kind": cfg["net"], "hidden": cfg["hidden_sizes"], "channels": cfg["channels"]}
+        net = {
+            "kind": cfg["net"],
+            "hidden": cfg["hidden_sizes"],
+            "channels": cfg["channels"],
+            "value_head": cfg.get("value_head", "scalar"),
+        }
         weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     else:
         raise UserError(f"{path}: not a kingme checkers model (format {meta.get('format')!r})")

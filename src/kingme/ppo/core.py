@@ -184,6 +184,40 @@ def value_loss(
     return 0.5 * torch.max(err, err_clipped).mean()
 
 
+def two_hot(x: torch.Tensor, support: tuple[float, ...]) -> torch.Tensor:
+    """Each value of x (B,) as a distribution over the increasing `support` (K,) points, (B, K):
+    its weight split between the two neighbouring points so that the mean is x (clamped to the
+    support's range). With the support (-1, 0, 1) a return of 0.3 is 0.7 draw + 0.3 win."""
+    z = torch.tensor(support, dtype=x.dtype, device=x.device)  # (K,)
+    x = x.clamp(float(z[0]), float(z[-1]))
+    hi = torch.searchsorted(z, x.contiguous()).clamp(1, len(support) - 1)  # (B,) the point at or above x
+    lo = hi - 1
+    w_hi = (x - z[lo]) / (z[hi] - z[lo])  # (B,)
+    out = torch.zeros((*x.shape, len(support)), dtype=x.dtype, device=x.device)
+    out.scatter_(-1, lo.unsqueeze(-1), (1.0 - w_hi).unsqueeze(-1))
+    out.scatter_add_(-1, hi.unsqueeze(-1), w_hi.unsqueeze(-1))
+    return out
+
+
+def categorical_value(value_logits: torch.Tensor, support: tuple[float, ...]) -> torch.Tensor:
+    """V = Σ_i p_i z_i: the mean of a categorical critic's distribution, (B, K) -> (B,)."""
+    z = torch.tensor(support, dtype=value_logits.dtype, device=value_logits.device)
+    return torch.softmax(value_logits, dim=-1) @ z
+
+
+def categorical_value_loss(
+    value_logits: torch.Tensor, returns: torch.Tensor, support: tuple[float, ...]
+) -> torch.Tensor:
+    """The critic's loss when it predicts a distribution over `support` (MuZero's categorical
+    value; with (-1, 0, 1), win / draw / loss as Lc0 and KataGo predict them):
+
+        L^V = E[ -Σ_i two_hot(R)_i log p_i(s) ]
+
+    the cross-entropy to the return R written as a two-point distribution (`two_hot`)."""
+    target = two_hot(returns, support)  # (B, K)
+    return -(target * torch.log_softmax(value_logits, dim=-1)).sum(-1).mean()
+
+
 def entropy_coef(schedule: EntropySchedule, start: float, end: float, progress: float) -> float:
     """The entropy coefficient c_e at `progress` ∈ [0, 1] (the fraction of training done):
 

@@ -12,17 +12,19 @@ default): `capture_reward` per opponent piece the learner captures, and `draw_re
 drawn by rule (80 plies or threefold repetition; a negative value is "contempt" for draws). Truncation (the ply cap)
 bootstraps from `final_obs`, always in the learner's frame.
 
-The opponent pool: slot 0 is the learner itself (its live parameters, sampled), slots 1..K are
-frozen snapshots of earlier learners, and bot slots are search bots (`random`, `alphabeta:D`) used
-as a curriculum. `OpponentPool.sample_slot` draws a slot with the configured probabilities.
+The opponent pool: the learner itself (its live parameters, sampled), frozen snapshots of earlier
+learners, and search bots (`random`, `alphabeta:D`) used as a curriculum. `OpponentPool.sample`
+draws a game's opponent (a fixed mixture, or prioritised fictitious self-play over the learner's
+recent scores), and `OpponentPool.grow` adds snapshots and bots by rule.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -49,49 +51,133 @@ def flip_view(obs: np.ndarray) -> np.ndarray:
     return out
 
 
+Weighting = Literal["uniform", "hard", "even"]
+
+
+def pfsp_weights(scores: np.ndarray, weighting: Weighting, power: float = 2.0) -> np.ndarray:
+    """Prioritised fictitious self-play (Vinyals et al. 2019): the probability of each opponent,
+    from the learner's score x against it (P[learner beats it], draws counting half).
+
+    uniform: all equal; hard: f(x) = (1 - x)^p, the opponents the learner beats least;
+    even: f(x) = x (1 - x), the opponents near its level. Weights that are all 0 (every opponent
+    beaten, or lost to, outright) fall back to uniform."""
+    x = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    if weighting == "uniform":
+        w = np.ones_like(x)
+    elif weighting == "hard":
+        w = (1.0 - x) ** power
+    elif weighting == "even":
+        w = x * (1.0 - x)
+    else:
+        raise ValueError(f"unknown weighting {weighting!r}")
+    total = w.sum()
+    return w / total if total > 0 else np.full_like(x, 1.0 / max(len(x), 1))
+
+
+@dataclass(eq=False)
+class Opponent:
+    """One member of the pool: the live learner, a frozen snapshot, or a search bot. Games in
+    flight hold a reference, so a snapshot that leaves the pool still finishes its games."""
+
+    name: str  # "self", "snapshot@U" or the bot's spec
+    net: ActorCritic | None = None  # None for a bot
+    bot: str | None = None  # "random" or "alphabeta:D"
+
+
 @dataclass
 class OpponentPool:
-    """The learner, its frozen snapshots and the curriculum bots, with sampling probabilities."""
+    """The learner, its frozen snapshots and the curriculum bots, with how games pick among them.
+
+    A game's opponent is the live learner with probability `p_self`. Otherwise:
+    - ``weighting="uniform"`` (the original mixture): a bot (uniform over the active bots) with
+      probability `p_bots`, else a snapshot (uniform), else the learner if there is none;
+    - ``"hard"`` / ``"even"``: prioritised fictitious self-play over the snapshots and active
+      bots together, each weighted by `pfsp_weights` of the learner's recent score against it
+      (`record`, a window of the last `window` games; an opponent not yet played counts 0.5).
+    `grow` applies the growth rules after each update: ``snapshot_rule="beat"`` adds a snapshot
+    when the learner scores at least `threshold` against the newest one (over `min_games` games;
+    the first snapshot is the initial network), ``"every"`` on a fixed schedule; with
+    ``bot_rule="beat"`` the bots enter one at a time, the next when the learner scores
+    `threshold` against the last one that entered, ``"all"`` starts with every bot.
+    """
 
     make_net: Any  # () -> ActorCritic, to rebuild snapshots
     max_snapshots: int = 10
     p_self: float = 0.5  # probability of playing the live learner
-    p_bots: float = 0.0  # probability of playing a curriculum bot (uniform over `bots`)
-    bots: list[str] = field(default_factory=list)  # e.g. ["random", "alphabeta:1"]
+    p_bots: float = 0.0  # uniform weighting only: probability of playing a curriculum bot
+    bots: list[str] = field(default_factory=list)  # e.g. ["random", "alphabeta:1"], easiest first
+    weighting: Weighting = "uniform"
+    power: float = 2.0  # p of the "hard" weighting
+    snapshot_rule: Literal["every", "beat"] = "every"
+    snapshot_every: int = 10  # "every": the schedule, in updates
+    bot_rule: Literal["all", "beat"] = "all"
+    threshold: float = 0.75  # score that adds a snapshot / lets the next bot in ("beat" rules)
+    min_games: int = 64  # games against an opponent before its score counts for the rules
+    window: int = 256  # recent games kept per opponent for its score
     learner: ActorCritic | None = None
     snapshots: list[ActorCritic] = field(default_factory=list)
     snapshot_updates: list[int] = field(default_factory=list)
+    active_bots: int = -1  # bots[:active_bots] are in play (-1: set by bot_rule on first use)
+    results: dict[str, deque[float]] = field(default_factory=dict)  # name -> recent scores in [0, 1]
+    _snapshot_opps: list[Opponent] = field(default_factory=list, repr=False)
+    _bot_opps: dict[str, Opponent] = field(default_factory=dict, repr=False)
 
-    # slot numbering: 0 = learner, 1..len(snapshots) = snapshots, then bots
+    def __post_init__(self) -> None:
+        if self.active_bots < 0:
+            self.active_bots = len(self.bots) if self.bot_rule == "all" else min(1, len(self.bots))
+        self._self_opp = Opponent("self")
+
+    # --- members ---------------------------------------------------------------------------------
+
     @property
-    def num_slots(self) -> int:
-        return 1 + len(self.snapshots) + len(self.bots)
+    def self_opponent(self) -> Opponent:
+        self._self_opp.net = self.learner
+        return self._self_opp
 
-    def slot_name(self, slot: int) -> str:
-        if slot == 0:
-            return "self"
-        if slot <= len(self.snapshots):
-            return f"snapshot@{self.snapshot_updates[slot - 1]}"
-        return self.bots[slot - 1 - len(self.snapshots)]
+    def bot_opponents(self) -> list[Opponent]:
+        """The bots in play, as opponents (one object per bot, reused)."""
+        return [self._bot_opps.setdefault(b, Opponent(b, bot=b)) for b in self.bots[: self.active_bots]]
 
-    def bot_of(self, slot: int) -> str | None:
-        k = slot - 1 - len(self.snapshots)
-        return self.bots[k] if 0 <= k < len(self.bots) else None
+    def snapshot_opponents(self) -> list[Opponent]:
+        if len(self._snapshot_opps) != len(self.snapshots) or any(
+            o.net is not n for o, n in zip(self._snapshot_opps, self.snapshots)
+        ):
+            self._snapshot_opps = [
+                Opponent(f"snapshot@{u}", net=n) for n, u in zip(self.snapshots, self.snapshot_updates)
+            ]
+        return self._snapshot_opps
 
-    def net_of(self, slot: int) -> ActorCritic | None:
-        if slot == 0:
-            return self.learner
-        if slot <= len(self.snapshots):
-            return self.snapshots[slot - 1]
-        return None
+    def score(self, name: str) -> float:
+        """The learner's recent score against `name` (0.5 before any game)."""
+        r = self.results.get(name)
+        return float(np.mean(r)) if r else 0.5
 
-    def sample_slot(self, rng: np.random.Generator) -> int:
+    def games(self, name: str) -> int:
+        r = self.results.get(name)
+        return len(r) if r else 0
+
+    def record(self, name: str, learner_result: float) -> None:
+        """A finished game against `name`: the learner's result in {-1, 0, +1}."""
+        self.results.setdefault(name, deque(maxlen=self.window)).append((learner_result + 1.0) / 2.0)
+
+    # --- drawing a game's opponent ---------------------------------------------------------------
+
+    def sample(self, rng: np.random.Generator) -> Opponent:
         u = rng.random()
-        if self.bots and u < self.p_bots:
-            return 1 + len(self.snapshots) + int(rng.integers(len(self.bots)))
-        if not self.snapshots or u < self.p_bots + self.p_self:
-            return 0
-        return 1 + int(rng.integers(len(self.snapshots)))
+        bots, snaps = self.bot_opponents(), self.snapshot_opponents()
+        if self.weighting == "uniform":
+            if bots and u < self.p_bots:
+                return bots[int(rng.integers(len(bots)))]
+            if not snaps or u < self.p_bots + self.p_self:
+                return self.self_opponent
+            return snaps[int(rng.integers(len(snaps)))]
+        others = snaps + bots
+        if not others or u < self.p_self:
+            return self.self_opponent
+        w = pfsp_weights(np.array([self.score(o.name) for o in others]), self.weighting, self.power)
+        return others[int(rng.choice(len(others), p=w))]
+
+    # --- growth ----------------------------------------------------------------------------------
 
     def add_snapshot(self, agent: ActorCritic, update: int) -> None:
         """Freeze a copy of `agent`; the oldest snapshot goes when the pool is full."""
@@ -104,12 +190,33 @@ class OpponentPool:
         self.snapshot_updates.append(update)
         if len(self.snapshots) > self.max_snapshots:
             self.snapshots.pop(0)
-            self.snapshot_updates.pop(0)
+            gone = self.snapshot_updates.pop(0)
+            self.results.pop(f"snapshot@{gone}", None)
+
+    def _beaten(self, name: str) -> bool:
+        return self.games(name) >= self.min_games and self.score(name) >= self.threshold
+
+    def grow(self, agent: ActorCritic, update: int) -> list[str]:
+        """Apply the growth rules after update `update`; return what entered the pool."""
+        added = []
+        if self.snapshot_rule == "every":
+            due = update % self.snapshot_every == 0
+        else:
+            due = not self.snapshots or self._beaten(f"snapshot@{self.snapshot_updates[-1]}")
+        if due:
+            self.add_snapshot(agent, update)
+            added.append(f"snapshot@{update}")
+        bots_waiting = self.bot_rule == "beat" and 0 < self.active_bots < len(self.bots)
+        if bots_waiting and self._beaten(self.bots[self.active_bots - 1]):
+            self.active_bots += 1
+            added.append(self.bots[self.active_bots - 1])
+        return added
 
     # --- persistence (part of a run's saved state) -------------------------------------------
 
     def save(self, folder: Path) -> None:
-        """Write the snapshots (safetensors) and their update numbers atomically."""
+        """Write the snapshots (safetensors), their update numbers, the bots in play and the
+        recent scores, atomically."""
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {
             f"{i}/{k}": v.detach().cpu().contiguous()
@@ -119,14 +226,20 @@ class OpponentPool:
         tmp = folder / ".pool.safetensors.tmp"
         save_file(tensors, str(tmp))
         tmp.replace(folder / "pool.safetensors")
-        atomic_write_json(folder / "pool.json", {"snapshot_updates": self.snapshot_updates})
+        meta = {
+            "snapshot_updates": self.snapshot_updates,
+            "active_bots": self.active_bots,
+            "results": {k: list(v) for k, v in self.results.items()},
+        }
+        atomic_write_json(folder / "pool.json", meta)
 
     def load(self, folder: Path) -> None:
         meta_path, weights_path = folder / "pool.json", folder / "pool.safetensors"
         if not meta_path.exists() or not weights_path.exists():
             return
         try:
-            updates = [int(u) for u in json.loads(meta_path.read_text())["snapshot_updates"]]
+            meta = json.loads(meta_path.read_text())
+            updates = [int(u) for u in meta["snapshot_updates"]]
             tensors = load_file(str(weights_path))
             self.snapshots, self.snapshot_updates = [], []
             for i, u in enumerate(updates):
@@ -136,6 +249,11 @@ class OpponentPool:
                 net.eval()
                 self.snapshots.append(net)
                 self.snapshot_updates.append(u)
+            if "active_bots" in meta:
+                self.active_bots = min(int(meta["active_bots"]), len(self.bots))
+            self.results = {
+                str(k): deque((float(x) for x in v), maxlen=self.window) for k, v in meta.get("results", {}).items()
+            }
         except Exception as e:  # noqa: BLE001 - any corruption is reported the same way
             raise UserError(
                 f"opponent pool in {folder} is corrupt: {str(e).splitlines()[0] if str(e) else e}"
@@ -194,7 +312,7 @@ class SelfPlayEnv:
         self.rng = np.random.default_rng(seed)
         self.torch_gen = torch.Generator().manual_seed(seed)
         self.learner_side = (np.arange(num_envs) % 2).astype(np.int8)
-        self.slot = np.zeros(num_envs, dtype=np.int64)
+        self.opp: list[Opponent] = [pool.self_opponent] * num_envs  # each game's opponent
         self.bots = BotMover(num_envs, seed)
         self._actions = np.zeros(num_envs, dtype=np.int64)
         # games finished since the caller last cleared it: (opponent name, learner result)
@@ -214,13 +332,16 @@ class SelfPlayEnv:
             if rows.size == 0:
                 return ended
             acts = self._actions
-            for slot in np.unique(self.slot[rows]):
-                sel = rows[self.slot[rows] == slot]
-                net = self.pool.net_of(int(slot))
+            groups: dict[int, list[int]] = {}  # one batched forward pass per opponent
+            for i in rows.tolist():
+                groups.setdefault(id(self.opp[i]), []).append(i)
+            for members in groups.values():
+                sel = np.array(members)
+                opp = self.opp[members[0]]
+                net = opp.net
                 if net is None:
-                    bot = self.pool.bot_of(int(slot)) or "random"
-                    for i in sel:
-                        acts[i] = self.bots.act(env, int(i), bot)
+                    for i in members:
+                        acts[i] = self.bots.act(env, i, opp.bot or "random")
                     continue
                 obs = torch.from_numpy(env.obs[sel]).to(self.device)  # (n, 6, 32)
                 mask = torch.from_numpy(env.mask[sel]).to(self.device)  # (n, 128)
@@ -239,7 +360,7 @@ class SelfPlayEnv:
 
     def _new_game(self, i: int) -> None:
         self.learner_side[i] ^= 1
-        self.slot[i] = self.pool.sample_slot(self.rng)
+        self.opp[i] = self.pool.sample(self.rng)
         self.bots.queue[i] = []
 
     # --- VecEnv ---------------------------------------------------------------------------------
@@ -250,7 +371,7 @@ class SelfPlayEnv:
             self.torch_gen.manual_seed(seed)
         self.inner.reset()
         self.learner_side[:] = np.arange(self.num_envs) % 2
-        self.slot[:] = [self.pool.sample_slot(self.rng) for _ in range(self.num_envs)]
+        self.opp = [self.pool.sample(self.rng) for _ in range(self.num_envs)]
         self._final_obs = np.zeros((self.num_envs, *self.obs_shape), dtype=np.float32)
         self._trunc = np.zeros(self.num_envs, dtype=bool)
         self.results = []
@@ -272,7 +393,7 @@ class SelfPlayEnv:
         reward = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        slots_before = self.slot.copy()
+        names_before = [o.name for o in self.opp]
 
         env.step(actions)
         done = env.terminated | env.truncated
@@ -293,14 +414,14 @@ class SelfPlayEnv:
                 reward[i] += first_results[i]
                 if first_results[i] == 0.0 and terminated[i]:
                     reward[i] += self.draw_reward
-                self.results.append((self.pool.slot_name(int(slots_before[i])), first_results[i]))
+                self.results.append((names_before[i], first_results[i]))
             elif not np.isnan(ended_by_opp[i]):
                 reward[i] += ended_by_opp[i]
                 terminated[i] = not self._trunc[i]
                 if ended_by_opp[i] == 0.0 and terminated[i]:
                     reward[i] += self.draw_reward
                 truncated[i] = bool(self._trunc[i])
-                self.results.append((self.pool.slot_name(int(slots_before[i])), float(ended_by_opp[i])))
+                self.results.append((names_before[i], float(ended_by_opp[i])))
         return VecStep(env.obs.copy(), reward, terminated, truncated, env.mask.copy(), self._final_obs)
 
     def close(self) -> None:

@@ -50,6 +50,11 @@ class SelfPlayConfig(PPOConfig):
         "mlp", "Network: mlp (fully connected) or conv (3x3 convolutions over the board)."
     )
     channels: int = arg(64, "Channels of the convolutional network.")
+    value_head: Literal["scalar", "wdl"] = arg(
+        "scalar",
+        "The critic: one scalar value, or win / draw / loss probabilities (value = P(win) - P(loss), "
+        "trained by cross-entropy to the return as a two-point distribution; mlp only).",
+    )
     num_steps: int = arg(64, "Learner steps per game in each rollout (T).")
     gamma: float = arg(0.99, "Discount factor γ.")
     gae_lambda: float = arg(0.95, "GAE λ.")
@@ -70,6 +75,25 @@ class SelfPlayConfig(PPOConfig):
     bots: tuple[str, ...] = arg(
         ("random", "alphabeta:1", "alphabeta:2"), "Curriculum bots, comma-separated (random or alphabeta:D)."
     )
+    opponent_weighting: Literal["uniform", "hard", "even"] = arg(
+        "uniform",
+        "How a game that is not against the live learner picks its opponent: uniform (bots with "
+        "probability p-bots, else a snapshot), or prioritised fictitious self-play over snapshots and "
+        "bots by the learner's recent score x against each: hard ((1-x)^p) or even (x(1-x)).",
+    )
+    pfsp_power: float = arg(2.0, "p of the hard weighting (1-x)^p.")
+    snapshot_rule: Literal["every", "beat"] = arg(
+        "every",
+        "When a snapshot enters the pool: every snapshot-every updates, or when the learner scores "
+        "pool-threshold against the newest snapshot.",
+    )
+    bot_rule: Literal["all", "beat"] = arg(
+        "all",
+        "Curriculum bots: all in play from the start, or entering one at a time (in the order of "
+        "--bots) when the learner scores pool-threshold against the last one in.",
+    )
+    pool_threshold: float = arg(0.75, "Score (draws count half) that triggers the beat rules.")
+    pool_min_games: int = arg(64, "Recent games against an opponent before its score counts for the rules.")
     snapshot_every: int = arg(10, "Add a frozen snapshot of the learner to the pool every this many updates.")
     max_snapshots: int = arg(10, "Snapshots kept in the pool (the oldest goes first).")
     openings: bool = arg(True, "Start training games from the ACF 3-move openings (else from the start).")
@@ -100,8 +124,12 @@ class SelfPlayConfig(PPOConfig):
             )
         require(self.p_bots == 0 or bool(self.bots), "p-bots > 0 needs at least one bot in --bots")
         require(self.snapshot_every >= 1, f"snapshot-every must be >= 1, got {self.snapshot_every}")
+        require(0 < self.pool_threshold <= 1, f"pool-threshold must be in (0, 1], got {self.pool_threshold}")
+        require(self.pool_min_games >= 1, f"pool-min-games must be >= 1, got {self.pool_min_games}")
+        require(self.pfsp_power > 0, f"pfsp-power must be > 0, got {self.pfsp_power}")
         require(self.max_snapshots >= 1, f"max-snapshots must be >= 1, got {self.max_snapshots}")
         require(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
+        require(self.value_head == "scalar" or self.net == "mlp", "--value-head wdl needs --net mlp")
         require(
             self.eval_games >= 2 and self.eval_games % 2 == 0,
             f"eval-games must be even and >= 2, got {self.eval_games}",
@@ -117,7 +145,7 @@ class SelfPlayConfig(PPOConfig):
 
     @property
     def net_description(self) -> dict[str, Any]:
-        return {"kind": self.net, "hidden": list(self.hidden), "channels": self.channels}
+        return {"kind": self.net, "hidden": list(self.hidden), "channels": self.channels, "value_head": self.value_head}
 
 
 def opening_starts() -> np.ndarray:
@@ -161,15 +189,24 @@ class SelfPlayCallback:
     def __call__(self, info: UpdateInfo) -> None:
         cfg, env = self.cfg, self.env
         m = info.metrics
+        pool = env.pool
         by_opp: dict[str, list[float]] = defaultdict(list)
         for name, r in env.results:
             by_opp["snapshot" if name.startswith("snapshot") else name].append(r)
+            pool.record(name, r)
         env.results = []
         for name, rs in by_opp.items():
             m[f"selfplay/score_vs_{name}"] = float(np.mean([(r + 1) / 2 for r in rs]))
-        m["selfplay/pool_size"] = float(len(env.pool.snapshots))
-        if info.update % cfg.snapshot_every == 0:
-            env.pool.add_snapshot(info.agent, info.update)
+        added = pool.grow(info.agent, info.update)
+        # The pool's ratings: the learner's recent score against each bot and the newest snapshot.
+        m["pool/snapshots"] = float(len(pool.snapshots))
+        m["pool/active_bots"] = float(pool.active_bots)
+        for opp in pool.bot_opponents():
+            m[f"pool/score_vs_{opp.name}"] = pool.score(opp.name)
+        if pool.snapshot_updates:
+            m["pool/score_vs_newest_snapshot"] = pool.score(f"snapshot@{pool.snapshot_updates[-1]}")
+        if added and not self.quiet:
+            print(f"[pool] update {info.update}: {', '.join(added)} entered the pool", flush=True)
         if self.run_dir is not None and (cfg.checkpoint_every and info.update % cfg.checkpoint_every == 0):
             env.pool.save(self.run_dir / "checkpoints")
         due = cfg.eval_every_minutes > 0 and time.perf_counter() - self.last_eval >= cfg.eval_every_minutes * 60
@@ -251,10 +288,21 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     torch.set_num_threads(max(1, cfg.torch_threads))
 
     def make_net() -> ActorCritic:
-        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128)
+        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head)
 
     pool = OpponentPool(
-        make_net=make_net, max_snapshots=cfg.max_snapshots, p_self=cfg.p_self, p_bots=cfg.p_bots, bots=list(cfg.bots)
+        make_net=make_net,
+        max_snapshots=cfg.max_snapshots,
+        p_self=cfg.p_self,
+        p_bots=cfg.p_bots,
+        bots=list(cfg.bots),
+        weighting=cfg.opponent_weighting,
+        power=cfg.pfsp_power,
+        snapshot_rule=cfg.snapshot_rule,
+        snapshot_every=cfg.snapshot_every,
+        bot_rule=cfg.bot_rule,
+        threshold=cfg.pool_threshold,
+        min_games=cfg.pool_min_games,
     )
     env = SelfPlayEnv(
         cfg.num_envs,
