@@ -241,6 +241,17 @@ class PolicyPlayer:
         probability."""
         return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
 
+    @torch.no_grad()
+    def wdl(self, board: Board) -> tuple[float, float, float] | None:
+        """(win, draw, loss) probabilities for the side to move, from a win / draw / loss critic
+        (`--value-head wdl`); None for a scalar critic, whose value is no probability."""
+        if self.agent.value_support is None or not hasattr(self.agent, "value_distribution"):
+            return None
+        obs = np.zeros((1, *OBS_SHAPE), dtype=np.float32)
+        Position.from_board(board).observe_into(obs[0], np.zeros(NUM_ACTIONS, dtype=np.bool_))
+        loss, draw, win = (float(x) for x in self.agent.value_distribution(torch.from_numpy(obs))[0])
+        return win, draw, loss
+
 
 def load_policy_player(args: str, seed: int = 0) -> PolicyPlayer:
     """The player named by ``policy:ARGS`` (the `policy` kind's factory)."""

@@ -13,9 +13,10 @@ one from a loaded player, by duck typing, so the players need nothing from this 
   ``"uniform (no policy loaded)"``. Nothing is invented: a uniform policy and no value is
   exactly what the server knows without a trained network.
 
-The value is an expected return, not a chance to win: a critic trained with a draw penalty (as the
-shipped model was) values a draw below 0, so (v + 1) / 2 is no probability. It is reported as it
-is, in [-1, 1] (+1: the side to move wins for sure, -1: it loses).
+The value is an expected return, not a chance to win: a critic trained with a draw penalty values
+a draw below 0, so (v + 1) / 2 is no probability. It is reported as it is, in [-1, 1] (+1: the side
+to move wins for sure, -1: it loses). A player whose critic predicts win / draw / loss (``wdl(board)
+-> (win, draw, loss)``, the `--value-head wdl` networks) adds those three probabilities.
 
 Probabilities are checked (finite, non-negative, only legal moves, positive total) and
 renormalised over the legal moves, so they always sum to one.
@@ -41,11 +42,13 @@ class Analysis:
     value: float | None  # the side to move's expected return, in [-1, 1]; None if unknown
     source: str  # who computed it, e.g. "policy:default" or UNIFORM_SOURCE
     critic: bool = False  # the source has a value head (value is None only at game over then)
+    wdl: tuple[float, float, float] | None = None  # (win, draw, loss) for the side to move, if known
 
     def to_json(self) -> dict[str, Any]:
         return {
             "moves": [{"move": str(m), "path": list(m.path), "prob": p} for m, p in self.probs],
             "value": self.value,
+            "wdl": None if self.wdl is None else dict(zip(("win", "draw", "loss"), self.wdl)),
             "source": self.source,
             "critic": self.critic,
         }
@@ -86,7 +89,18 @@ class PolicyAnalyzer:
             return Analysis([], None, self.source, self.critic)
         raw = self.player.move_probabilities(board.copy())
         probs = normalise(board, raw, self.source)
-        return Analysis(probs, self.expected_return(board), self.source, self.critic)
+        return Analysis(probs, self.expected_return(board), self.source, self.critic, self.win_draw_loss(board))
+
+    def win_draw_loss(self, board: Board) -> tuple[float, float, float] | None:
+        """(win, draw, loss) from a critic that predicts them (``wdl(board)``), checked; else None."""
+        wdl = getattr(self.player, "wdl", None)
+        out = wdl(board.copy()) if callable(wdl) else None
+        if out is None:
+            return None
+        w, d, lo = (float(x) for x in out)
+        if not all(math.isfinite(x) and x >= 0 for x in (w, d, lo)) or abs(w + d + lo - 1) > 1e-4:
+            raise ValueError(f"{self.source}: win/draw/loss {out} is not a distribution")
+        return w, d, lo
 
     def expected_return(self, board: Board) -> float | None:
         """The critic's value of ``board`` for the side to move, in [-1, 1] (None: no critic)."""

@@ -269,6 +269,10 @@ function drawAnalysis() {
   if (analysis.value !== null) {
     const v = analysis.value;
     value = `value (expected return, -1..1) for ${side} (to move): ${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
+    if (analysis.wdl) {
+      const pc = (x) => `${Math.round(100 * x)}%`;
+      value += ` (win ${pc(analysis.wdl.win)}, draw ${pc(analysis.wdl.draw)}, loss ${pc(analysis.wdl.loss)})`;
+    }
   } else if (!analysis.critic) value = "value: none (no critic loaded)";
   else value = "value: none (the game is over)";
   $("value").textContent = value;
