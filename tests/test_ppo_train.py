@@ -271,7 +271,7 @@ def test_entropy_schedule_decays(schedule: str) -> None:
 
 
 def test_learning_rate_anneals_linearly() -> None:
-    lrs = [row["charts/learning_rate"] for row in run(small(learning_rate=3e-3))]
+    lrs = [row["charts/learning_rate"] for row in run(small(learning_rate=3e-3, anneal_lr=True))]
     assert lrs == pytest.approx([3e-3, 2e-3, 1e-3])
 
 
@@ -293,7 +293,9 @@ def test_default_budget_is_the_configs_steps() -> None:
 
 
 def test_time_budget_stops_the_run_and_drives_the_schedules() -> None:
-    cfg = small(total_steps=10**9, learning_rate=1e-3, ent_coef=0.01, ent_coef_final=0.0, ent_schedule="linear")
+    cfg = small(
+        total_steps=10**9, learning_rate=1e-3, anneal_lr=True, ent_coef=0.01, ent_coef_final=0.0, ent_schedule="linear"
+    )
     seen: list[tuple[float, bool]] = []
 
     def slow(info: UpdateInfo) -> None:
@@ -597,3 +599,94 @@ def test_cartpole_learns_with_the_defaults() -> None:
     assert history[0]["charts/recent_return"] < 100  # it started out bad...
     assert max(best) > 400, f"best mean return of 20 episodes: {max(best):.1f}"  # ...and learned
     assert history[-1]["global_step"] <= 50_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedules that do not stretch with the budget; resume fallback; continuing clocks; no abbreviations
+# ---------------------------------------------------------------------------------------------
+
+
+def test_learning_rate_schedules_by_hand() -> None:
+    from kingme.ppo.train import learning_rate
+
+    constant = small(anneal_lr=False, learning_rate=1e-3)
+    assert learning_rate(constant, 0, 0.0) == learning_rate(constant, 10**9, 1.0) == 1e-3
+    budget = small(anneal_lr=True, anneal_steps=0, learning_rate=1e-3)
+    assert learning_rate(budget, 123, 0.25) == pytest.approx(0.75e-3)  # follows the budget's fraction
+    fixed = small(anneal_lr=True, anneal_steps=1000, learning_rate=1e-3)
+    assert learning_rate(fixed, 250, 0.9) == pytest.approx(0.75e-3)  # follows steps, not the budget
+    assert learning_rate(fixed, 5000, 0.1) == 0.0  # and stays at 0 after anneal_steps
+
+
+def _no_timing(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+
+
+def test_the_default_schedules_make_a_longer_budget_the_same_run_continued() -> None:
+    # What a run learns in its first updates does not depend on --total-steps.
+    short = run(small(total_steps=64 * 2))
+    long = run(small(total_steps=64 * 5))
+    assert _no_timing(long[:2]) == _no_timing(short)
+    fixed = run(small(total_steps=64 * 2, anneal_lr=True, anneal_steps=64 * 4))
+    fixed_long = run(small(total_steps=64 * 5, anneal_lr=True, anneal_steps=64 * 4))
+    assert _no_timing(fixed_long[:2]) == _no_timing(fixed)
+    assert [r["charts/learning_rate"] for r in fixed_long] == pytest.approx(
+        [2.5e-3 * x for x in (1, 0.75, 0.5, 0.25, 0)]
+    )
+    # The budget-following schedule (anneal_steps = 0) is the one that stretches.
+    stretch = run(small(total_steps=64 * 2, anneal_lr=True))
+    stretch_long = run(small(total_steps=64 * 5, anneal_lr=True))
+    assert stretch[1]["charts/learning_rate"] != stretch_long[1]["charts/learning_rate"]
+
+
+def test_resume_falls_back_to_the_newest_readable_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = [*CLI_SMALL, "--runs-dir", str(tmp_path)]
+    assert train_cli(*base, "--total-steps", "192", "--run-name", "r", "--keep-checkpoints", "3") == 0
+    ckpts = list_checkpoints(tmp_path / "r" / "checkpoints")
+    assert [p.name for p in ckpts][-1] == "update-000003.safetensors"
+    ckpts[-1].write_bytes(ckpts[-1].read_bytes()[:-100])  # the newest is cut short
+    capsys.readouterr()
+    assert train_cli("--resume", "r", "--runs-dir", str(tmp_path), "--total-steps", "256", "--quiet") == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "resuming from update-000002.safetensors" in err[0], err
+    assert [r["update"] for r in read_metrics(tmp_path / "r")] == [1, 2, 3, 4]  # update 3 was redone
+    assert load_checkpoint(tmp_path / "r").state["update"] == 4
+
+
+def test_time_and_sps_continue_across_a_resume(tmp_path: Path) -> None:
+    first = run(small(total_steps=64 * 2), run_dir=tmp_path)
+    second = run(small(total_steps=64 * 4), run_dir=tmp_path, resume=True)
+    assert second[0]["time"] > first[-1]["time"]
+    for row in first + second:  # the whole run's rate, not the session's
+        assert row["charts/SPS"] == pytest.approx(row["global_step"] / row["time"], rel=0.05)
+
+
+def test_abbreviated_options_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert train_cli(*CLI_SMALL, "--total", "128", "--runs-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--total" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_target_return_stops_training_early(tmp_path: Path) -> None:
+    # A random CartPole policy's episodes last about 20 steps: a 5-episode mean of 5 is met at once.
+    args = [*CLI_SMALL, "--total-steps", "6400", "--runs-dir", str(tmp_path), "--run-name", "t"]
+    assert train_cli(*args, "--target-return", "5", "--return-window", "5") == 0
+    rows = read_metrics(tmp_path / "t")
+    assert len(rows) < 100 and rows[-1]["charts/recent_return"] >= 5
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["target_return"] == 5
+
+
+def test_normalised_run_saves_and_resumes_its_statistics(tmp_path: Path) -> None:
+    base = [*CLI_SMALL, "--runs-dir", str(tmp_path)]
+    assert train_cli(*base, "--total-steps", "128", "--run-name", "n", "--normalize-obs", "--normalize-reward") == 0
+    state = load_checkpoint(tmp_path / "n").state["env"]
+    assert set(state) == {"obs_rms", "return_rms"} and len(state["obs_rms"]) == 4
+    assert state["obs_rms"][0][2] >= 32  # 128 / 4 steps per copy, plus its resets
+    rows = read_metrics(tmp_path / "n")
+    assert all(
+        r["charts/episodic_return"] == r["charts/episodic_length"] for r in rows if "charts/episodic_return" in r
+    )
+    assert train_cli("--resume", "n", "--runs-dir", str(tmp_path), "--total-steps", "192", "--quiet") == 0
+    resumed = load_checkpoint(tmp_path / "n").state["env"]
+    assert resumed["obs_rms"][0][2] > state["obs_rms"][0][2]  # continued from the saved counts

@@ -246,6 +246,10 @@ def bench_engine(
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "ppo-suite":  # kingme's PPO defaults beside SB3's on several tasks
+        from kingme.ppo.suite import main as ppo_suite_main
+
+        return ppo_suite_main(argv[1:])
     p = Parser(prog="kingme bench", description="Speed benchmarks (single core).")
     p.add_argument("what", choices=["engine", "train", "search"], help="which benchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")

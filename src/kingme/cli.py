@@ -19,13 +19,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "perft": ("kingme.checkers.commands", "perft_main", "count leaf nodes of the move tree"),
     "moves": ("kingme.checkers.commands", "moves_main", "list the legal moves of a position"),
     "show": ("kingme.checkers.commands", "show_main", "print a position as ASCII art"),
-    "bench": ("kingme.bench", "main", "benchmarks: `bench engine`, `bench train`"),
+    "bench": ("kingme.bench", "main", "benchmarks: `bench engine`, `bench train`, `bench ppo-suite`"),
     "train": ("kingme.cli", "train_main", "train with PPO: `train gym:ENV_ID` or `train checkers`"),
+    "eval": ("kingme.ppo.eval", "eval_main", "evaluate a PPO run or checkpoint: mean return with a 95% interval"),
     "arena": ("kingme.arena.commands", "arena_main", "play a match between two players"),
     "ladder": ("kingme.arena.commands", "ladder_main", "rate a player against the ladder of bots"),
     "play": ("kingme.web.commands", "main", "play the agent in a browser"),
     "dt": ("kingme.dt.commands", "main", "Decision Transformer on graph navigation"),
     "experiment": ("kingme.experiments.commands", "main", "experiments that test claims about PPO"),
+    "sweep": ("kingme.sweep", "main", "train one PPO config over a grid of settings and seeds"),
     "lm": ("kingme.lm.commands", "main", "RL on a tiny language model: pretrain, train, eval, sample"),
 }
 

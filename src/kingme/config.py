@@ -35,7 +35,15 @@ def arg(default: Any, help: str, **kwargs: Any) -> Any:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line: `kingme CMD: error: ...`, exit status 2."""
+    """An ArgumentParser whose errors are one line: `kingme CMD: error: ...`, exit status 2.
+
+    Abbreviated options are refused (`--total` for `--total-steps`): a prefix that happens to be
+    unique today could silently mean another option tomorrow, and resuming checks option names.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")

@@ -34,6 +34,8 @@ import json
 import os
 import random
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,41 @@ def load_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> Chec
         raise UserError(f"{what} is corrupt: its metadata are not objects")
     weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     return Checkpoint(path=ckpt, weights=weights, meta=meta, state=state)
+
+
+def load_resumable(run_dir: str | os.PathLike[str], warn: Callable[[str], object] | None = None) -> Checkpoint:
+    """The newest readable checkpoint of a run, to resume from.
+
+    When the newest file cannot be read (damaged on disk, cut short by a full disk), the next newer
+    readable one is used and `warn` (default: a line on stderr) says which file was skipped; with
+    no readable checkpoint at all, the newest one's error is raised (a one-line UserError).
+    """
+    root = Path(run_dir)
+    folder = root / "checkpoints" if (root / "checkpoints").is_dir() else root
+    found = list_checkpoints(folder) if folder.is_dir() else []
+    if not found:
+        return load_checkpoint(run_dir, "latest")  # the one-line error for a missing checkpoint
+    first_error: UserError | None = None
+    for path in reversed(found):
+        try:
+            ckpt = load_checkpoint(path)
+        except UserError as e:
+            first_error = first_error or e
+            continue
+        if first_error is not None:
+            skipped = len(found) - 1 - found.index(path)
+            message = (
+                f"resuming from {path.name}: the {skipped} newer checkpoint(s) could not be read "
+                f"(newest: {first_error})"
+            )
+            (warn or _stderr_line)(message)
+        return ckpt
+    assert first_error is not None
+    raise first_error
+
+
+def _stderr_line(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
 
 
 def resolve_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> Path:

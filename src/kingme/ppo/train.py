@@ -43,6 +43,7 @@ from kingme.ppo.buffer import Batch, Rollout, RolloutBuffer, flatten
 from kingme.ppo.checkpoint import (
     CheckpointManager,
     load_checkpoint,
+    load_resumable,
     rng_state,
     set_rng_state,
 )
@@ -197,7 +198,9 @@ def collect_rollout(
         buf.truncated[t] = step.truncated
         if step.truncated.any():  # keep s_final to bootstrap the time-limited episode from
             buf.final_obs[t] = step.final_obs
-        episodes.step(step.reward, step.terminated | step.truncated)
+        # An environment that rescales its rewards (GymVecEnv's normalize_reward) keeps its own
+        # in `raw_reward`: the episode statistics are always the environment's returns.
+        episodes.step(getattr(env, "raw_reward", step.reward), step.terminated | step.truncated)
         obs, mask = step.obs, step.action_mask
     buf.next_obs[:] = obs
     return obs, mask
@@ -284,7 +287,12 @@ def update_policy(
         perm = torch.randperm(B, device=batch.obs.device) if mb_size < B else None
         for start in range(0, B, mb_size):
             mb = batch if perm is None else batch.take(perm[start : start + mb_size])
-            logits, values = agent(mb.obs)  # (b, A), (b,)
+            support = agent.value_support
+            if support is None:
+                logits, values = agent(mb.obs)  # (b, A), (b,)
+            else:  # a categorical critic (win / draw / loss): V = Σ_i p_i z_i
+                logits, value_logits = agent.forward_categorical(mb.obs)  # (b, A), (b, K)
+                values = core.categorical_value(value_logits, support)
             log_probs = torch.log_softmax(core.mask_logits(logits, mb.masks), dim=-1)
             logp = core.log_prob(log_probs, mb.actions)
             with torch.set_grad_enabled(ent_coef > 0):  # with c_e = 0 it is only measured
@@ -299,7 +307,9 @@ def update_policy(
                 adv = core.normalize(mb.advantages) if cfg.normalize_advantages else mb.advantages
 
             loss_pi = core.policy_loss(ratio, adv, clip)
-            if use_critic:
+            if use_critic and support is not None:
+                loss_v = core.categorical_value_loss(value_logits, mb.returns, support)
+            elif use_critic:
                 loss_v = core.value_loss(values, mb.values, mb.returns, value_clip)
             else:
                 loss_v = torch.zeros((), device=values.device)
@@ -422,7 +432,7 @@ def train(
         "agent": type(agent).__name__,
     }
     result = TrainResult(agent, global_step, update, run_path)
-    start_time, start_step = time.perf_counter(), global_step
+    start_time = time.perf_counter()
     # The bar counts steps, or thousandths of the budget when time may end the run first.
     timed = budget.seconds is not None
     bar_total = 1000 if timed else budget.steps
@@ -439,7 +449,7 @@ def train(
         while not done:
             update += 1
             progress_frac = budget.fraction(global_step, elapsed0 + time.perf_counter() - start_time)
-            lr = cfg.learning_rate * (1.0 - progress_frac) if cfg.anneal_lr else cfg.learning_rate
+            lr = learning_rate(cfg, global_step, progress_frac)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             c_e = core.entropy_coef(cfg.ent_schedule, cfg.ent_coef, cfg.ent_coef_final, progress_frac)
@@ -463,7 +473,7 @@ def train(
             metrics.update(_rollout_metrics(cfg, batch, episodes))
             metrics["charts/learning_rate"] = lr
             metrics["charts/entropy_coef"] = c_e
-            metrics["charts/SPS"] = (global_step - start_step) / max(session, 1e-9)
+            metrics["charts/SPS"] = global_step / max(elapsed, 1e-9)  # over the whole run, resumed sessions too
             info = UpdateInfo(
                 update,
                 global_step,
@@ -492,6 +502,8 @@ def train(
                     "recent_returns": list(episodes.recent),
                     "episodes": episodes.episodes,
                     "elapsed": elapsed,
+                    # the environment's own training state (GymVecEnv: normalisation statistics)
+                    "env": env.state_dict() if hasattr(env, "state_dict") else None,
                 }
                 manager.save(
                     update,
@@ -511,6 +523,16 @@ def train(
             result.global_step, result.updates = global_step, update
             done = last
     return result
+
+
+def learning_rate(cfg: PPOConfig, global_step: int, budget_fraction: float) -> float:
+    """The learning rate of the update that starts after `global_step` steps: constant, or annealed
+    linearly to 0 over `anneal_steps` steps (the same schedule whatever the budget) or, with
+    anneal_steps = 0, over the budget (`budget_fraction` spent)."""
+    if not cfg.anneal_lr:
+        return cfg.learning_rate
+    frac = min(1.0, global_step / cfg.anneal_steps) if cfg.anneal_steps > 0 else budget_fraction
+    return cfg.learning_rate * (1.0 - frac)
 
 
 def _holds_a_run(run_path: Path) -> bool:
@@ -545,7 +567,7 @@ def _restore(
     episodes: EpisodeStats,
 ) -> tuple[int, int, float]:
     """Load the latest checkpoint of `run_dir` into the agent, optimiser and statistics."""
-    ckpt = load_checkpoint(run_dir, "latest")
+    ckpt = load_resumable(run_dir)
     meta, state = ckpt.meta, ckpt.state
     if tuple(meta.get("obs_shape", ())) != tuple(env.obs_shape) or meta.get("num_actions") != env.num_actions:
         raise UserError(
@@ -560,6 +582,8 @@ def _restore(
     except (RuntimeError, KeyError, ValueError, TypeError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"checkpoint {ckpt.path} does not fit this network and config: {msg}") from None
+    if state.get("env") is not None and hasattr(env, "load_state_dict"):
+        env.load_state_dict(state["env"])
     episodes.recent.extend(float(x) for x in state.get("recent_returns", []))
     episodes.episodes = int(state.get("episodes", 0))
     return update, global_step, float(state.get("elapsed", 0.0))
@@ -570,14 +594,18 @@ def load_agent(
     which: str = "latest",
     make_agent: AgentFactory | None = None,
     device: str = "cpu",
-    config_cls: type = PPOConfig,
+    config_cls: type | None = None,
 ) -> tuple[ActorCritic, Any]:
     """The network of a checkpoint (a checkpoint file, or a run or checkpoints folder with
     `which` = latest or best), in eval mode, with the config it was trained with (rebuilt as
-    `config_cls`: pass your own config class if you trained with one)."""
+    `config_cls`: pass your own config class if you trained with one; by default GymPPOConfig
+    for a gym:ENV_ID run, else PPOConfig)."""
     from kingme.config import config_from_dict
+    from kingme.ppo.config import GymPPOConfig
 
     ckpt = load_checkpoint(path, which)
+    if config_cls is None:
+        config_cls = GymPPOConfig if str(ckpt.meta["config"].get("env", "")).startswith("gym:") else PPOConfig
     cfg: Any = config_from_dict(config_cls, ckpt.meta["config"])
     agent = (make_agent or default_agent)(tuple(ckpt.meta["obs_shape"]), int(ckpt.meta["num_actions"]), cfg)
     try:
