@@ -121,3 +121,18 @@ def test_a_run_with_pfsp_beat_rules_and_a_wdl_critic_trains_and_grows_its_pool(t
     assert rows[-1]["pool/snapshots"] >= 2 and rows[-1]["pool/active_bots"] == 2
     pool = json.loads((tmp_path / "r" / "checkpoints" / "pool.json").read_text())
     assert pool["active_bots"] == 2 and "random" in pool["results"]
+
+
+def test_a_draw_penalty_moves_the_wdl_critics_draw_point_so_a_draw_stays_a_draw() -> None:
+    from kingme.ppo.core import two_hot
+
+    net = make_network("mlp", (16,), 8, (6, 32), 128, "wdl", draw_value=-0.3)
+    assert net.value_support == (-1.0, -0.3, 1.0)
+    # a drawn game's return (-0.3) is all draw, a win all win
+    hot = two_hot(torch.tensor([-0.3, 1.0]), net.value_support)
+    assert torch.allclose(hot, torch.tensor([[0, 1.0, 0], [0, 0, 1.0]]))
+    obs = torch.rand(4, 6, 32)
+    p = net.value_distribution(obs)
+    assert torch.allclose(net.value(obs), p[:, 2] - p[:, 0] - 0.3 * p[:, 1], atol=1e-6)
+    with pytest.raises(ValueError, match="between -1 and 1"):
+        make_network("mlp", (16,), 8, (6, 32), 128, "wdl", draw_value=-1.0)

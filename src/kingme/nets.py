@@ -47,8 +47,18 @@ Trunk = Literal["separate", "shared"]
 NetKind = Literal["mlp", "conv"]
 ValueHead = Literal["scalar", "wdl"]
 
-# The support of the win / draw / loss critic: a return of +1 (win), 0 (draw), -1 (loss).
+# The support of the win / draw / loss critic: a return of -1 (loss), 0 (draw), +1 (win).
 WDL_SUPPORT = (-1.0, 0.0, 1.0)
+
+
+def wdl_support(draw_value: float = 0.0) -> tuple[float, float, float]:
+    """The win / draw / loss support when a draw is worth `draw_value` (a draw penalty, -1 < c < 1):
+    a drawn game's return is then exactly the middle point, so the critic's three probabilities
+    stay win / draw / loss and its value is P(win) - P(loss) + c P(draw)."""
+    if not -1.0 < draw_value < 1.0:
+        raise ValueError(f"a draw must be worth between -1 and 1, got {draw_value}")
+    return (-1.0, float(draw_value), 1.0)
+
 
 HIDDEN_GAIN = math.sqrt(2.0)
 POLICY_HEAD_GAIN = 0.01
@@ -122,13 +132,14 @@ class MLPActorCritic(ActorCritic):
         activation: Activation = "tanh",
         trunk: Trunk = "separate",
         value_head: ValueHead = "scalar",
+        draw_value: float = 0.0,
     ) -> None:
         super().__init__()
         self.obs_dim = int(math.prod(obs_shape))
         self.num_actions = num_actions
         self.trunk_kind = trunk
         # "wdl": the critic's last layer gives 3 logits over WDL_SUPPORT (loss, draw, win)
-        self.value_support = WDL_SUPPORT if value_head == "wdl" else None
+        self.value_support = wdl_support(draw_value) if value_head == "wdl" else None
         v_out = 1 if self.value_support is None else len(self.value_support)
         if trunk == "separate":
             self.actor = mlp(self.obs_dim, hidden, num_actions, activation, POLICY_HEAD_GAIN)
@@ -253,12 +264,13 @@ def make_network(
     obs_shape: Sequence[int] = (6, 32),
     num_actions: int = 128,
     value_head: ValueHead = "scalar",
+    draw_value: float = 0.0,
 ) -> ActorCritic:
     """The checkers network named by `kind` (`hidden` sizes the MLP, `channels` the conv net);
     the defaults of `obs_shape` and `num_actions` are the checkers observation and action space.
-    ``value_head="wdl"`` (MLP only) makes the critic predict win / draw / loss."""
+    ``value_head="wdl"`` (MLP only) makes the critic predict win / draw / loss (`wdl_support`)."""
     if kind == "mlp":
-        return MLPActorCritic(obs_shape, num_actions, tuple(hidden), "relu", "separate", value_head)
+        return MLPActorCritic(obs_shape, num_actions, tuple(hidden), "relu", "separate", value_head, draw_value)
     if value_head != "scalar":
         raise ValueError(f"a {value_head} critic is available for the mlp network only")
     if kind == "conv":

@@ -59,6 +59,7 @@ __all__ = [
     "parse_policy_spec",
     "resolve_model_path",
     "save_model",
+    "win_draw_loss",
 ]
 
 
@@ -102,6 +103,7 @@ def net_from_description(net: Mapping[str, Any]) -> ActorCritic:
         OBS_SHAPE,
         NUM_ACTIONS,
         net.get("value_head", "scalar"),
+        float(net.get("draw_value", 0.0)),
     )
 
 
@@ -131,6 +133,7 @@ def load_model(path: str | Path) -> tuple[ActorCritic, dict[str, Any]]:
             "hidden": cfg["hidden_sizes"],
             "channels": cfg["channels"],
             "value_head": cfg.get("value_head", "scalar"),
+            "draw_value": float(cfg.get("draw_reward", 0.0)),
         }
         weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     else:
@@ -192,6 +195,18 @@ def move_distributions(
     return out, board_values
 
 
+@torch.no_grad()
+def win_draw_loss(agent: ActorCritic, board: Board) -> tuple[float, float, float] | None:
+    """(win, draw, loss) probabilities of `board` for the side to move, from a win / draw / loss
+    critic (`--value-head wdl`); None for a scalar critic, whose value is no probability."""
+    if agent.value_support is None or not hasattr(agent, "value_distribution"):
+        return None
+    obs = np.zeros((1, *OBS_SHAPE), dtype=np.float32)
+    Position.from_board(board).observe_into(obs[0], np.zeros(NUM_ACTIONS, dtype=np.bool_))
+    loss, draw, win = (float(x) for x in agent.value_distribution(torch.from_numpy(obs))[0])
+    return win, draw, loss
+
+
 class PolicyPlayer:
     """A checkers network playing its most probable legal move (or sampling at a temperature)."""
 
@@ -241,16 +256,9 @@ class PolicyPlayer:
         probability."""
         return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
 
-    @torch.no_grad()
     def wdl(self, board: Board) -> tuple[float, float, float] | None:
-        """(win, draw, loss) probabilities for the side to move, from a win / draw / loss critic
-        (`--value-head wdl`); None for a scalar critic, whose value is no probability."""
-        if self.agent.value_support is None or not hasattr(self.agent, "value_distribution"):
-            return None
-        obs = np.zeros((1, *OBS_SHAPE), dtype=np.float32)
-        Position.from_board(board).observe_into(obs[0], np.zeros(NUM_ACTIONS, dtype=np.bool_))
-        loss, draw, win = (float(x) for x in self.agent.value_distribution(torch.from_numpy(obs))[0])
-        return win, draw, loss
+        """(win, draw, loss) for the side to move (`win_draw_loss`)."""
+        return win_draw_loss(self.agent, board)
 
 
 def load_policy_player(args: str, seed: int = 0) -> PolicyPlayer:

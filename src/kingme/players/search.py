@@ -66,7 +66,7 @@ from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, 
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE
 from kingme.envs.checkers_vec import write_observation
 from kingme.nets import ActorCritic, MLPActorCritic
-from kingme.players.policy import load_model, move_distributions, resolve_model_path
+from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
 from kingme.players.registry import PolicySpec, parse_search_args
 
 __all__ = [
@@ -289,8 +289,12 @@ def network_heads(agent: ActorCritic) -> tuple[Head, Head]:
     logits: Head = agent.logits
     if isinstance(agent, MLPActorCritic) and agent.trunk_kind == "separate":
         v, pi = _functional(agent.critic), _functional(agent.actor)
-        if v is not None:
+        support = agent.value_support
+        if v is not None and support is None:
             value = lambda x: v(x).squeeze(-1)  # noqa: E731
+        elif v is not None:  # a win / draw / loss critic: V = Σ_i p_i z_i
+            z = torch.tensor(support, dtype=torch.float32)
+            value = lambda x: torch.softmax(v(x), dim=-1) @ z  # noqa: E731
         if pi is not None:
             logits = pi
     return value, logits
@@ -615,10 +619,22 @@ class SearchPlayer:
             b.push(moves[i])
         return line
 
+    def principal_variation(self, board: Board) -> tuple[list[Move], float]:
+        """The best line from ``board`` and its score (the critic's value at the end of the
+        line, for the side to move at ``board``, in [-1, 1]), from a search of ``board``."""
+        if not board.legal_moves():
+            return [], 0.0
+        r = self.search(board)
+        return self.pv_moves(board), float(r.score)
+
     # hooks used by the web page's analysis (the raw network, as for `policy:`)
     def move_probabilities(self, board: Board) -> dict[Move, float]:
         """The policy's probability of each legal move of `board`."""
         return dict(move_distributions(self.agent, [board], 1.0, self.device)[0][0])
+
+    def wdl(self, board: Board) -> tuple[float, float, float] | None:
+        """The critic's (win, draw, loss) for `board`, when it predicts them (`win_draw_loss`)."""
+        return win_draw_loss(self.agent, board)
 
     def value(self, board: Board) -> float:
         """The critic's value of `board` for the side to move, in [-1, 1] (as `PolicyPlayer.value`)."""

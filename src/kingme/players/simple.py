@@ -106,6 +106,25 @@ class AlphaBetaPlayer:
         self.last = r
         return moves[r.index]
 
+    def principal_variation(self, board: Board) -> tuple[list[Move], float]:
+        """The search's best line from ``board`` and its score for the side to move (evaluation
+        units: a man is 100). The line is found by searching again after each of its moves, one
+        ply shallower each time, with a searcher of its own (the player's random tie-breaks are
+        left as they were)."""
+        searcher = Searcher(0)
+        b, line = board.copy(), []
+        score: float = 0.0
+        for k in range(max(self.depth, 1)):
+            moves = b.legal_moves()
+            if not moves:
+                break
+            r = searcher.search(b.black, b.white, b.kings, int(b.turn), max(self.depth - k, 1), self.time_ms)
+            if k == 0:
+                score = float(r.score)
+            line.append(moves[r.index])
+            b.push(moves[r.index])
+        return line, score
+
 
 class MixPlayer:
     """With probability ``eps`` a uniformly random legal move, else ``base``'s move."""

@@ -53,7 +53,8 @@ class SelfPlayConfig(PPOConfig):
     value_head: Literal["scalar", "wdl"] = arg(
         "scalar",
         "The critic: one scalar value, or win / draw / loss probabilities (value = P(win) - P(loss), "
-        "trained by cross-entropy to the return as a two-point distribution; mlp only).",
+        "trained by cross-entropy to the return as a two-point distribution; with a draw reward c "
+        "the draw point is c; mlp only).",
     )
     num_steps: int = arg(64, "Learner steps per game in each rollout (T).")
     gamma: float = arg(0.99, "Discount factor γ.")
@@ -131,6 +132,10 @@ class SelfPlayConfig(PPOConfig):
         require(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
         require(self.value_head == "scalar" or self.net == "mlp", "--value-head wdl needs --net mlp")
         require(
+            self.value_head == "scalar" or -1 < self.draw_reward < 1,
+            f"--value-head wdl needs -1 < draw-reward < 1 (a draw's value), got {self.draw_reward}",
+        )
+        require(
             self.eval_games >= 2 and self.eval_games % 2 == 0,
             f"eval-games must be even and >= 2, got {self.eval_games}",
         )
@@ -145,7 +150,13 @@ class SelfPlayConfig(PPOConfig):
 
     @property
     def net_description(self) -> dict[str, Any]:
-        return {"kind": self.net, "hidden": list(self.hidden), "channels": self.channels, "value_head": self.value_head}
+        return {
+            "kind": self.net,
+            "hidden": list(self.hidden),
+            "channels": self.channels,
+            "value_head": self.value_head,
+            "draw_value": self.draw_reward,
+        }
 
 
 def opening_starts() -> np.ndarray:
@@ -288,7 +299,7 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     torch.set_num_threads(max(1, cfg.torch_threads))
 
     def make_net() -> ActorCritic:
-        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head)
+        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
 
     pool = OpponentPool(
         make_net=make_net,

@@ -8,7 +8,10 @@ one from a loaded player, by duck typing, so the players need nothing from this 
   distribution over the legal moves of ``board``) is wrapped in `PolicyAnalyzer`; its critic,
   if it has one, is ``value(board) -> float`` (the value head: the side to move's expected
   return, in [-1, 1]);
-- any other player (``random``, ``alphabeta:4``...) has no policy: `UniformAnalyzer` answers
+- a player that searches, ``principal_variation(board) -> (line, score)``, adds its best line and
+  score (`search:` through `PolicyAnalyzer`; ``alphabeta:D``, which has no policy, through
+  `SearchAnalyzer`: uniform probabilities, labelled "search; no policy", plus the line);
+- any other player (``random``, ``greedy``...) has no policy: `UniformAnalyzer` answers
   with the uniform distribution over the legal moves, ``value`` None and ``source``
   ``"uniform (no policy loaded)"``. Nothing is invented: a uniform policy and no value is
   exactly what the server knows without a trained network.
@@ -43,12 +46,18 @@ class Analysis:
     source: str  # who computed it, e.g. "policy:default" or UNIFORM_SOURCE
     critic: bool = False  # the source has a value head (value is None only at game over then)
     wdl: tuple[float, float, float] | None = None  # (win, draw, loss) for the side to move, if known
+    pv: list[Move] | None = None  # a search's best line from the position (None: no search)
+    score: float | None = None  # the search's score of the position for the side to move
+    score_units: str | None = None  # what the score is measured in
 
     def to_json(self) -> dict[str, Any]:
         return {
             "moves": [{"move": str(m), "path": list(m.path), "prob": p} for m, p in self.probs],
             "value": self.value,
             "wdl": None if self.wdl is None else dict(zip(("win", "draw", "loss"), self.wdl)),
+            "pv": None if self.pv is None else [str(m) for m in self.pv],
+            "score": self.score,
+            "score_units": self.score_units,
             "source": self.source,
             "critic": self.critic,
         }
@@ -89,7 +98,11 @@ class PolicyAnalyzer:
             return Analysis([], None, self.source, self.critic)
         raw = self.player.move_probabilities(board.copy())
         probs = normalise(board, raw, self.source)
-        return Analysis(probs, self.expected_return(board), self.source, self.critic, self.win_draw_loss(board))
+        pv, score = search_line(self.player, board)
+        units = SEARCH_UNITS if pv is not None else None
+        return Analysis(
+            probs, self.expected_return(board), self.source, self.critic, self.win_draw_loss(board), pv, score, units
+        )
 
     def win_draw_loss(self, board: Board) -> tuple[float, float, float] | None:
         """(win, draw, loss) from a critic that predicts them (``wdl(board)``), checked; else None."""
@@ -131,12 +144,51 @@ def normalise(board: Board, raw: Mapping[Move | str, float], source: str) -> lis
     return [(m, weights[m] / total) for m in moves]
 
 
+SEARCH_UNITS = "critic value for the side to move, -1..1 (beyond +-1: a forced result)"
+ALPHABETA_UNITS = "hand-written evaluation for the side to move (a man = 100)"
+
+
+def search_line(player: Any, board: Board) -> tuple[list[Move] | None, float | None]:
+    """A searching player's best line and score (``principal_variation(board)``), checked, or
+    (None, None) for a player that does not search."""
+    pv_of = getattr(player, "principal_variation", None)
+    if not callable(pv_of):
+        return None, None
+    line, score = pv_of(board.copy())
+    b = board.copy()
+    for m in line:  # the line must be playable from the position
+        if m not in b.legal_moves():
+            raise ValueError(f"principal variation move {m} is not legal")
+        b.push(m)
+    if not math.isfinite(float(score)):
+        raise ValueError(f"search score {score} is not a number")
+    return list(line), float(score)
+
+
+class SearchAnalyzer:
+    """A search bot with no policy (``alphabeta:D``): its best line and score, and the uniform
+    distribution over the legal moves (it has no probabilities to give), labelled as such."""
+
+    def __init__(self, player: Any, source: str) -> None:
+        self.player = player
+        self.source = f"{source} (search; no policy)"
+
+    def analyze(self, board: Board) -> Analysis:
+        uniform = UniformAnalyzer(self.source).analyze(board)
+        if not uniform.probs:
+            return uniform
+        pv, score = search_line(self.player, board)
+        return Analysis(uniform.probs, None, self.source, False, None, pv, score, ALPHABETA_UNITS)
+
+
 def analyzer_for(player: Any) -> Analyzer | None:
-    """The analyzer a loaded player provides, or None when it is not a policy."""
+    """The analyzer a loaded player provides, or None when it neither has a policy nor searches."""
     name = str(getattr(player, "name", "") or type(player).__name__)
     analyze = getattr(player, "analyze", None)
     if callable(analyze) and isinstance(player, Analyzer):
         return player
     if callable(getattr(player, "move_probabilities", None)):
         return PolicyAnalyzer(player, name)
+    if callable(getattr(player, "principal_variation", None)):
+        return SearchAnalyzer(player, name)
     return None

@@ -39,7 +39,7 @@ from kingme.checkers import Board, BoardError, Color, Move
 from kingme.checkers.pdn import game_from_board, read_games, write_game
 from kingme.common import UserError, mix_seed
 from kingme.players import Player, PlayerSpec, is_interactive, load_player, parse_spec
-from kingme.web.analysis import UNIFORM_SOURCE, Analyzer, UniformAnalyzer, analyzer_for
+from kingme.web.analysis import UNIFORM_SOURCE, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
 
 FALLBACK_OPPONENT = "alphabeta:4"  # the default opponent when the shipped model does not load
 MAX_GAMES = 64
@@ -504,8 +504,10 @@ class Games:
         if model:
             a = self.analyzer(model.strip())
         else:
-            if opponent is not None:
+            if opponent is not None:  # the opponent's own view, if it has a policy
                 a = analyzer_for(opponent)
+                if isinstance(a, SearchAnalyzer):
+                    a = None  # a bare search bot: policy:default's probabilities say more
             if a is None:
                 try:
                     a = self.analyzer("policy:default")

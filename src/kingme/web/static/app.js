@@ -262,6 +262,7 @@ function drawAnalysis() {
   body.replaceChildren();
   $("source").textContent = "";
   $("value").textContent = "";
+  $("pv").textContent = "";
   if (!game || !analysis || analysis.fen !== game.fen) return;
   $("source").textContent = `source: ${analysis.source}`;
   const side = analysis.turn === "black" ? "Black" : "White";
@@ -276,6 +277,9 @@ function drawAnalysis() {
   } else if (!analysis.critic) value = "value: none (no critic loaded)";
   else value = "value: none (the game is over)";
   $("value").textContent = value;
+  $("pv").textContent = analysis.pv
+    ? `best line: ${analysis.pv.join(" ") || "(none)"}; score ${analysis.score >= 0 ? "+" : ""}${analysis.score} (${analysis.score_units})`
+    : "";
   const moves = [...analysis.moves].sort((a, b) => b.prob - a.prob);
   for (const m of moves) {
     const tr = document.createElement("tr");
