@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,3 +91,37 @@ def test_clip_share_counts_both_bounds() -> None:
     assert clip_share(ratio, 0.2, 0.2) == pytest.approx(3 / 5)  # 0.7, 1.25, 1.3
     assert clip_share(ratio, 0.2, 0.28) == pytest.approx(2 / 5)  # clip-higher: 1.25 is inside now
     assert clip_share(ratio[:0], 0.2, 0.2) == 0.0
+
+
+def test_a_flawed_reward_is_paid_and_the_exact_verdict_kept() -> None:
+    from kingme.lm.rl import collect_rollout, response_stats
+    from kingme.lm.tasks import Addition, sample_problems
+
+    torch.manual_seed(0)
+    task = Addition(2, use_scratchpad=True)
+    model = GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=task.block_size, n_layer=1, n_head=2, n_embd=16))
+    problems = sample_problems(task, np.random.default_rng(0), 4, "train")
+    roll = collect_rollout(model, task, problems, 2, 1.0, None, "cpu", reward="format")
+    verdicts = [task.verify(p, r) for p, r in zip(roll.prompt_text, roll.response_text, strict=True)]
+    assert roll.is_correct().tolist() == verdicts
+    assert all(r in (0.0, 0.1, 1.0) and (r == 1.0) == v for r, v in zip(roll.rewards.tolist(), verdicts, strict=True))
+    stats = response_stats(roll)
+    assert stats["charts/true_reward"] == sum(verdicts) / len(verdicts)
+    assert stats["charts/reward"] == pytest.approx(float(roll.rewards.mean()))
+
+
+def test_measure_kl_logs_the_kl_without_a_kl_term() -> None:
+    from kingme.lm.pretrain import PretrainConfig, pretrain
+    from kingme.lm.rl import train
+
+    small = {"n_layer": 1, "n_head": 2, "n_embd": 16, "train_size": 200, "eval_problems": 8, "device": "cpu"}
+    base = pretrain(PretrainConfig(task="path", max_level=1, steps=5, warmup=1, **small))[:2]  # type: ignore[arg-type]
+    rl = {"algo": "dr_grpo", "updates": 3, "prompts_per_update": 4, "group_size": 4, "warmup": 0, "lr": 1e-2}
+    rl["ent_coef"] = 0.1  # a gradient even when every reward of a group is equal
+    rows: list[dict[str, float]] = []
+    train(RLConfig(measure_kl=True, eval_problems=8, device="cpu", **rl), base=base, log=rows.append)  # type: ignore[arg-type]
+    assert rows[0]["losses/kl_ref"] == pytest.approx(0.0, abs=1e-6)  # the first rollout: π_θ = π_ref
+    assert rows[-1]["losses/kl_ref"] > 0 and rows[-1]["losses/kl_loss"] == 0.0  # measured, not in the loss
+    rows.clear()
+    train(RLConfig(eval_problems=8, device="cpu", **rl), base=base, log=rows.append)  # type: ignore[arg-type]
+    assert all(r["losses/kl_ref"] == 0.0 for r in rows)  # no reference without it

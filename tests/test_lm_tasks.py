@@ -17,6 +17,7 @@ from kingme.lm.tasks import (
     carry_reach,
     evaluate_expression,
     make_task,
+    reward_fn,
     sample_problems,
     scratchpad,
     split_of,
@@ -157,3 +158,40 @@ def test_problems_depend_on_the_seed_only_not_on_python_hash_randomisation() -> 
         for seed in ("1", "2")
     ]
     assert outs[0] == outs[1] and outs[0].count("[") == 3
+
+
+def test_flawed_rewards_by_hand() -> None:
+    task = Addition(2, use_scratchpad=True)
+    exact, last, fmt = (reward_fn(task, k) for k in ("exact", "last_digit", "format"))  # type: ignore[arg-type]
+    right, wrong_end, wrong = "7+5+0=12,4+8+1=13:132", "7+5+0=12,4+8+1=14:142", "7+5+0=12,4+8+1=13:131"
+    assert (exact("47+85=", right), last("47+85=", right), fmt("47+85=", right)) == (1.0, 1.0, 1.0)
+    assert (exact("47+85=", wrong_end), last("47+85=", wrong_end), fmt("47+85=", wrong_end)) == (0.0, 1.0, 0.1)
+    assert (exact("47+85=", wrong), last("47+85=", wrong), fmt("47+85=", wrong)) == (0.0, 0.0, 0.1)
+    assert (last("47+85=", "7+5+0=12:"), fmt("47+85=", "7+5+0=12:")) == (0.0, 0.0)  # no answer: nothing paid
+    assert reward_fn(Addition(2), "last_digit")("9+9=", "8") == 1.0  # 18 ends in 8; no scratchpad
+    with pytest.raises(UserError, match="addition task only"):
+        reward_fn(make_task("path", 2), "last_digit")
+
+
+def test_a_skill_test_set_holds_that_skill_only() -> None:
+    from kingme.lm.tasks import test_set
+
+    task = Addition(2)
+    problems = test_set(task, 1, 50, skill=2)
+    assert len(problems) == 50 and all(p.skill == 2 and split_of(p.prompt) == "test" for p in problems)
+    assert all(int(p.prompt.split("+")[0]) + int(p.prompt[:-1].split("+")[1]) >= 100 for p in problems)
+    assert [p.prompt for p in test_set(task, 1, 50)] == [p.prompt for p in test_set(task, 1, 50, skill=None)]
+
+
+def test_pretraining_can_let_a_held_out_skill_back_in_at_a_share() -> None:
+    from kingme.lm.pretrain import PretrainConfig, training_set
+
+    task = Addition(2)
+    absent = training_set(task, np.random.default_rng(0), PretrainConfig(max_level=2, max_skill=1, train_size=2000))
+    assert max(p.skill for p in absent) == 1 and len(absent) == 2000
+    cfg = PretrainConfig(max_level=2, max_skill=1, held_out_share=0.05, train_size=2000)
+    rare = training_set(task, np.random.default_rng(0), cfg)
+    assert len(rare) == 2000 and sum(p.skill == 2 for p in rare) == 100  # 5% from the held-out skill
+    assert {p.skill for p in rare[:200]} >= {0, 1, 2}  # shuffled in, not appended
+    with pytest.raises(UserError, match="held-out-share needs --max-skill"):
+        PretrainConfig(held_out_share=0.1).validate()

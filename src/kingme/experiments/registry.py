@@ -7,9 +7,22 @@ from kingme.experiments.runner import Experiment
 
 
 def experiments() -> dict[str, Experiment]:
-    from kingme.experiments import clipping, critic, entropy, exploration, freeze, misspec
+    from kingme.experiments import (
+        clipping,
+        critic,
+        entropy,
+        exploration,
+        freeze,
+        lm_absent_skill,
+        lm_algos,
+        lm_flawed_verifier,
+        lm_length_bias,
+        lm_passk,
+        misspec,
+    )
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
+    exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]  # issue 14
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
 

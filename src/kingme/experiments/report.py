@@ -99,7 +99,7 @@ def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str,
             ax.plot(x, mean, color=color, ls=style, lw=2.0, label=name)
             if lo is not None and hi is not None:
                 ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
-        ax.set_xlabel("environment steps", fontsize=11)
+        ax.set_xlabel(curve.xlabel, fontsize=11)
         ax.set_ylabel(curve.ylabel, fontsize=11)
         if curve.log:
             ax.set_yscale("log")
@@ -168,7 +168,7 @@ def render_report(
 ) -> str:
     lines = [f"# {exp.title}", "", f"**Claim.** {exp.claim}", "", f"**Question.** {exp.question}", "", "## Setup", ""]
     lines += [exp.setup.strip(), ""]
-    lines += ["| arm | environment | settings changed from the PPOConfig defaults |", "|---|---|---|"]
+    lines += [f"| arm | environment | settings changed from the {exp.defaults} defaults |", "|---|---|---|"]
     lines += [f"| {a.label} | {a.env} | {_settings(a.overrides)} |" for a in results.arms]
     lines += [
         "",

@@ -30,7 +30,7 @@ from kingme.config import config_to_dict
 from kingme.envs.base import VecEnv, VecStep
 from kingme.experiments.stats import Interval, compare, mean_ci
 from kingme.nets import ActorCritic
-from kingme.ppo.config import PPOConfig
+from kingme.ppo.config import CARTPOLE_DEFAULTS, PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo, train
 from kingme.progress import Advance, progress_bar
 
@@ -66,6 +66,7 @@ class Curve:
     log: bool = False  # log scale; the line is then the geometric mean over seeds, without a band
     smooth: int = 1  # trailing moving average over this many updates (per seed, before averaging)
     bounds: tuple[float, float] | None = None  # the quantity's range (e.g. (0, 1)); bands are clipped to it
+    xlabel: str = "environment steps"  # what RunResult.steps counts
 
 
 @dataclass
@@ -115,12 +116,20 @@ class Experiment:
     callbacks: Callable[[Arm, VecEnv, PPOConfig], list[Callback]] | None = None
     extra_plots: Callable[[Results, Path], list[tuple[str, str]]] | None = None  # -> (file, caption)
     published: str = ""  # what the published studies (shared/reference/claims.md) found about the claim
+    defaults: str = "PPOConfig"  # the config whose defaults an arm's settings change (the report's arms table)
 
 
-BASE = {"tensorboard": False, "checkpoint_every": 0, "torch_threads": 1, "device": "cpu"}
+# The experiments' documented results were measured at the PPO defaults of before issue 16: pinned.
+BASE = {**CARTPOLE_DEFAULTS, "tensorboard": False, "checkpoint_every": 0, "torch_threads": 1, "device": "cpu"}
 
 
-def make_config(arm: Arm, seed: int) -> PPOConfig:
+def make_config(arm: Arm, seed: int) -> Any:
+    """The run's typed config: a PPOConfig, or for an `lm:TASK` arm the language-model run's
+    (kingme.experiments.lm_runs; it has the seed, num_updates and batch_size the progress bar counts)."""
+    if arm.env.startswith("lm:"):
+        from kingme.experiments.lm_runs import make_lm_config
+
+        return make_lm_config(arm, seed)
     try:
         cfg = PPOConfig(env=arm.env, seed=seed, **{**BASE, **arm.overrides})
     except TypeError as e:
@@ -282,23 +291,48 @@ def drop_from_peak(key: str = RETURN) -> Callable[[History], float]:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_experiment(exp: Experiment, seeds: int, tiny: bool, progress: bool) -> Results:
+def run_experiment(exp: Experiment, seeds: int, tiny: bool, progress: bool, backend: str = "serial") -> Results:
+    """Every arm for seeds 1..K: one run at a time here (`serial`), or each (arm, seed) as a Ray task
+    (`ray`, kingme.scale). The runs, their order and their numbers are the same either way."""
+    if backend not in ("serial", "ray"):
+        raise UserError(f"unknown backend {backend!r}: expected serial or ray")
     arms = exp.arms(tiny)
     configs = {a.label: make_config(a, 1) for a in arms}  # bad settings fail before any run
     total = sum(configs[a.label].num_updates * configs[a.label].batch_size for a in arms) * seeds
+    jobs = [(arm, make_config(arm, seed)) for arm in arms for seed in range(1, seeds + 1)]
     results = Results(exp.name, seeds, tiny, arms)
     start = time.perf_counter()
     with progress_bar(total, exp.name, enabled=progress) as advance:
-        for arm in arms:
-            for seed in range(1, seeds + 1):
-                cfg = make_config(arm, seed)
-                advance(0, description=f"{exp.name}: {arm.label} ({arm.env}) seed {seed}")
+        if backend == "ray":
+            from kingme.scale import map_tasks
+
+            def finished(i: int, run: RunResult) -> None:
+                advance(jobs[i][1].num_updates * jobs[i][1].batch_size)
+
+            advance(0, description=f"{exp.name}: {len(jobs)} runs as Ray tasks")
+            results.runs = map_tasks(_run_task, [(exp, arm, cfg) for arm, cfg in jobs], on_done=finished)
+        else:
+            for arm, cfg in jobs:
+                advance(0, description=f"{exp.name}: {arm.label} ({arm.env}) seed {cfg.seed}")
                 results.runs.append(_run_one(exp, arm, cfg, advance))
     results.seconds = round(time.perf_counter() - start, 1)  # as results.json stores it
     return results
 
 
+def _run_task(exp: Experiment, arm: Arm, cfg: PPOConfig) -> RunResult:
+    """One (arm, seed) run inside a Ray task (no progress bar there)."""
+
+    def no_progress(n: int = 1, *, description: str | None = None, info: str | None = None) -> None:
+        return None
+
+    return _run_one(exp, arm, cfg, no_progress)
+
+
 def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, advance: Advance) -> RunResult:
+    if arm.env.startswith("lm:"):  # RL on the language model (kingme.experiments.lm_runs), not PPO
+        from kingme.experiments.lm_runs import run_lm
+
+        return run_lm(exp, arm, cfg, advance)
     env = RecordingEnv(make_env(arm.env, cfg.num_envs, cfg.gamma), cfg.num_steps)
     callbacks: list[Callback] = [PolicyShift(env, cfg.clip_coef)]
     if exp.callbacks is not None:

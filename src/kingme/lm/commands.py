@@ -23,7 +23,7 @@ from kingme.common import UserError, atomic_write_json, resolve_device
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.rl import RLConfig, train
-from kingme.lm.tasks import Split, sample_problems
+from kingme.lm.tasks import Split, reward_fn, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
 
 SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
@@ -111,6 +111,7 @@ def train_main(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
+    reward_fn(base[1], cfg.reward)  # so does a reward the task has no verifier for
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-train")
     write_config(run_dir, cfg)
     log, close = _logged(run_dir, ns.quiet)

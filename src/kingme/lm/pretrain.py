@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from kingme.common import UserError, resolve_device, seed_everything
@@ -49,6 +50,11 @@ class PretrainConfig:
         "Hold out every problem whose skill exceeds this: carries reaching past this many digits (addition), "
         "paths longer than this (path), more numbers than this (countdown); none = hold out nothing.",
     )
+    held_out_share: float = arg(
+        0.0,
+        "Share of the pre-training set drawn from the problems --max-skill holds out (0 = held out entirely): "
+        "a skill present in a small share.",
+    )
     train_size: int = arg(20_000, "Problems in the pre-training set, drawn once from the train split.")
     eval_problems: int = arg(256, "Distinct held-out test problems scored (greedy pass@1) at each evaluation.")
 
@@ -75,6 +81,11 @@ class PretrainConfig:
         require(self.max_level >= 1, f"--max-level must be at least 1, got {self.max_level}")
         require(all(s >= 0 for s in self.mix), f"--mix shares must be non-negative, got {self.mix}")
         require(self.train_size >= 1, f"--train-size must be at least 1, got {self.train_size}")
+        require(0.0 <= self.held_out_share < 1.0, f"--held-out-share must be in [0, 1), got {self.held_out_share}")
+        require(
+            self.held_out_share == 0.0 or self.max_skill is not None,
+            "--held-out-share needs --max-skill (the skill whose problems it lets back in)",
+        )
         require(self.steps >= 1, f"--steps must be at least 1, got {self.steps}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.n_embd % self.n_head == 0, f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
@@ -102,6 +113,18 @@ def encode_examples(task: Task, problems: list[Problem]) -> tuple[torch.Tensor, 
     lengths = torch.tensor([len(p.solution) + 1 for p in problems])[:, None]  # (n, 1)
     mask = (pos >= P - 1) & (pos < P - 1 + lengths)
     return x, y, mask
+
+
+def training_set(task: Task, rng: np.random.Generator, cfg: PretrainConfig) -> list[Problem]:
+    """The pre-training problems: skill at most `max_skill`, except a `held_out_share` of them drawn
+    from the held-out skills (skill above `max_skill`), shuffled together."""
+    rare = round(cfg.train_size * cfg.held_out_share)
+    problems = sample_problems(task, rng, cfg.train_size - rare, "train", cfg.mix, cfg.max_skill)
+    if rare:
+        assert cfg.max_skill is not None  # validate() requires it
+        problems += sample_problems(task, rng, rare, "train", cfg.mix, min_skill=cfg.max_skill + 1)
+        problems = [problems[int(i)] for i in rng.permutation(len(problems))]
+    return problems
 
 
 def model_config(cfg: PretrainConfig, task: Task) -> TransformerConfig:
@@ -173,7 +196,7 @@ def pretrain(
         torch.set_num_threads(cfg.torch_threads)
     rng = seed_everything(cfg.seed)
     task = cfg.make_task()
-    train = sample_problems(task, rng, cfg.train_size, "train", cfg.mix, cfg.max_skill)
+    train = training_set(task, rng, cfg)
     test = test_set(task, cfg.seed, cfg.eval_problems)
     x, y, mask = (t.to(device) for t in encode_examples(task, train))
     model = GPT(model_config(cfg, task)).to(device)

@@ -40,7 +40,7 @@ from kingme.lm.algos import (
 )
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, token_logprobs
-from kingme.lm.tasks import Problem, Task, sample_problems, test_set
+from kingme.lm.tasks import Problem, RewardName, Task, reward_fn, sample_problems, test_set
 from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
 from kingme.progress import progress_bar
 from kingme.transformer import GPT
@@ -88,6 +88,11 @@ class RLConfig:
     temperature: float = arg(1.0, "Sampling temperature of the rollouts.")
     top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
     mix: tuple[float, ...] = arg((), "Share of each difficulty level among the RL prompts (empty = equal).")
+    reward: RewardName = arg(
+        "exact",
+        "The verifier that pays the reward: exact (the task's), or a flawed one (addition only): last_digit "
+        "(checks only the answer's last digit) or format (1 if right, 0.1 for a well-formed wrong answer).",
+    )
 
     # --- the algorithm's ingredients (none = the algorithm's preset) ---
     advantage: Advantage | None = arg(None, "group (r − mean), loo (leave-one-out) or gae (value head, per token).")
@@ -100,6 +105,9 @@ class RLConfig:
     clip_high: float | None = arg(None, "ε_high: clipped above at 1 + ε_high (DAPO's clip-higher: 0.28; none = ε_low).")
     kl_coef: float | None = arg(None, "β, the weight of the KL to the reference model (0 = no reference).")
     kl_in_reward: bool | None = arg(None, "Fold the KL into a per-token reward (PPO) instead of the loss (GRPO).")
+    measure_kl: bool = arg(
+        False, "Keep the reference model to log the KL to it even when β = 0 (one more forward pass per update)."
+    )
     drop_equal_groups: bool = arg(False, "Leave out of the loss the groups whose rewards are all equal (DAPO).")
     gamma: float = arg(1.0, "PPO: discount over tokens.")
     gae_lambda: float = arg(0.95, "PPO: GAE λ over tokens.")
@@ -155,20 +163,35 @@ class Rollout:
     responses: torch.Tensor  # (B, N)
     mask: torch.Tensor  # (B, N) True up to and including EOS
     response_text: list[str]  # (B,)
-    rewards: torch.Tensor  # (B,) 1 if the verifier accepts the response, else 0
+    rewards: torch.Tensor  # (B,) what the reward's verifier paid (the task's exact verifier: 1 or 0)
     group_size: int
+    correct: torch.Tensor | None = None  # (B,) True where the exact verifier accepts (None: rewards > 0.5)
+
+    def is_correct(self) -> torch.Tensor:
+        return self.correct if self.correct is not None else self.rewards > 0.5
 
 
 def collect_rollout(
-    policy: GPT, task: Task, problems: list[Problem], G: int, temperature: float, top_k: int | None, device: str
+    policy: GPT,
+    task: Task,
+    problems: list[Problem],
+    G: int,
+    temperature: float,
+    top_k: int | None,
+    device: str,
+    reward: RewardName = "exact",
 ) -> Rollout:
-    """The shared rollout: G samples of each problem's prompt, scored by the task's verifier."""
+    """The shared rollout: G samples of each problem's prompt, paid by the `reward` verifier and
+    checked by the task's exact one."""
     texts = [p.prompt for p in problems for _ in range(G)]
     prompts = encode_prompts(texts, task.prompt_width, device)  # (B, P)
     gen = generate(policy, prompts, task.response_width, temperature, top_k)
     responses = decode_responses(gen)
-    rewards = torch.tensor([float(task.verify(p, r)) for p, r in zip(texts, responses, strict=True)], device=device)
-    return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G)
+    pairs = list(zip(texts, responses, strict=True))
+    correct = torch.tensor([task.verify(p, r) for p, r in pairs], dtype=torch.bool, device=device)
+    pay = reward_fn(task, reward)
+    rewards = correct.float() if reward == "exact" else torch.tensor([pay(p, r) for p, r in pairs], device=device)
+    return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G, correct)
 
 
 def forward_responses(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,11 +220,13 @@ class ValueHead(nn.Module):
 
 
 def response_stats(roll: Rollout) -> dict[str, float]:
-    """Reward and response lengths (tokens, EOS included), the correct and the wrong ones apart."""
+    """Reward, the exact verifier's share correct, and response lengths (tokens, EOS included), the
+    correct and the wrong ones apart."""
     lengths = roll.mask.sum(dim=1).float()
-    ok = roll.rewards > 0.5
+    ok = roll.is_correct()
     return {
         "charts/reward": float(roll.rewards.mean()),
+        "charts/true_reward": float(ok.float().mean()),
         "charts/length_correct": float(lengths[ok].mean()) if ok.any() else float("nan"),
         "charts/length_wrong": float(lengths[~ok].mean()) if (~ok).any() else float("nan"),
     }
@@ -343,9 +368,10 @@ def train(
         torch.set_num_threads(cfg.torch_threads)
     rng = seed_everything(cfg.seed)
     policy, task = base if base is not None else load_base(cfg.base, device)
+    reward_fn(task, cfg.reward)  # a reward the task has no verifier for fails before any training
     policy = copy.deepcopy(policy).to(device).train()
     reference = None
-    if (cfg.kl_coef or 0.0) > 0:
+    if (cfg.kl_coef or 0.0) > 0 or cfg.measure_kl:
         reference = copy.deepcopy(policy).eval()
         for p in reference.parameters():
             p.requires_grad_(False)
@@ -362,7 +388,9 @@ def train(
             problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
             t_roll = time.perf_counter()
             policy.eval()  # sampling without dropout
-            roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device)
+            roll = collect_rollout(
+                policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, cfg.reward
+            )
             sample_s = time.perf_counter() - t_roll
             policy.train()
             for group in opt.param_groups:
