@@ -4,6 +4,7 @@ kingme experiment list                        # the experiments and the claim ea
 kingme experiment run clipping                # runs/clipping-<time>/report.md, ...
 kingme experiment run deep-sea --seeds 5 --run-name ds5 --quiet
 kingme experiment run clipping --tiny --json  # a seconds-long smoke run, results as JSON on stdout
+kingme experiment run clipping --seeds 20 --backend ray  # every (arm, seed) a Ray task (kingme[ray])
 kingme experiment report runs/ds5             # write report.md and the plots again from results.json
 
 The run folder comes from kingme.runs like every command's: config.json, metrics.jsonl (one row per
@@ -28,6 +29,13 @@ def main(argv: list[str]) -> int:
     run = sub.add_parser("run", help="Run one experiment and write its report folder.")
     run.add_argument("name", help="The experiment's name (see `kingme experiment list`).")
     run.add_argument("--seeds", type=int, default=3, help="Seeds per arm, 1..K (default: 3; at least 2).")
+    run.add_argument(
+        "--backend",
+        choices=("serial", "ray"),
+        default="serial",
+        help="serial: one run at a time here (default); ray: each (arm, seed) a Ray task (pip install 'kingme[ray]'; "
+        "RAY_ADDRESS names a cluster).",
+    )
     add_run_options(run, "NAME", resume=False)
     run.add_argument("--json", action="store_true", help="Print the results table and answer as JSON.")
     run.add_argument("--tiny", action="store_true", help="A seconds-long smoke run (tests; not evidence).")
@@ -59,10 +67,15 @@ def main(argv: list[str]) -> int:
 
     for arm in exp.arms(ns.tiny):
         make_config(arm, 1)  # bad settings fail before the folder is made
+    if ns.backend == "ray":
+        from kingme.scale import init_ray
+
+        init_ray()  # a missing Ray or an unreachable cluster fails before the folder is made
     out = create_run(ns.runs_dir, ns.run_name, exp.name)  # refused now, not after hours of training
-    results = run_experiment(exp, ns.seeds, ns.tiny, progress=not ns.quiet and not ns.json)
+    results = run_experiment(exp, ns.seeds, ns.tiny, progress=not ns.quiet and not ns.json, backend=ns.backend)
     command = f"kingme experiment run {exp.name}" + (f" --seeds {ns.seeds}" if ns.seeds != 3 else "")
     command += " --tiny" if ns.tiny else ""
+    command += " --backend ray" if ns.backend == "ray" else ""
     answer = write_folder(exp, results, out, command)
     if ns.json:
         doc = {"experiment": exp.name, "folder": str(out), "seconds": round(results.seconds, 1)}
