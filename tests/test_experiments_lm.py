@@ -74,6 +74,8 @@ def test_algos_share_the_base_and_gain_is_after_minus_before(
             m = r["metrics"]
             assert m["gain"] == pytest.approx(m["test_pass1"] - m["base_pass1"])
             assert m["seconds"] > 0 and m["entropy"] > 0 and 0 <= m["zero_adv"] <= 1
+            assert m["responses"] == r["steps"][-1] == 3 * 16  # tiny: 3 updates of 4 prompts × 4 samples
+            assert m["gain_per_k"] == pytest.approx(m["gain"] / (m["responses"] / 1000))
             assert m["test_pass1"] == r["series"]["charts/test_pass1"][-1]
 
 

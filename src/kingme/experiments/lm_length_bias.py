@@ -10,13 +10,29 @@ from the std division and the KL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from kingme.experiments.lm_runs import DEFAULTS, RESPONSES, TEST_CURVE, TEST_GAIN, TEST_PASS1, lm_arm
-from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column, final_mean
+from kingme.experiments.lm_runs import (
+    DEFAULTS,
+    RESPONSES,
+    TEST_CURVE,
+    TEST_GAIN,
+    TEST_PASS1,
+    change,
+    lm_arm,
+)
+from kingme.experiments.runner import (
+    Arm,
+    Curve,
+    Experiment,
+    Metric,
+    Results,
+    final_mean,
+)
 
 UPDATES = 40
-PATH_BASE = {"pretrain_max_level": 3, "pretrain_steps": 300}  # paths of 1-3 edges; test pass@1 0.53 (seed 1)
+PATH_BASE = {
+    "pretrain_max_level": 3,
+    "pretrain_steps": 300,
+}  # paths of 1-3 edges; test pass@1 0.53 (seed 1)
 GRPO, DR, GRPO_CONST = "GRPO", "Dr. GRPO", "GRPO, constant normaliser"
 
 
@@ -25,19 +41,16 @@ def arms(tiny: bool) -> list[Arm]:
     return [
         lm_arm(GRPO, "path", tiny, PATH_BASE, algo="grpo", **common),
         lm_arm(DR, "path", tiny, PATH_BASE, algo="dr_grpo", **common),
-        lm_arm(GRPO_CONST, "path", tiny, PATH_BASE, algo="grpo", loss_norm="constant", **common),
+        lm_arm(
+            GRPO_CONST,
+            "path",
+            tiny,
+            PATH_BASE,
+            algo="grpo",
+            loss_norm="constant",
+            **common,
+        ),
     ]
-
-
-def change(key: str, frac: float = 0.1) -> Callable[[History], float]:
-    """The column's mean over the last `frac` of the updates minus its mean over the first `frac`."""
-
-    def fn(h: History) -> float:
-        c = column([r for r in h if "charts/reward" in r], key)
-        k = max(1, int(round(len(c) * frac)))
-        return float(c[-k:].mean() - c[:k].mean()) if len(c) else float("nan")
-
-    return fn
 
 
 def conclude(results: Results) -> list[str]:
@@ -51,7 +64,12 @@ def conclude(results: Results) -> list[str]:
         )
     out.append(results.compare(GRPO, DR, "wrong_change", "growth of wrong responses"))
     out.append(
-        results.compare(GRPO, GRPO_CONST, "wrong_change", "growth of wrong responses (only the normaliser differs)")
+        results.compare(
+            GRPO,
+            GRPO_CONST,
+            "wrong_change",
+            "growth of wrong responses (only the normaliser differs)",
+        )
     )
     out.append(results.compare(GRPO, DR, "gain", "test pass@1 gained"))
     return out
@@ -76,14 +94,29 @@ end" = mean over the last 10% of the updates, "change" = that minus the mean ove
     metrics=[
         Metric("wrong", "wrong length (last 10%)", final_mean("charts/length_wrong"), 3),
         Metric("wrong_change", "wrong length change", change("charts/length_wrong"), 2),
-        Metric("correct", "correct length (last 10%)", final_mean("charts/length_correct"), 3),
+        Metric(
+            "correct",
+            "correct length (last 10%)",
+            final_mean("charts/length_correct"),
+            3,
+        ),
         Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward")),
         TEST_PASS1,
         TEST_GAIN,
     ],
     curves=[
-        Curve("charts/length_wrong", "length of wrong responses (tokens)", smooth=5, xlabel=RESPONSES),
-        Curve("charts/length_correct", "length of correct responses (tokens)", smooth=5, xlabel=RESPONSES),
+        Curve(
+            "charts/length_wrong",
+            "length of wrong responses (tokens)",
+            smooth=5,
+            xlabel=RESPONSES,
+        ),
+        Curve(
+            "charts/length_correct",
+            "length of correct responses (tokens)",
+            smooth=5,
+            xlabel=RESPONSES,
+        ),
         TEST_CURVE,
     ],
     conclude=conclude,

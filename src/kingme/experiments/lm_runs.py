@@ -35,7 +35,16 @@ import torch
 
 from kingme.common import UserError
 from kingme.config import arg, config_to_dict, require
-from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, RunResult, column
+from kingme.experiments.runner import (
+    Arm,
+    Curve,
+    Experiment,
+    History,
+    Metric,
+    Results,
+    RunResult,
+    column,
+)
 from kingme.experiments.stats import mean_ci
 from kingme.lm.evaluate import greedy_accuracy, pass_at_ks
 from kingme.lm.pretrain import PretrainConfig, pretrain
@@ -47,11 +56,18 @@ from kingme.transformer import GPT
 PRETRAIN = "pretrain_"  # the prefix of an arm's PretrainConfig overrides
 DEFAULTS = "RLConfig (and, for pretrain_*, PretrainConfig)"  # Experiment.defaults of every LM experiment
 RESPONSES = "responses sampled"  # the curves' x-axis
-FIXED: dict[str, Any] = {"device": "cpu", "torch_threads": 1}  # one torch thread, as every experiment run
+FIXED: dict[str, Any] = {
+    "device": "cpu",
+    "torch_threads": 1,
+}  # one torch thread, as every experiment run
 
 # The base of the issue's target (docs/reasoning.md): addition up to two digits with the scratchpad,
 # 130 steps of pre-training, greedy test pass@1 0.31, 0.31, 0.42 for seeds 1-3.
-ADDITION_BASE: dict[str, Any] = {"pretrain_max_level": 2, "pretrain_scratchpad": True, "pretrain_steps": 130}
+ADDITION_BASE: dict[str, Any] = {
+    "pretrain_max_level": 2,
+    "pretrain_scratchpad": True,
+    "pretrain_steps": 130,
+}
 # Tiny settings for the smoke tests: a one-layer model, a few steps and updates (seconds, not evidence).
 TINY_PRETRAIN: dict[str, Any] = {
     "pretrain_steps": 20, "pretrain_train_size": 400, "pretrain_n_layer": 1, "pretrain_n_head": 2,
@@ -76,21 +92,27 @@ class LMRunConfig:
     pass_problems: int = arg(64, "Distinct held-out test problems for pass@k.")
     pass_temperature: float = arg(1.0, "Sampling temperature of pass@k.")
     skill: int | None = arg(
-        None, "Also measure the test problems whose skill is exactly this (greedy pass@1; pass@k on them)."
+        None,
+        "Also measure the test problems whose skill is exactly this (greedy pass@1; pass@k on them).",
     )
     skill_problems: int = arg(128, "Distinct held-out test problems of that skill for its greedy pass@1.")
 
     def validate(self) -> None:
         self.pretrain.validate()
         self.rl.validate()
-        require(not self.pass_k or min(self.pass_k) >= 1, f"pass_k needs positive k, got {self.pass_k}")
+        require(
+            not self.pass_k or min(self.pass_k) >= 1,
+            f"pass_k needs positive k, got {self.pass_k}",
+        )
         require(
             not self.pass_k or self.pass_samples >= max(self.pass_k),
             f"pass_samples {self.pass_samples} must be at least the largest k {max(self.pass_k or (0,))}",
         )
 
     @property
-    def num_updates(self) -> int:  # the harness's progress bar counts num_updates × batch_size per run
+    def num_updates(
+        self,
+    ) -> int:  # the harness's progress bar counts num_updates × batch_size per run
         return self.rl.updates if self.do_rl else 1
 
     @property
@@ -119,7 +141,11 @@ def make_lm_config(arm: Arm, seed: int) -> LMRunConfig:
     pre = {k.removeprefix(PRETRAIN): v for k, v in arm.overrides.items() if k.startswith(PRETRAIN)}
     meas = {k: v for k, v in arm.overrides.items() if k in own}
     rl = {k: v for k, v in arm.overrides.items() if not k.startswith(PRETRAIN) and k not in own}
-    for values in (pre, rl, meas):  # JSON (config.json, results.json) holds tuples as lists
+    for values in (
+        pre,
+        rl,
+        meas,
+    ):  # JSON (config.json, results.json) holds tuples as lists
         values.update({k: tuple(v) for k, v in values.items() if isinstance(v, list)})
     try:
         cfg = LMRunConfig(
@@ -195,9 +221,17 @@ def run_lm(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
         start = pre["test_pass1"]
         if cfg.rl.eval_problems != cfg.pretrain.eval_problems:  # score the base on the RL runs' test set
             start = greedy_accuracy(model, task, test_set(task, cfg.rl.seed, cfg.rl.eval_problems))
-        rl_seconds, after = 0.0, {k.replace("eval/base_", "eval/"): v for k, v in base_eval.items()}
+        rl_seconds, after = (
+            0.0,
+            {k.replace("eval/base_", "eval/"): v for k, v in base_eval.items()},
+        )
         advance(1)
-    first = {"update": 0, "global_step": 0, "time": 0.0, "charts/test_pass1": start["all"]}
+    first = {
+        "update": 0,
+        "global_step": 0,
+        "time": 0.0,
+        "charts/test_pass1": start["all"],
+    }
     first |= {f"charts/test_pass1_{k}": v for k, v in start.items() if k != "all"}
     history.insert(0, first)
     history[-1] |= base_eval | after | {"eval/base_test_pass1": start["all"], "eval/rl_seconds": rl_seconds}
@@ -234,10 +268,17 @@ def gain(after: str, before: str) -> Callable[[History], float]:
     return lambda h: last(after)(h) - last(before)(h)
 
 
-def test_gain_per_minute(h: History) -> float:
-    """Test pass@1 gained per minute of RL (training time, evaluations included)."""
-    seconds = last("eval/rl_seconds")(h)
-    return gain("charts/test_pass1", "eval/base_test_pass1")(h) / (seconds / 60.0) if seconds > 0 else math.nan
+def change(key: str, frac: float = 0.1) -> Callable[[History], float]:
+    """Over the updates (row 0, the base, left out): the column's mean over the last `frac` minus its
+    mean over the first `frac`."""
+
+    def fn(h: History) -> float:
+        c = column(h[1:], key)
+        c = c[np.isfinite(c)]
+        k = max(1, int(round(len(c) * frac)))
+        return float(c[-k:].mean() - c[:k].mean()) if len(c) else float("nan")
+
+    return fn
 
 
 TEST_PASS1 = Metric("test_pass1", "test pass@1 at the end", last("charts/test_pass1"))
@@ -282,7 +323,14 @@ def plot_against(
             ax.plot(x, y, color=color, lw=0.6, alpha=0.25)
         ivs = [mean_ci(list(ys[:, j])) for j in range(n)]
         x = xs.mean(axis=0)
-        ax.plot(x, [iv.mean for iv in ivs], color=color, lw=2.0, marker="o" if log2x else None, label=arm)
+        ax.plot(
+            x,
+            [iv.mean for iv in ivs],
+            color=color,
+            lw=2.0,
+            marker="o" if log2x else None,
+            label=arm,
+        )
         if len(runs) > 1:
             lo = np.clip([iv.lo for iv in ivs], 0.0, 1.0)
             hi = np.clip([iv.hi for iv in ivs], 0.0, 1.0)
@@ -305,7 +353,10 @@ def plot_against(
 
 def pass_at_k_curve(ks: Sequence[int], prefix: str = "") -> Callable[[RunResult], tuple[list[float], list[float]]]:
     """(k, pass@k) of a run, from its `{prefix}pass@k` metrics."""
-    return lambda r: ([float(k) for k in ks], [r.metrics.get(f"{prefix}pass@{k}", math.nan) for k in ks])
+    return lambda r: (
+        [float(k) for k in ks],
+        [r.metrics.get(f"{prefix}pass@{k}", math.nan) for k in ks],
+    )
 
 
 def pass1_over_time(r: RunResult) -> tuple[list[float], list[float]]:
