@@ -144,7 +144,7 @@ def summarise(results: list[Result], learner: str, budget: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     p.add_argument("--target", type=float, default=475.0, help="mean return to reach")
     p.add_argument("--window", type=int, default=20, help="episodes in the mean")

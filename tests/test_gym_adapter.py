@@ -302,3 +302,22 @@ def test_kingme_tasks_are_registered_gymnasium_envs() -> None:
     grid = GymVecEnv("kingme/GridWorld-v0", 2)
     assert grid.obs_shape == (25,) and grid.num_actions == 4
     grid.close()
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("gym:no_such_module_here:Env-v0", "no module named 'no_such_module_here'"),
+        ("gym:KingmeTextObs-v0", "observation space Text"),
+        ("gym:NoSuchEnv-v0", "cannot make Gymnasium environment"),
+    ],
+)
+def test_cli_names_the_problem_in_one_line_and_exits_2(
+    target: str, message: str, tmp_path: Any, capsys: pytest.CaptureFixture
+) -> None:
+    from kingme import cli
+
+    assert cli.main(["train", target, "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not any(tmp_path.iterdir())  # nothing was written

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kingme import cli
+from kingme.common import UserError
 from kingme.ppo import suite
 from kingme.ppo.suite import BY_NAME, SUITE, SeedResult, run_kingme, run_suite, summary_row
 
@@ -29,7 +30,7 @@ def test_kingme_solves_the_grid_and_reports_steps_within_the_budget() -> None:
 
 
 def test_an_unsolved_run_spends_its_budget() -> None:
-    hard = replace(BY_NAME["grid"], threshold=2.0, budget=512)  # a return of 2 is impossible
+    hard = replace(BY_NAME["grid"], threshold=2.0, budget=2048)  # a return of 2 is impossible
     r = run_kingme(hard, seed=1)
     assert not r.solved and r.steps is None
 
@@ -82,3 +83,14 @@ def test_sb3_side_runs_on_the_same_environment() -> None:
     r = suite.run_sb3(replace(BY_NAME["grid"], budget=2048), seed=1)
     assert r.learner == "sb3" and r.seconds > 0 and (r.steps is None or r.steps <= 2048)
     assert r.final is not None and 0.0 <= r.final <= 1.0  # the grid's true return: 1 at the goal, else 0
+
+
+def test_set_changes_kingmes_settings_and_refuses_unknown_fields(capsys: pytest.CaptureFixture) -> None:
+    short = replace(BY_NAME["grid"], budget=512)  # less than one default batch (8 x 128 steps)...
+    with pytest.raises(UserError, match="at least one batch"):
+        run_kingme(short, seed=1)
+    r = run_kingme(short, seed=1, overrides={"num_steps": 16})  # ...but 4 batches of 8 x 16
+    assert r.seconds > 0 and (r.steps is None or r.steps <= 512)
+    assert cli.main(["bench", "ppo-suite", "--skip-sb3", "--set", "no_such_field=1"]) == 2
+    assert "--set no_such_field" in capsys.readouterr().err
+    assert cli.main(["bench", "ppo-suite", "--skip-sb3", "--set", "seed=3"]) == 2

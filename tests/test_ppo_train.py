@@ -533,9 +533,11 @@ def test_resume_restores_weights_optimiser_and_rng(tmp_path: Path) -> None:
             restored["step"] = info.optimizer.state_dict()["state"][0]["step"]
 
     run(small(total_steps=64 * 3), run_dir=tmp_path, resume=True, callbacks=[grab])
-    # Adam's step counter continued from the checkpoint: 2 updates x 2 epochs, then 2 more.
-    assert float(ckpt.state["optimizer"]["state"][0]["step"]) == 4
-    assert float(restored["step"]) == 6
+    # Adam's step counter continued from the checkpoint: 2 updates x 2 epochs x M minibatches, then
+    # one more update's 2 x M.
+    m = small().num_minibatches
+    assert float(ckpt.state["optimizer"]["state"][0]["step"]) == 4 * m
+    assert float(restored["step"]) == 6 * m
 
 
 def test_cli_resume_rules(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -631,7 +633,7 @@ def test_the_default_schedules_make_a_longer_budget_the_same_run_continued() -> 
     fixed_long = run(small(total_steps=64 * 5, anneal_lr=True, anneal_steps=64 * 4))
     assert _no_timing(fixed_long[:2]) == _no_timing(fixed)
     assert [r["charts/learning_rate"] for r in fixed_long] == pytest.approx(
-        [2.5e-3 * x for x in (1, 0.75, 0.5, 0.25, 0)]
+        [PPOConfig().learning_rate * x for x in (1, 0.75, 0.5, 0.25, 0)]
     )
     # The budget-following schedule (anneal_steps = 0) is the one that stretches.
     stretch = run(small(total_steps=64 * 2, anneal_lr=True))

@@ -26,6 +26,8 @@ checkpoint from elsewhere is opened.
 Writing is atomic (`kingme.common.atomic_write_bytes`): the bytes go to a temporary file that is
 fsynced and renamed into place, so the newest `update-*.safetensors` is always complete, after a
 killed process and after a power cut; a stray temporary file from a killed run is removed next time.
+A file damaged later (a disk error, a copy cut short) is skipped when resuming: `load_resumable`
+takes the newest readable checkpoint and says in one line which it skipped.
 """
 
 from __future__ import annotations

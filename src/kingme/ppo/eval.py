@@ -6,9 +6,9 @@
 
 `evaluate(agent, env, episodes)` plays whole episodes in N copies at once and returns every
 episode's undiscounted return and length; the command prints their mean with a 95% t-interval over
-episodes (kingme.experiments.stats.mean_ci). Episodes are counted in the order they finish, and the
-first `episodes` to finish are kept, so short episodes are not over-represented: each copy plays
-until the total is reached and no copy starts a new episode once enough have started.
+episodes (kingme.experiments.stats.mean_ci). Exactly `episodes` episodes are started and each is
+played to its end (a copy stops counting once enough have started), so short episodes are not
+over-represented, as they would be by keeping the first `episodes` to finish.
 
 The environment is rebuilt from the run's saved config (`gym_env`: the same id, keyword arguments
 and wrappers); with observation normalisation the checkpoint's running statistics are loaded and

@@ -4,6 +4,7 @@ Stable-Baselines3's PPO defaults measured in the same run.
     kingme bench ppo-suite                                   # every environment, seeds 1-5
     kingme bench ppo-suite --envs cartpole acrobot --seeds 1 2
     kingme bench ppo-suite --envs deepsea --skip-sb3         # kingme's side only
+    kingme bench ppo-suite --skip-sb3 --set learning_rate=2.5e-3 num_steps=32   # other settings
 
 For each environment and seed, each learner trains until the mean return of its last `window`
 finished episodes reaches the environment's threshold (then the seed is *solved*) or its step
@@ -23,11 +24,13 @@ flatter SB3's step counts. Each clock covers building the environments and the m
 imports are warmed up first. SB3 is optional (the kingme[sb3] extra): without it the suite says so
 and prints kingme's side only.
 
-LunarLander-v3 is in the suite only where its Box2D dependency imports (`pip install box2d`).
+LunarLander-v3 is in the suite only where its Box2D dependency imports (`pip install "gymnasium[box2d]"`:
+Box2D and pygame).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import sys
@@ -40,6 +43,8 @@ from typing import Any
 
 from kingme.common import UserError
 from kingme.config import Parser
+from kingme.envs.gym_adapter import parse_env_kwargs
+from kingme.ppo.config import GymPPOConfig
 
 # ---------------------------------------------------------------------------------------------
 # The environments
@@ -97,8 +102,10 @@ BY_NAME = {e.name: e for e in SUITE}
 
 
 def box2d_available() -> bool:
+    """Whether LunarLander can be built here (Gymnasium's box2d extra: Box2D and pygame)."""
     try:
         import Box2D  # type: ignore[import-not-found]  # noqa: F401
+        import pygame  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         return False
     return True
@@ -125,7 +132,6 @@ class SeedResult:
 
 def run_kingme(spec: SuiteEnv, seed: int, overrides: dict[str, Any] | None = None) -> SeedResult:
     """kingme's PPO with its defaults (plus `overrides`, for probing) on one seed."""
-    from kingme.ppo.config import GymPPOConfig
     from kingme.ppo.eval import StopAtReturn, gym_env
     from kingme.ppo.train import UpdateInfo, train
 
@@ -227,13 +233,14 @@ def run_suite(
     with_sb3: bool,
     out: Callable[[str], object] = print,
     overrides: dict[str, Any] | None = None,
+    with_kingme: bool = True,
 ) -> list[SeedResult]:
     """Every (environment, seed, learner); per-run lines, then the summary table, through `out`."""
     import torch
 
     torch.set_num_threads(1)
     warm_up(with_sb3)
-    learners = ["kingme", "sb3"] if with_sb3 else ["kingme"]
+    learners = (["kingme"] if with_kingme else []) + (["sb3"] if with_sb3 else [])
     out("| environment | learner | seed | steps to threshold | seconds | last mean return |")
     out("|---|---|---:|---:|---:|---:|")
     results: list[SeedResult] = []
@@ -264,8 +271,21 @@ def main(argv: list[str]) -> int:
     )
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5], help="Seeds (default: 1 2 3 4 5).")
     p.add_argument("--skip-sb3", action="store_true", help="Run kingme's side only.")
+    p.add_argument("--skip-kingme", action="store_true", help="Run SB3's side only (to split a long suite).")
+    p.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="Change kingme's PPOConfig fields from their defaults (e.g. learning_rate=2.5e-3), to try settings.",
+    )
     p.add_argument("--json", action="store_true", help="After the tables, one JSON line with every run.")
     a = p.parse_args(argv)
+    overrides = parse_env_kwargs(a.set)
+    fields = {f.name for f in dataclasses.fields(GymPPOConfig)} - {"env", "env_kwargs", "seed", "total_steps"}
+    bad = sorted(set(overrides) - fields)
+    if bad:
+        raise UserError(f"--set {bad[0]}: not a PPOConfig field the suite lets you change")
     names = a.envs or list(BY_NAME)
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
@@ -273,8 +293,8 @@ def main(argv: list[str]) -> int:
     envs = [BY_NAME[n] for n in dict.fromkeys(names)]
     if any(e.name == "lunarlander" for e in envs) and not box2d_available():
         if a.envs:
-            raise UserError("LunarLander-v3 needs Box2D, which is not installed (pip install box2d)")
-        print("LunarLander-v3 left out: Box2D is not installed (pip install box2d)")
+            raise UserError('LunarLander-v3 needs Box2D, which is not installed (pip install "gymnasium[box2d]")')
+        print('LunarLander-v3 left out: Box2D is not installed (pip install "gymnasium[box2d]")')
         envs = [e for e in envs if e.name != "lunarlander"]
     with_sb3 = not a.skip_sb3
     if with_sb3:
@@ -283,7 +303,11 @@ def main(argv: list[str]) -> int:
         except ImportError:
             print("stable-baselines3 is not installed (the kingme[sb3] extra): kingme's side only")
             with_sb3 = False
-    results = run_suite(envs, a.seeds, with_sb3)
+    if a.skip_kingme and not with_sb3:
+        raise UserError("nothing to run: --skip-kingme without SB3")
+    if overrides:
+        print("kingme with " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()))
+    results = run_suite(envs, a.seeds, with_sb3, overrides=overrides, with_kingme=not a.skip_kingme)
     if a.json:
         print(json.dumps([r.__dict__ for r in results]))
     sys.stdout.flush()

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -137,12 +137,16 @@ class EpisodeStats:
         self.lengths += 1
         if done.any():
             for i in np.flatnonzero(done):
-                self.batch_returns.append(float(self.returns[i]))
-                self.batch_lengths.append(int(self.lengths[i]))
-                self.recent.append(float(self.returns[i]))
+                self.add(float(self.returns[i]), int(self.lengths[i]))
                 self.returns[i] = 0.0
                 self.lengths[i] = 0
-            self.episodes += int(done.sum())
+
+    def add(self, ret: float, length: int) -> None:
+        """One finished episode (from `step`, or from a worker that ran it elsewhere)."""
+        self.batch_returns.append(ret)
+        self.batch_lengths.append(length)
+        self.recent.append(ret)
+        self.episodes += 1
 
     def recent_mean(self) -> float | None:
         return float(np.mean(self.recent)) if self.recent else None
@@ -151,6 +155,15 @@ class EpisodeStats:
 # =============================================================================================
 # 1. ROLLOUT: θ_old frozen
 # =============================================================================================
+
+
+@runtime_checkable
+class RolloutCollector(Protocol):
+    """A VecEnv that collects whole rollouts itself, e.g. on remote workers (kingme.selfplay.workers):
+    it fills every (T, N) array of `buf` with T steps of `agent`, θ_old, records finished episodes in
+    `episodes`, and keeps its own next observations. The loop then goes on as below."""
+
+    def collect_rollout(self, agent: ActorCritic, buf: RolloutBuffer, episodes: EpisodeStats) -> None: ...
 
 
 class OldPolicy(NamedTuple):
@@ -456,7 +469,10 @@ def train(
 
             # 1. ROLLOUT with θ_old frozen (no gradients; the parameters do not change)
             agent.eval()
-            obs, mask = collect_rollout(agent, env, buf, obs, mask, episodes, device)
+            if isinstance(env, RolloutCollector):  # the env gathers its rollout elsewhere (Ray actors)
+                env.collect_rollout(agent, buf, episodes)
+            else:
+                obs, mask = collect_rollout(agent, env, buf, obs, mask, episodes, device)
             rollout = buf.to_device(device)
             old = evaluate_old_policy(agent, rollout)
             global_step += cfg.batch_size
