@@ -13,6 +13,7 @@ def experiments() -> dict[str, Experiment]:
         entropy,
         exploration,
         freeze,
+        learned_eval,
         lm_absent_skill,
         lm_algos,
         lm_flawed_verifier,
@@ -23,6 +24,7 @@ def experiments() -> dict[str, Experiment]:
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]  # issue 14
+    exps += [learned_eval]  # issue 13
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
 

@@ -130,6 +130,10 @@ def make_config(arm: Arm, seed: int) -> Any:
         from kingme.experiments.lm_runs import make_lm_config
 
         return make_lm_config(arm, seed)
+    if arm.env.startswith("arena:"):  # checkers matches (kingme.experiments.learned_eval)
+        from kingme.experiments.learned_eval import make_match_config
+
+        return make_match_config(arm, seed)
     try:
         cfg = PPOConfig(env=arm.env, seed=seed, **{**BASE, **arm.overrides})
     except TypeError as e:
@@ -333,6 +337,10 @@ def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, advance: Advance) -> Run
         from kingme.experiments.lm_runs import run_lm
 
         return run_lm(exp, arm, cfg, advance)
+    if arm.env.startswith("arena:"):  # checkers matches between players (kingme.experiments.learned_eval), not PPO
+        from kingme.experiments.learned_eval import run_match
+
+        return run_match(exp, arm, cfg, advance)
     env = RecordingEnv(make_env(arm.env, cfg.num_envs, cfg.gamma), cfg.num_steps)
     callbacks: list[Callback] = [PolicyShift(env, cfg.clip_coef)]
     if exp.callbacks is not None:

@@ -42,6 +42,13 @@ The search (`NetSearch.search`)
    scores are within ``TIE_EPS`` of the best, each searched with a window just below the best
    so far, so their scores are exact) are broken by the player's seeded generator. With a fixed
    depth the move is a function of the position and the seed.
+8. **Other leaves and orderings** (for experiments such as `kingme experiment run learned-eval`;
+   the spec always means the defaults): ``leaf="hand"`` evaluates the quiet leaves with
+   `alphabeta`'s hand-written evaluation squashed into the critic's range, tanh(score /
+   ``HAND_SCALE``) (monotone and odd, so the minimax is that of `alphabeta` to the same depth), in
+   a compiled loop instead of a forward pass; ``order="none"`` drops the policy's ordering (the
+   previous iteration's best first, then generation order) and its forward passes. Everything
+   else (the tree, batching, quiescence, deepening, ties) is the same code.
 
 `SearchPlayer.last` holds the last search's `NetSearchResult` (move, score, depth reached, nodes,
 leaves, forward passes, principal variation); ``move_probabilities`` and ``value`` give the raw
@@ -66,10 +73,14 @@ from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, 
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE
 from kingme.envs.checkers_vec import write_observation
 from kingme.nets import ActorCritic, MLPActorCritic
+from kingme.players.alphabeta import evaluate
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
 from kingme.players.registry import PolicySpec, parse_search_args
 
 __all__ = [
+    "HAND_SCALE",
+    "LEAVES",
+    "ORDERS",
     "PLY_STEP",
     "TIE_EPS",
     "WIN",
@@ -86,6 +97,9 @@ TIE_EPS = 1e-6  # root moves scoring within this of the best are ties (broken by
 INF = float("inf")
 CLOCK_CHECK = 0  # the clock is read every CLOCK_CHECK + 1 interior nodes (each costs a batch or more)
 FRONTIER = 2  # plies below a node that one batch of leaves covers (chosen by measurement)
+LEAVES = ("critic", "hand")  # what scores a quiet leaf: the network's critic, or alphabeta's evaluation
+ORDERS = ("policy", "none")  # what orders the moves above the batched plies (after the previous best)
+HAND_SCALE = 300.0  # leaf="hand" scores tanh(points / HAND_SCALE): a man up early (125 points) is 0.39
 
 # a node: (P, O, K, side, clock) as Python ints, P the side to move's pieces (engine bit layout)
 Key = tuple[int, int, int, int, int]
@@ -169,6 +183,8 @@ def _tree(
     collect: bool,
     values: np.ndarray,
     obs: np.ndarray,
+    nodes: np.ndarray,
+    with_obs: bool,
     mask: np.ndarray,
     child_vals: np.ndarray,
     children: np.ndarray,
@@ -179,8 +195,9 @@ def _tree(
 ) -> int:
     """The minimax tree of a node: ``full`` plies full width, then every position whose side to
     move must capture is expanded (its captures) until quiet. Walked twice in the same order:
-    with ``collect`` it writes each quiet leaf's observation into ``obs`` (from the leaf's side to
-    move) and returns how many (-2 if ``obs`` is too small); without, it reads the leaves' critic
+    with ``collect`` it writes each quiet leaf's (P, O, K, side) into ``nodes`` and, with
+    ``with_obs``, its observation into ``obs`` (from the leaf's side to move), and returns how
+    many (-2 if ``nodes`` is too small); without, it reads the leaves' critic
     values from ``values`` in that order, writes each move's backed-up value (the node's side to
     move's view) into ``child_vals`` and returns the number of leaves read. -1: the node has no
     legal move. A position with no legal move scores ``-(WIN - ply * PLY_STEP)``, ``ply`` counted
@@ -195,7 +212,7 @@ def _tree(
     state[0, 3] = clock
     state[0, 4] = np.int64(K)
     best[0] = -np.inf
-    cap = obs.shape[0]
+    cap = nodes.shape[0]
     nl = 0
     level = 0
     while True:
@@ -225,8 +242,13 @@ def _tree(
                 if collect:
                     if nl >= cap:
                         return -2
-                    black, white = (cP, cO) if cside == 0 else (cO, cP)
-                    write_observation(black, white, cK, cside, -1, cclock, obs[nl], mask)
+                    nodes[nl, 0] = np.int64(cP)
+                    nodes[nl, 1] = np.int64(cO)
+                    nodes[nl, 2] = np.int64(cK)
+                    nodes[nl, 3] = cside
+                    if with_obs:
+                        black, white = (cP, cO) if cside == 0 else (cO, cP)
+                        write_observation(black, white, cK, cside, -1, cclock, obs[nl], mask)
                     v = 0.0
                 else:
                     v = values[nl]
@@ -243,6 +265,15 @@ def _tree(
             child_vals[i] = score
         if score > best[level]:
             best[level] = score
+
+
+@njit(cache=True)
+def _hand_values(nodes: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = tanh(evaluate(leaf i) / HAND_SCALE) for leaves (rows P, O, K, side): the
+    hand-written evaluation of `alphabeta`, from the leaf's side to move, in (-1, 1)."""
+    for i in range(out.shape[0]):
+        P, O, K = np.uint64(nodes[i, 0]), np.uint64(nodes[i, 1]), np.uint64(nodes[i, 2])
+        out[i] = np.tanh(evaluate(P, O, K, int(nodes[i, 3])) / HAND_SCALE)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -326,14 +357,29 @@ class NetSearchResult:
 
 class NetSearch:
     """The search with its network, caches and statistics (one per player). ``frontier`` is the
-    number of plies below a node that one batch covers (1 or 2; see the module docstring)."""
+    number of plies below a node that one batch covers (1 or 2; see the module docstring);
+    ``leaf`` (`LEAVES`) what scores the quiet leaves and ``order`` (`ORDERS`) whether the policy
+    orders the moves (item 8 of the module docstring)."""
 
-    def __init__(self, agent: ActorCritic, device: str = "cpu", frontier: int = FRONTIER) -> None:
+    def __init__(
+        self,
+        agent: ActorCritic,
+        device: str = "cpu",
+        frontier: int = FRONTIER,
+        leaf: str = "critic",
+        order: str = "policy",
+    ) -> None:
         if frontier not in (1, 2, 3):
             raise ValueError(f"frontier must be 1, 2 or 3, not {frontier}")
+        if leaf not in LEAVES:
+            raise ValueError(f"leaf must be one of {', '.join(LEAVES)}, not {leaf!r}")
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
         self.agent = agent
         self.device = device
         self.frontier = frontier
+        self.leaf = leaf
+        self.ordering = order
         self._value, self._logits = network_heads(agent)
         self._children = np.empty((MAX_MOVES, 3), dtype=np.uint64)
         self._paths = np.empty((MAX_MOVES, MAX_PATH), dtype=np.int64)
@@ -348,6 +394,7 @@ class NetSearch:
         self._tbest = np.empty(TREE_LEVELS, dtype=np.float64)
         self._child_vals = np.empty(MAX_MOVES, dtype=np.float64)
         self._obs = np.empty((1024, *OBS_SHAPE), dtype=np.float32)
+        self._nodes = np.empty((1024, 4), dtype=np.int64)  # the quiet leaves' (P, O, K, side)
         self._none = np.empty(0, dtype=np.float64)
         self.deadline = 0.0
         self.clear()
@@ -397,9 +444,20 @@ class NetSearch:
         v = self._value(torch.from_numpy(obs).to(self.device)).clamp(-1.0, 1.0)
         return v.cpu().numpy().astype(np.float64)
 
+    def leaf_values(self, n: int) -> np.ndarray:
+        """The values of the first `n` leaves the tree kernel collected (``leaf`` decides how)."""
+        if self.leaf == "hand":
+            out = np.empty(n, dtype=np.float64)
+            _hand_values(self._nodes[:n], out)
+            return out
+        return self.values_of(self._obs[:n])
+
     @torch.no_grad()
     def prefetch_logits(self, keys: Sequence[Key]) -> None:
-        """Policy logits of the positions not yet seen, in one forward pass."""
+        """Policy logits of the positions not yet seen, in one forward pass (none with
+        ``order="none"``: the moves then keep generation order)."""
+        if self.ordering != "policy":
+            return
         todo = list(dict.fromkeys(k for k in keys if k not in self.logits))
         if not todo:
             return
@@ -418,16 +476,18 @@ class NetSearch:
         P, O, K, side, clock = key
         args = (np.uint64(P), np.uint64(O), np.uint64(K), side, clock, full, ply)
         work = (self._tchildren, self._tpaths, self._tplens, self._tstate, self._tbest)
+        obs = self.leaf == "critic"
         while True:
-            nl = _tree(*args, True, self._none, self._obs, self._mask, self._child_vals, *work)
+            nl = _tree(*args, True, self._none, self._obs, self._nodes, obs, self._mask, self._child_vals, *work)
             if nl != -2:
                 break
             self._obs = np.empty((2 * len(self._obs), *OBS_SHAPE), dtype=np.float32)
+            self._nodes = np.empty((2 * len(self._nodes), 4), dtype=np.int64)
         if nl == -1:
             return np.empty(0)
-        values = self.values_of(self._obs[:nl]) if nl else self._none
+        values = self.leaf_values(nl) if nl else self._none
         self.leaves += nl
-        _tree(*args, False, values, self._obs, self._mask, self._child_vals, *work)
+        _tree(*args, False, values, self._obs, self._nodes, obs, self._mask, self._child_vals, *work)
         return self._child_vals[: self._tstate[0, 0]].copy()
 
     # -- negamax ----------------------------------------------------------------------------------
@@ -562,7 +622,8 @@ class NetSearch:
 
 
 class SearchPlayer:
-    """Alpha-beta with a network: `depth` plies, optionally cut at `time_ms` per move."""
+    """Alpha-beta with a network: `depth` plies, optionally cut at `time_ms` per move (``leaf``
+    and ``order``: see `NetSearch`)."""
 
     def __init__(
         self,
@@ -573,13 +634,15 @@ class SearchPlayer:
         name: str | None = None,
         device: str = "cpu",
         frontier: int = FRONTIER,
+        leaf: str = "critic",
+        order: str = "policy",
     ) -> None:
         self.agent = agent
         self.depth = depth
         self.time_ms = time_ms
         self.device = device
         self.name = name or (f"search:{depth}" + (f":{time_ms:g}" if time_ms else ""))
-        self.engine = NetSearch(agent, device, frontier)
+        self.engine = NetSearch(agent, device, frontier, leaf, order)
         self.rng = np.random.default_rng(seed)
         self.last: NetSearchResult | None = None
 

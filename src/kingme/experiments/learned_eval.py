@@ -1,0 +1,393 @@
+"""Checkers strength (issue 13): what is PPO's value worth inside a search, against a hand-written one?
+
+One search, three evaluations. Every search player here is the same code, `NetSearch` of
+`kingme.players.search` (negamax alpha-beta, the last two plies batched, captures played out before
+a leaf is scored, iterative deepening, seeded ties), with two switches:
+- (a) ``hand:D[:MS]``: leaves scored by `alphabeta`'s hand-written evaluation squashed into the
+  critic's range, tanh(points / 300) (``leaf="hand"``), moves in generation order after the previous
+  iteration's best (``order="none"``);
+- (b) ``value:D[:MS]``: leaves scored by the model's critic, the same ordering as (a);
+- (c) ``value+policy:D[:MS]``: the critic, and the model's policy ordering the moves: the
+  ``search:MODEL:D[:MS]`` player.
+``policy`` is the raw policy with no search (the ``policy:MODEL`` player). D is the depth (plies),
+MS a time limit per move (``value::20``: deepen until 20 ms).
+
+Matches: from the 156 ACF 3-move openings, colours swapped (`kingme.arena.match.schedule_match`,
+the match seed = the run's seed), the draw rules of the arena. An arm is one pairing "A vs B";
+each seed plays ``games`` games, so the pooled match over seeds has seeds x games games, scored from
+A's side with the draw-aware Wilson 95% interval and its Elo difference (`kingme.arena.elo`).
+
+Ordering changes a search's cost, never its value: at a fixed depth (b) and (c) play the same
+move in every position (tests/test_experiment_learned_eval.py checks it), so the fixed-depth
+matches of (c) against (a) would repeat those of (b) game for game and are not played; (c) differs
+from (b) only at equal time. The raw policy meets (a) at depths 1-4: where its Elo against (a)
+crosses 0 is how many plies of the hand-written search the learned policy is worth.
+
+Each run is one match, played in this process (one core: the time limits are wall-clock, so two
+workers sharing one core would halve every player's time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kingme.arena.elo import elo_from_score, format_elo, match_stats
+from kingme.arena.match import MAX_PLIES, play_games, schedule_match, tally
+from kingme.arena.openings import acf_openings
+from kingme.checkers import Board, Move
+from kingme.common import UserError
+from kingme.config import arg, require
+from kingme.experiments.runner import Arm, Experiment, History, Metric, Results, RunResult
+from kingme.nets import ActorCritic
+from kingme.players import Player, is_batched, load_player, parse_spec
+from kingme.players.policy import load_model, resolve_model_path
+from kingme.players.registry import PolicySpec, parse_search_args
+from kingme.players.search import SearchPlayer
+from kingme.progress import Advance
+
+ENV = "arena:acf"  # the arms' "environment": matches from the ACF 3-move openings
+# the search players of the experiment: name -> (leaf, order) of NetSearch
+SEARCHES = {"hand": ("hand", "none"), "value": ("critic", "none"), "value+policy": ("critic", "policy")}
+DEPTHS = (1, 2, 3, 4)
+EQUAL_MS = 20  # the equal-time comparison: this many milliseconds per move for both sides
+GAMES = {"depth": 12, "policy": 24, "time": 16}  # games per seed of each family (3 seeds by default)
+TINY_GAMES, TINY_PLIES, TINY_MS = 2, 30, 1  # the smoke run: a game pair per seed, cut at 30 plies, 1 ms
+
+
+@dataclass
+class MatchConfig:
+    """One run (arm, seed) of learned-eval: a match of A against B."""
+
+    a: str = arg("value:1", "Player A (scored): hand:D[:MS], value:D[:MS], value+policy:D[:MS] or a player spec.")
+    b: str = arg("hand:1", "Player B, in the same forms.")
+    games: int = arg(2, "Games (even: each opening played twice, colours swapped).")
+    model: str = arg("default", "The network of value, value+policy and policy (what policy: accepts).")
+    seed: int = arg(1, "The match seed (the openings' order and every game's seed).")
+    max_plies: int = arg(MAX_PLIES, "Games still going after this many plies are drawn (the arena's cap).")
+
+    def validate(self) -> None:
+        require(self.games >= 2 and self.games % 2 == 0, f"games must be a positive even number, not {self.games}")
+        require(self.max_plies >= 4, f"max_plies must be at least 4, not {self.max_plies}")
+        require(self.a != self.b, f"the two players must differ, both are {self.a!r}")
+        for name in (self.a, self.b):
+            check_player(name)
+
+    @property
+    def num_updates(self) -> int:  # the harness's progress bar counts num_updates x batch_size per run
+        return self.games
+
+    @property
+    def batch_size(self) -> int:
+        return 1
+
+
+def check_player(name: str) -> None:
+    """UserError unless `name` is one of the experiment's players or a player spec."""
+    kind, sep, rest = name.partition(":")
+    if kind in SEARCHES:
+        if not sep:
+            raise UserError(f"{name!r}: expected {kind}:DEPTH[:MS] or {kind}::MS")
+        parse_search_args(f"default:{rest}")
+    elif name != "policy":
+        parse_spec(name)
+
+
+def make_match_config(arm: Arm, seed: int) -> MatchConfig:
+    """The run's config from an arm (UserError on an unknown field or a bad value)."""
+    try:
+        cfg = MatchConfig(seed=seed, **arm.overrides)
+    except TypeError as e:
+        raise UserError(f"arm {arm.label!r}: {e}") from None
+    cfg.validate()
+    return cfg
+
+
+class Timed:
+    """A player that records, for every move it searched (forced moves are not searched), the
+    wall time, and for a search player the depth reached and the leaves evaluated."""
+
+    def __init__(self, player: Player) -> None:
+        self.player = player
+        self.name = player.name
+        self.seconds = 0.0
+        self.moves = self.depth = self.leaves = 0
+
+    def reseed(self, seed: int) -> None:
+        self.player.reseed(seed)
+
+    def choose(self, board: Board) -> Move:
+        t0 = time.perf_counter()
+        move = self.player.choose(board)
+        last = getattr(self.player, "last", None)
+        if len(board.legal_moves()) > 1:
+            self.seconds += time.perf_counter() - t0
+            self.moves += 1
+            self.depth += getattr(last, "depth", 0)
+            self.leaves += getattr(last, "leaves", 0)
+        return move
+
+
+@cache
+def network(model: str) -> ActorCritic:
+    """The network of `model` (loaded once per process; the players only read it)."""
+    return load_model(resolve_model_path(PolicySpec(model, False, 1.0)))[0]
+
+
+def make_player(name: str, model: str) -> Player:
+    """The player `name` (see the module docstring), the network loaded from `model`."""
+    kind, _, rest = name.partition(":")
+    if name == "policy":
+        return load_player(f"policy:{model}")
+    if kind not in SEARCHES:
+        player = load_player(name)
+        return player if is_batched(player) else Timed(player)
+    _, depth, ms = parse_search_args(f"{model}:{rest}")
+    agent = network(model)
+    torch.set_num_threads(1)  # one core per player, as for search: and policy:
+    leaf, order = SEARCHES[kind]
+    return Timed(SearchPlayer(agent, depth, ms, name=name, leaf=leaf, order=order))
+
+
+def run_match(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
+    """One (arm, seed) run: the match, one history row with its tallies and the players' costs."""
+    assert isinstance(cfg, MatchConfig), type(cfg)
+    players = {n: make_player(n, cfg.model) for n in (cfg.a, cfg.b)}
+    specs = schedule_match(cfg.a, cfg.b, cfg.games, cfg.seed, acf_openings())
+    t0 = time.perf_counter()
+    records, _ = play_games(specs, workers=1, max_plies=cfg.max_plies, on_done=lambda r: advance(1), players=players)
+    seconds = time.perf_counter() - t0
+    t = tally(records)
+    row: dict[str, Any] = {"global_step": t.games, "wins": t.wins, "draws": t.draws, "losses": t.losses}
+    row |= {"score": (t.wins + 0.5 * t.draws) / t.games, "plies": sum(r.plies for r in records) / len(records)}
+    for side, name in (("a", cfg.a), ("b", cfg.b)):
+        p = players[name]
+        if isinstance(p, Timed) and p.moves:
+            row[f"{side}_ms"] = 1000.0 * p.seconds / p.moves
+            row[f"{side}_depth"] = p.depth / p.moves
+            row[f"{side}_leaves_per_s"] = p.leaves / p.seconds if p.leaves else math.nan
+    history: History = [row]
+    return RunResult(arm.label, arm.env, cfg.seed, seconds, [t.games], {}, {m.key: m.fn(history) for m in exp.metrics})
+
+
+# ------------------------------------------------------------------------------------------------
+# The arms
+
+
+def depth_label(a: str, b: str, d: int) -> str:
+    return f"{a} vs {b}, depth {d}"
+
+
+def depth_of(label: str, family: str) -> int | None:
+    """D of a fixed-depth arm of `family` ("value vs hand", ...), else None."""
+    head, sep, d = label.partition(", depth ")
+    return int(d) if sep and head == family else None
+
+
+def time_label(a: str, b: str, ms: int) -> str:
+    return f"{a} vs {b}, {ms} ms"
+
+
+POLICY_FAMILY = "policy vs hand"
+VALUE_FAMILY = "value vs hand"
+
+
+def arms(tiny: bool) -> list[Arm]:
+    depths = DEPTHS[:1] if tiny else DEPTHS
+    ms = TINY_MS if tiny else EQUAL_MS
+
+    def arm(label: str, a: str, b: str, family: str) -> Arm:
+        games = TINY_GAMES if tiny else GAMES[family]
+        over: dict[str, Any] = {"a": a, "b": b, "games": games}
+        return Arm(label, ENV, over | ({"max_plies": TINY_PLIES} if tiny else {}))
+
+    out = [arm(depth_label("value", "hand", d), f"value:{d}", f"hand:{d}", "depth") for d in depths]
+    out += [arm(depth_label("policy", "hand", d), "policy", f"hand:{d}", "policy") for d in depths]
+    pairs = [("value", "hand"), ("value+policy", "hand"), ("value+policy", "value")]
+    out += [arm(time_label(a, b, ms), f"{a}::{ms}", f"{b}::{ms}", "time") for a, b in pairs]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The answer
+
+
+def pooled(results: Results, label: str) -> str:
+    """The pooled match of an arm over its seeds: score [95% interval], W/D/L, Elo [interval]."""
+    w, d, l = (int(sum(results.values(label, k))) for k in ("wins", "draws", "losses"))
+    s = match_stats(w, d, l)
+    lo, elo, hi = (format_elo(x + 0.0) for x in (s.elo_ci[0], s.elo, s.elo_ci[1]))  # + 0.0: no "-0"
+    elo = f"Elo {elo} [{lo}, {hi}]"
+    return f"{s.score:.3f} [{s.score_ci[0]:.3f}, {s.score_ci[1]:.3f}] (+{w} ={d} −{l} of {s.games}), {elo}"
+
+
+def verdict(results: Results, label: str, a: str, b: str) -> str:
+    w, d, l = (int(sum(results.values(label, k))) for k in ("wins", "draws", "losses"))
+    s = match_stats(w, d, l)
+    if s.score_ci[0] > 0.5:
+        return f"{a} stronger"
+    if s.score_ci[1] < 0.5:
+        return f"{b} stronger"
+    return "no difference found"
+
+
+def cost(results: Results, label: str, side: str) -> str:
+    ms, depth = results.summary(label, f"{side}_ms"), results.summary(label, f"{side}_depth")
+    if math.isnan(ms.mean):
+        return "no search"
+    return f"{ms.mean:.1f} ms a searched move, depth {depth.mean:.2f}"
+
+
+def policy_plies(results: Results) -> str:
+    """Where the raw policy's Elo against hand:D crosses 0 (linear in D between the depths played)."""
+    points = []
+    for a in results.arms:
+        depth = depth_of(a.label, POLICY_FAMILY)
+        if depth is not None:
+            w, d, l = (sum(results.values(a.label, k)) for k in ("wins", "draws", "losses"))
+            points.append((depth, elo_from_score((w + 0.5 * d) / (w + d + l))))
+    if not points:
+        return ""
+    return crossing_sentence(points)
+
+
+def crossing_sentence(points: list[tuple[int, float]]) -> str:
+    """How many plies of the hand-written search the raw policy is worth, from (D, the policy's
+    Elo against hand:D): where the Elo crosses 0, linearly interpolated between the depths."""
+    head = "the raw policy's Elo against hand:D is " + ", ".join(f"{format_elo(e)} at D = {d}" for d, e in points)
+    worth = "plies of the hand-written search"
+    for (d0, e0), (d1, e1) in zip(points, points[1:]):
+        if e0 >= 0 > e1:
+            x = d0 + (d1 - d0) * e0 / (e0 - e1) if math.isfinite(e0) and math.isfinite(e1) else (d0 + d1) / 2
+            return f"{head}: it crosses 0 near D = {x:.1f}, so the learned policy is worth about {x:.1f} {worth}."
+    if all(e >= 0 for _, e in points):
+        return f"{head}: level or better at every depth played, so worth at least {points[-1][0]} {worth}."
+    if all(e < 0 for _, e in points):
+        return f"{head}: it loses at every depth played, so worth less than {points[0][0]} {worth}."
+    return f"{head}: not monotone in D, so no single crossing."
+
+
+def conclude(results: Results) -> list[str]:
+    out = []
+    for a in results.arms:
+        kind_a = a.label.split(" vs ")[0]
+        kind_b = a.label.split(" vs ")[1].split(",")[0]
+        out.append(
+            f"{a.label}: {kind_a} scores {pooled(results, a.label)}: {verdict(results, a.label, kind_a, kind_b)}; "
+            f"{kind_a} {cost(results, a.label, 'a')}, {kind_b} {cost(results, a.label, 'b')}."
+        )
+    plies = policy_plies(results)
+    if plies:
+        out.append(plies[0].upper() + plies[1:])
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The plot
+
+
+def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.4), gridspec_kw={"width_ratios": [3, 2]})
+    for family, color in ((VALUE_FAMILY, "tab:blue"), (POLICY_FAMILY, "tab:orange")):
+        xs, ys, lo, hi = [], [], [], []
+        for a in results.arms:
+            depth = depth_of(a.label, family)
+            if depth is not None:
+                w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
+                s = match_stats(w, d, l)
+                xs.append(depth)
+                ys.append(s.score)
+                lo.append(s.score - s.score_ci[0])
+                hi.append(s.score_ci[1] - s.score)
+        if xs:
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker="o", capsize=4, label=f"{family}:D")
+    ax.axhline(0.5, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("depth D of both searches (the raw policy does not search)", fontsize=11)
+    ax.set_ylabel("score of the first player", fontsize=11)
+    ax.set_ylim(0, 1)
+    ax.set_xticks(list(DEPTHS))
+    ax.legend(fontsize=9, frameon=False)
+    ax.grid(alpha=0.3)
+    ax.set_title("fixed depth (95% Wilson intervals)", fontsize=11)
+    timed = [a for a in results.arms if a.label.endswith(" ms")]
+    for i, a in enumerate(timed):
+        w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
+        s = match_stats(w, d, l)
+        bx.errorbar([s.score], [i], xerr=[[s.score - s.score_ci[0]], [s.score_ci[1] - s.score]], fmt="o", capsize=4)
+    bx.set_yticks(range(len(timed)), [a.label.rsplit(",", 1)[0] for a in timed], fontsize=9)
+    bx.axvline(0.5, color="gray", lw=0.8, ls="--")
+    bx.set_xlim(0, 1)
+    bx.set_xlabel("score of the first player", fontsize=11)
+    bx.grid(alpha=0.3)
+    bx.set_title(f"equal time ({timed[0].label.rsplit(', ', 1)[1]} a move)" if timed else "equal time", fontsize=11)
+    fig.suptitle(f"learned-eval: pooled over {results.seeds} seeds", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out / "scores.png", dpi=100)
+    plt.close(fig)
+    return [("scores.png", "scores by depth and at equal time, 95% intervals")]
+
+
+def last(key: str) -> Any:
+    def fn(h: History) -> float:
+        v = h[-1].get(key) if h else None
+        return math.nan if v is None else float(v)
+
+    return fn
+
+
+EXPERIMENT = Experiment(
+    name="learned-eval",
+    title="Checkers: PPO's value against a hand-written evaluation, inside the same search",
+    claim="A learned evaluation inside a search beats a hand-written one (GuiNN: +145 Elo at equal time; "
+    "Blondie24's evolved network inside a 4-ply search), and search on top of a learned policy and value "
+    "adds strength (TD-Gammon's 2-ply search).",
+    question="In kingme's network search, at fixed depths 1-4 and at equal time, does the shipped model's critic "
+    "beat alpha-beta's hand-written evaluation, does the policy's move ordering help, and how many plies of "
+    "the hand-written search is the raw policy worth?",
+    setup=f"""
+Every search player is `NetSearch` (src/kingme/players/search.py): (a) `hand` scores the quiet leaves
+with alphabeta's hand-written evaluation as tanh(points / 300), moves in generation order after the
+previous iteration's best; (b) `value` scores them with the shipped model's critic, same ordering;
+(c) `value+policy` adds the policy's ordering (it is `search:default`). At a fixed depth (b) and (c)
+play the same moves (ordering changes only the cost), so (c) meets (a) only at equal time,
+{EQUAL_MS} ms a move for both sides (`X::{EQUAL_MS}`: iterative deepening until the clock). `policy` is
+the raw `policy:default` (no search). Matches from the 156 ACF 3-move openings, colours swapped,
+one game at a time in one process; each seed is a match with its own opening order and game seeds.
+The table gives per-seed means with t-intervals over seeds; the answer pools the seeds' games into
+one match per arm (score with the draw-aware Wilson 95% interval, Elo difference from it).
+"ms" is the wall time of a searched move (forced moves are not searched), "depth" the depth
+reached, both from the matches' own moves; time limits are wall-clock, so other jobs on the core
+cost the time-limited players depth.
+""",
+    arms=arms,
+    metrics=[
+        Metric("score", "score of A", last("score"), 3),
+        Metric("wins", "A wins", last("wins"), 3),
+        Metric("draws", "draws", last("draws"), 3),
+        Metric("losses", "A losses", last("losses"), 3),
+        Metric("plies", "plies per game", last("plies"), 3),
+        Metric("a_ms", "A ms/move", last("a_ms"), 2),
+        Metric("a_depth", "A depth", last("a_depth"), 2),
+        Metric("b_ms", "B ms/move", last("b_ms"), 2),
+        Metric("b_depth", "B depth", last("b_depth"), 2),
+    ],
+    curves=[],
+    conclude=conclude,
+    extra_plots=extra_plots,
+    defaults="MatchConfig",
+    published="GuiNN Checkers 2.x: four small learned MLPs beat the same program's hand-written evaluation "
+    "1169-31 with 1680 draws (+145 Elo) at 0.2 s a move; Blondie24: an evolved MLP inside a 4-ply search rated "
+    "above 99.61% of its online human opponents; TD-Gammon: the same network with a 2-ply search went from "
+    "strong expert to above the best humans (shared/reference/strength.md).",
+)
