@@ -103,6 +103,9 @@ class SelfPlayConfig(PPOConfig):
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
     eval_ladder: tuple[str, ...] = arg(TRAINING_RUNGS, "Ladder rungs the evaluation plays (a subset of the ladder).")
+    rollout_workers: int = arg(
+        0, "Ray actors that collect the rollouts, num-envs / N games each (0 = here; needs pip install 'kingme[ray]')."
+    )
 
     def validate(self) -> None:
         super().validate()
@@ -142,6 +145,14 @@ class SelfPlayConfig(PPOConfig):
         require(self.eval_every_minutes >= 0, "eval-every-minutes must be >= 0")
         require(bool(self.eval_ladder), "--eval-ladder needs at least one opponent")
         check_rungs(self.eval_ladder)  # a rung off the ladder fails here, not at the first evaluation
+        require(
+            self.rollout_workers == 0 or (self.rollout_workers > 0 and self.num_envs % self.rollout_workers == 0),
+            f"rollout-workers must be >= 0 and divide num-envs ({self.num_envs}), got {self.rollout_workers}",
+        )
+        if self.rollout_workers:
+            from kingme.scale import require_ray
+
+            require_ray()  # a missing Ray fails here, before a run folder is made
 
     @property
     def budget(self) -> Budget:
@@ -315,16 +326,27 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
         threshold=cfg.pool_threshold,
         min_games=cfg.pool_min_games,
     )
-    env = SelfPlayEnv(
-        cfg.num_envs,
-        pool,
-        max_plies=cfg.max_plies,
-        seed=cfg.seed,
-        capture_reward=cfg.capture_reward,
-        draw_reward=cfg.draw_reward,
-    )
-    if cfg.openings:
-        env.inner.starts = opening_starts()
+
+    def make_env(num_envs: int, seed: int, pool: OpponentPool) -> SelfPlayEnv:
+        env = SelfPlayEnv(
+            num_envs,
+            pool,
+            max_plies=cfg.max_plies,
+            seed=seed,
+            capture_reward=cfg.capture_reward,
+            draw_reward=cfg.draw_reward,
+        )
+        if cfg.openings:
+            env.inner.starts = opening_starts()
+        return env
+
+    if cfg.rollout_workers:  # Ray actors play the games, num_envs / N each, with θ_old broadcast per update
+        from kingme.selfplay.workers import RolloutWorkers
+
+        # To the callback it is like a SelfPlayEnv: it has the pool and the games that ended.
+        env: Any = RolloutWorkers(make_env, pool, cfg.num_envs, cfg.num_steps, cfg.rollout_workers, cfg.seed)
+    else:
+        env = make_env(cfg.num_envs, cfg.seed, pool)
     if resume and run_dir is not None:
         pool.load(run_dir / "checkpoints")
 
