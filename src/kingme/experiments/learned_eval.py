@@ -44,7 +44,7 @@ from kingme.arena.openings import acf_openings
 from kingme.checkers import Board, Move
 from kingme.common import UserError
 from kingme.config import arg, require
-from kingme.experiments.runner import Arm, Experiment, History, Metric, Results, RunResult
+from kingme.experiments.runner import Arm, Experiment, History, Metric, Results, RunResult, final_mean
 from kingme.nets import ActorCritic
 from kingme.players import Player, is_batched, load_player, parse_spec
 from kingme.players.policy import load_model, resolve_model_path
@@ -172,7 +172,7 @@ def run_match(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResul
             row[f"{side}_ms"] = 1000.0 * p.seconds / p.moves
             row[f"{side}_depth"] = p.depth / p.moves
             row[f"{side}_leaves_per_s"] = p.leaves / p.seconds if p.leaves else math.nan
-    history: History = [row]
+    history: History = [row]  # one row: final_mean of a column is its value
     return RunResult(arm.label, arm.env, cfg.seed, seconds, [t.games], {}, {m.key: m.fn(history) for m in exp.metrics})
 
 
@@ -338,14 +338,6 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     return [("scores.png", "scores by depth and at equal time, 95% intervals")]
 
 
-def last(key: str) -> Any:
-    def fn(h: History) -> float:
-        v = h[-1].get(key) if h else None
-        return math.nan if v is None else float(v)
-
-    return fn
-
-
 EXPERIMENT = Experiment(
     name="learned-eval",
     title="Checkers: PPO's value against a hand-written evaluation, inside the same search",
@@ -372,15 +364,15 @@ cost the time-limited players depth.
 """,
     arms=arms,
     metrics=[
-        Metric("score", "score of A", last("score"), 3),
-        Metric("wins", "A wins", last("wins"), 3),
-        Metric("draws", "draws", last("draws"), 3),
-        Metric("losses", "A losses", last("losses"), 3),
-        Metric("plies", "plies per game", last("plies"), 3),
-        Metric("a_ms", "A ms/move", last("a_ms"), 2),
-        Metric("a_depth", "A depth", last("a_depth"), 2),
-        Metric("b_ms", "B ms/move", last("b_ms"), 2),
-        Metric("b_depth", "B depth", last("b_depth"), 2),
+        Metric("score", "score of A", final_mean("score"), 3),
+        Metric("wins", "A wins", final_mean("wins"), 3),
+        Metric("draws", "draws", final_mean("draws"), 3),
+        Metric("losses", "A losses", final_mean("losses"), 3),
+        Metric("plies", "plies per game", final_mean("plies"), 3),
+        Metric("a_ms", "A ms/move", final_mean("a_ms"), 2),
+        Metric("a_depth", "A depth", final_mean("a_depth"), 2),
+        Metric("b_ms", "B ms/move", final_mean("b_ms"), 2),
+        Metric("b_depth", "B depth", final_mean("b_depth"), 2),
     ],
     curves=[],
     conclude=conclude,
