@@ -76,7 +76,8 @@ def test_experiment_command_on_ray_writes_the_same_folder(
 
 
 def test_sweep_on_ray_equals_serial(ray_cpus: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    grid = ["--grid", "learning_rate=1e-3,3e-3", "--grid", "num_envs=4,8", "--seeds", "2", "--total-steps", "256"]
+    grid = ["--grid", "learning_rate=1e-3,3e-3", "--grid", "num_envs=4,8", "--seeds", "2"]
+    grid += ["--total-steps", "256", "--num-steps", "32"]
     for backend in ("serial", "ray"):
         argv = ["sweep", "gym:CartPole-v1", *grid, "--backend", backend, "--runs-dir", str(tmp_path)]
         assert cli([*argv, "--run-name", backend, "--quiet"]) == 0

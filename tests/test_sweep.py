@@ -95,7 +95,7 @@ def test_sweep_folder_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert (out / f).is_file(), f
     config = json.loads((out / "config.json").read_text())
     assert config["sweep"]["grid"] == ["learning_rate=1e-3,3e-3", "num_envs=4,8"] and config["sweep"]["seeds"] == 2
-    assert config["base"] == {"total_steps": 256, "update_epochs": 2}
+    assert config["base"] == {"total_steps": 256, "num_steps": 32, "update_epochs": 2}  # the options given
     assert [a["config"]["num_envs"] for a in config["arms"]] == [4, 8, 4, 8]
     assert [a["config"]["learning_rate"] for a in config["arms"]] == [1e-3, 1e-3, 3e-3, 3e-3]
     results = json.loads((out / "results.json").read_text())

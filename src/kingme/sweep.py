@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -35,7 +33,16 @@ import numpy as np
 
 from kingme.common import UserError, atomic_write_json, json_safe
 from kingme.config import Parser, add_config_args, arg, config_to_dict, require
-from kingme.experiments.runner import Arm, Experiment, Results, config_record, make_config, make_env, run_experiment
+from kingme.experiments.runner import (
+    Arm,
+    Experiment,
+    Results,
+    config_record,
+    make_config,
+    make_env,
+    print_outcome,
+    run_experiment,
+)
 from kingme.experiments.shared import RETURN_CURVE, RETURN_METRICS
 from kingme.ppo.config import PPOConfig
 from kingme.runs import add_run_options, create_run
@@ -234,19 +241,10 @@ def main(argv: list[str]) -> int:
     out = create_run(ns.runs_dir, ns.run_name, "sweep")
     results = run_experiment(exp, cfg.seeds, False, progress=not ns.quiet and not ns.json, backend=cfg.backend)
     command = shlex.join(["kingme", "sweep", *argv])
-    from kingme.experiments.report import table_rows, write_folder
+    from kingme.experiments.report import write_folder
 
     answer = write_folder(exp, results, out, command)
     record = {"sweep": config_to_dict(cfg), "base": base, **config_record(exp, results)}
     atomic_write_json(out / "config.json", json_safe(record))  # the sweep's own config beside the arms'
-    if ns.json:
-        doc = {"sweep": cfg.env, "folder": str(out), "seconds": round(results.seconds, 1)}
-        doc |= {"table": table_rows(exp, results), "answer": answer}
-        sys.stdout.write(json.dumps(json_safe(doc), indent=1) + "\n")
-    elif ns.quiet:
-        sys.stdout.write(f"{out}\n")
-    else:
-        sys.stdout.write(
-            "\n".join(f"- {s}" for s in answer) + f"\n{results.seconds:.0f} s; report: {out / 'report.md'}\n"
-        )
+    print_outcome(exp, results, out, answer, as_json=ns.json, quiet=ns.quiet)
     return 0

@@ -13,11 +13,10 @@ run and update), results.json, report.md and its PNG plots.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from kingme.common import UserError, json_safe
+from kingme.common import UserError
 from kingme.config import Parser
 from kingme.runs import add_run_options, create_run
 
@@ -62,8 +61,8 @@ def main(argv: list[str]) -> int:
     exp = get(ns.name)
     if ns.seeds < 2:
         raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {ns.seeds}")
-    from kingme.experiments.report import table_rows, write_folder
-    from kingme.experiments.runner import make_config, run_experiment
+    from kingme.experiments.report import write_folder
+    from kingme.experiments.runner import make_config, print_outcome, run_experiment
 
     for arm in exp.arms(ns.tiny):
         make_config(arm, 1)  # bad settings fail before the folder is made
@@ -77,14 +76,5 @@ def main(argv: list[str]) -> int:
     command += " --tiny" if ns.tiny else ""
     command += " --backend ray" if ns.backend == "ray" else ""
     answer = write_folder(exp, results, out, command)
-    if ns.json:
-        doc = {"experiment": exp.name, "folder": str(out), "seconds": round(results.seconds, 1)}
-        doc |= {"table": table_rows(exp, results), "answer": answer}
-        sys.stdout.write(json.dumps(json_safe(doc), indent=1) + "\n")
-    elif ns.quiet:
-        sys.stdout.write(f"{out}\n")
-    else:
-        sys.stdout.write(
-            "\n".join(f"- {s}" for s in answer) + f"\n{results.seconds:.0f} s; report: {out / 'report.md'}\n"
-        )
+    print_outcome(exp, results, out, answer, as_json=ns.json, quiet=ns.quiet)
     return 0

@@ -15,7 +15,9 @@ logged losses/approx_kl cannot serve here: with freeze_old_policy off it is 0 by
 from __future__ import annotations
 
 import copy
+import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.common import UserError
+from kingme.common import UserError, json_safe
 from kingme.config import config_to_dict
 from kingme.envs.base import VecEnv, VecStep
 from kingme.experiments.stats import Interval, compare, mean_ci
@@ -368,6 +370,25 @@ def _run_one(exp: Experiment, arm: Arm, cfg: PPOConfig, advance: Advance) -> Run
         series=series,  # type: ignore[arg-type]
         metrics={m.key: m.fn(h) for m in exp.metrics},
     )
+
+
+def print_outcome(
+    exp: Experiment, results: Results, out: Path, answer: list[str], *, as_json: bool, quiet: bool
+) -> None:
+    """What a command that ran an experiment prints: the table and answer as JSON (--json), the
+    folder alone (--quiet), or the answer and where the report is."""
+    if as_json:
+        from kingme.experiments.report import table_rows
+
+        doc = {"experiment": exp.name, "folder": str(out), "seconds": round(results.seconds, 1)}
+        doc |= {"table": table_rows(exp, results), "answer": answer}
+        sys.stdout.write(json.dumps(json_safe(doc), indent=1) + "\n")
+    elif quiet:
+        sys.stdout.write(f"{out}\n")
+    else:
+        sys.stdout.write(
+            "\n".join(f"- {s}" for s in answer) + f"\n{results.seconds:.0f} s; report: {out / 'report.md'}\n"
+        )
 
 
 def config_record(exp: Experiment, results: Results) -> dict[str, Any]:
