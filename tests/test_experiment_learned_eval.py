@@ -84,10 +84,14 @@ def test_bad_options_are_refused(agent) -> None:  # type: ignore[no-untyped-def]
 
 def test_crossing_is_interpolated_in_elo() -> None:
     # the policy is +100 Elo against hand:2 and -50 against hand:3: 0 is crossed 2/3 of the way
-    text = learned_eval.crossing_sentence([(1, 300.0), (2, 100.0), (3, -50.0), (4, -200.0)])
-    assert "near D = 2.7" in text and "worth about 2.7 plies" in text
-    assert "at least 4" in learned_eval.crossing_sentence([(1, 50.0), (4, 0.0)])
-    assert "less than 1" in learned_eval.crossing_sentence([(1, -10.0), (2, -math.inf)])
+    assert learned_eval.crossing([(1, 300.0), (2, 100.0), (3, -50.0), (4, -200.0)]) == pytest.approx(2 + 2 / 3)
+    assert learned_eval.crossing([(1, 50.0), (4, 0.0)]) == math.inf
+    assert learned_eval.crossing([(1, -10.0), (2, -math.inf)]) == -math.inf
+    assert math.isnan(learned_eval.crossing([(1, -10.0), (2, 10.0)]))
+    points = [(1, 100.0, 20.0, 180.0), (2, -100.0, -180.0, 30.0)]  # (D, Elo, interval)
+    text = learned_eval.crossing_sentence(points, "hand", "the hand-written search")
+    assert "+100 [+20, +180] at D = 1" in text
+    assert "worth about 1.5 plies" in text and "ends: 1.1 to at least 2)" in text
 
 
 @pytest.mark.parametrize(
@@ -127,12 +131,13 @@ def test_tiny_run_report_numbers(tmp_path) -> None:  # type: ignore[no-untyped-d
             else:  # 1 ms: depth 1 always completes, iterative deepening may get further
                 assert m[f"{side}_depth"] >= 1
     answer = write_folder(exp, results, tmp_path, "kingme experiment run learned-eval --seeds 2 --tiny")
-    assert len(answer) == len(exp.arms(True)) + 1
+    assert len(answer) == len(exp.arms(True)) + 2
     for line, arm in zip(answer, results.arms):
         w, d, l = (int(sum(results.values(arm.label, k))) for k in ("wins", "draws", "losses"))
         score = (w + 0.5 * d) / (w + d + l)
         assert line.startswith(arm.label) and f"{score:.3f} [" in line and f"(+{w} ={d} −{l} of {w + d + l})" in line
-    assert "raw policy's Elo against hand:D" in answer[-1]
+    assert "raw policy's Elo against hand:D" in answer[-2]
+    assert "raw policy's Elo against value+policy:D" in answer[-1]
     report = (tmp_path / "report.md").read_text()
     assert "value+policy vs value" in report and "scores.png" in report
     assert (tmp_path / "scores.png").stat().st_size > 0

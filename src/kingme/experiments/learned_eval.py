@@ -20,8 +20,10 @@ A's side with the draw-aware Wilson 95% interval and its Elo difference (`kingme
 Ordering changes a search's cost, never its value: at a fixed depth (b) and (c) play the same
 move in every position (tests/test_experiment_learned_eval.py checks it), so the fixed-depth
 matches of (c) against (a) would repeat those of (b) game for game and are not played; (c) differs
-from (b) only at equal time. The raw policy meets (a) at depths 1-4: where its Elo against (a)
-crosses 0 is how many plies of the hand-written search the learned policy is worth.
+from (b) only at equal time. The raw policy meets (a) and (c) at depths 1-4: where its Elo
+against (a) crosses 0 is how many plies of the hand-written search the learned policy is worth,
+and where its Elo against (c) crosses 0, how many plies of a search with its own network (the
+TD-Gammon question: what search adds to what was learned).
 
 Each run is one match, played in this process (one core: the time limits are wall-clock, so two
 workers sharing one core would halve every player's time).
@@ -38,7 +40,7 @@ from typing import Any
 
 import torch
 
-from kingme.arena.elo import elo_from_score, format_elo, match_stats
+from kingme.arena.elo import format_elo, match_stats
 from kingme.arena.match import MAX_PLIES, play_games, schedule_match, tally
 from kingme.arena.openings import acf_openings
 from kingme.checkers import Board, Move
@@ -196,6 +198,12 @@ def time_label(a: str, b: str, ms: int) -> str:
 
 POLICY_FAMILY = "policy vs hand"
 VALUE_FAMILY = "value vs hand"
+SEARCH_FAMILY = "value+policy vs policy"
+# the fixed-depth families that measure the raw policy in plies: (family, policy is A, its opponent, what)
+PLY_FAMILIES = (
+    (POLICY_FAMILY, True, "hand", "the hand-written search"),
+    (SEARCH_FAMILY, False, "value+policy", "the search with its own network"),
+)
 
 
 def arms(tiny: bool) -> list[Arm]:
@@ -209,6 +217,7 @@ def arms(tiny: bool) -> list[Arm]:
 
     out = [arm(depth_label("value", "hand", d), f"value:{d}", f"hand:{d}", "depth") for d in depths]
     out += [arm(depth_label("policy", "hand", d), "policy", f"hand:{d}", "policy") for d in depths]
+    out += [arm(depth_label("value+policy", "policy", d), f"value+policy:{d}", "policy", "policy") for d in depths]
     pairs = [("value", "hand"), ("value+policy", "hand"), ("value+policy", "value")]
     out += [arm(time_label(a, b, ms), f"{a}::{ms}", f"{b}::{ms}", "time") for a, b in pairs]
     return out
@@ -244,33 +253,47 @@ def cost(results: Results, label: str, side: str) -> str:
     return f"{ms.mean:.1f} ms a searched move, depth {depth.mean:.2f}"
 
 
-def policy_plies(results: Results) -> str:
-    """Where the raw policy's Elo against hand:D crosses 0 (linear in D between the depths played)."""
+def policy_points(results: Results, family: str, policy_is_a: bool) -> list[tuple[int, float, float, float]]:
+    """(D, the raw policy's Elo, its 95% interval) against the searches of a fixed-depth family."""
     points = []
     for a in results.arms:
-        depth = depth_of(a.label, POLICY_FAMILY)
+        depth = depth_of(a.label, family)
         if depth is not None:
-            w, d, l = (sum(results.values(a.label, k)) for k in ("wins", "draws", "losses"))
-            points.append((depth, elo_from_score((w + 0.5 * d) / (w + d + l))))
-    if not points:
-        return ""
-    return crossing_sentence(points)
+            w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
+            s = match_stats(w, d, l) if policy_is_a else match_stats(l, d, w)
+            points.append((depth, s.elo + 0.0, s.elo_ci[0] + 0.0, s.elo_ci[1] + 0.0))
+    return points
 
 
-def crossing_sentence(points: list[tuple[int, float]]) -> str:
-    """How many plies of the hand-written search the raw policy is worth, from (D, the policy's
-    Elo against hand:D): where the Elo crosses 0, linearly interpolated between the depths."""
-    head = "the raw policy's Elo against hand:D is " + ", ".join(f"{format_elo(e)} at D = {d}" for d, e in points)
-    worth = "plies of the hand-written search"
+def crossing(points: list[tuple[int, float]]) -> float:
+    """The D where an Elo that falls with D crosses 0, linear between the depths played: -inf if
+    it is below 0 at every depth, +inf if never, NaN if it is not monotone there."""
     for (d0, e0), (d1, e1) in zip(points, points[1:]):
         if e0 >= 0 > e1:
-            x = d0 + (d1 - d0) * e0 / (e0 - e1) if math.isfinite(e0) and math.isfinite(e1) else (d0 + d1) / 2
-            return f"{head}: it crosses 0 near D = {x:.1f}, so the learned policy is worth about {x:.1f} {worth}."
+            return d0 + (d1 - d0) * e0 / (e0 - e1) if math.isfinite(e0) and math.isfinite(e1) else (d0 + d1) / 2
     if all(e >= 0 for _, e in points):
-        return f"{head}: level or better at every depth played, so worth at least {points[-1][0]} {worth}."
-    if all(e < 0 for _, e in points):
-        return f"{head}: it loses at every depth played, so worth less than {points[0][0]} {worth}."
-    return f"{head}: not monotone in D, so no single crossing."
+        return math.inf
+    return -math.inf if all(e < 0 for _, e in points) else math.nan
+
+
+def plies_text(x: float, points: list[tuple[int, float]]) -> str:
+    if x == math.inf:
+        return f"at least {points[-1][0]}"
+    if x == -math.inf:
+        return f"less than {points[0][0]}"
+    return "not monotone in D" if math.isnan(x) else f"{x:.1f}"
+
+
+def crossing_sentence(points: list[tuple[int, float, float, float]], opponent: str, what: str) -> str:
+    """How many plies of a search the raw policy is worth, from (D, its Elo against opponent:D,
+    the interval): where the Elo crosses 0, and where the interval's two ends cross it."""
+    elos = ", ".join(f"{format_elo(e)} [{format_elo(lo)}, {format_elo(hi)}] at D = {d}" for d, e, lo, hi in points)
+    mid, low, high = ([(p[0], p[k]) for p in points] for k in (1, 2, 3))
+    return (
+        f"The raw policy's Elo against {opponent}:D is {elos}: it is worth about {plies_text(crossing(mid), mid)} "
+        f"plies of {what} (the intervals' ends: {plies_text(crossing(low), low)} to "
+        f"{plies_text(crossing(high), high)})."
+    )
 
 
 def conclude(results: Results) -> list[str]:
@@ -282,9 +305,10 @@ def conclude(results: Results) -> list[str]:
             f"{a.label}: {kind_a} scores {pooled(results, a.label)}: {verdict(results, a.label, kind_a, kind_b)}; "
             f"{kind_a} {cost(results, a.label, 'a')}, {kind_b} {cost(results, a.label, 'b')}."
         )
-    plies = policy_plies(results)
-    if plies:
-        out.append(plies[0].upper() + plies[1:])
+    for family, policy_is_a, opponent, what in PLY_FAMILIES:
+        points = policy_points(results, family, policy_is_a)
+        if points:
+            out.append(crossing_sentence(points, opponent, what))
     return out
 
 
@@ -299,7 +323,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.4), gridspec_kw={"width_ratios": [3, 2]})
-    for family, color in ((VALUE_FAMILY, "tab:blue"), (POLICY_FAMILY, "tab:orange")):
+    for family, color in ((VALUE_FAMILY, "tab:blue"), (POLICY_FAMILY, "tab:orange"), (SEARCH_FAMILY, "tab:green")):
         xs, ys, lo, hi = [], [], [], []
         for a in results.arms:
             depth = depth_of(a.label, family)
@@ -354,8 +378,10 @@ previous iteration's best; (b) `value` scores them with the shipped model's crit
 (c) `value+policy` adds the policy's ordering (it is `search:default`). At a fixed depth (b) and (c)
 play the same moves (ordering changes only the cost), so (c) meets (a) only at equal time,
 {EQUAL_MS} ms a move for both sides (`X::{EQUAL_MS}`: iterative deepening until the clock). `policy` is
-the raw `policy:default` (no search). Matches from the 156 ACF 3-move openings, colours swapped,
-one game at a time in one process; each seed is a match with its own opening order and game seeds.
+the raw `policy:default` (no search); it meets (a) and (c) at depths 1-4, and the depth where its
+Elo crosses 0 (linear between depths) is what it is worth in plies of each search. Matches from
+the 156 ACF 3-move openings, colours swapped, one game at a time in one process; each seed is a
+match with its own opening order and game seeds.
 The table gives per-seed means with t-intervals over seeds; the answer pools the seeds' games into
 one match per arm (score with the draw-aware Wilson 95% interval, Elo difference from it).
 "ms" is the wall time of a searched move (forced moves are not searched), "depth" the depth
