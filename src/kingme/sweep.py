@@ -5,11 +5,11 @@
         --random 4 --seeds 5 --backend ray          # 4 of the 12 settings, drawn at random
     kingme sweep gym:CartPole-v1 --grid "hidden_sizes=64,64;128,128" --total-steps 20000
 
-One PPO config (every PPOConfig option may be given, as for `kingme train`) trained over the grid of
-the `--grid` fields' values (their Cartesian product, or `--random N` settings drawn from it) and
-seeds 1..K. Each value goes through the config's own option parser and `validate()`, so a bad value
-is one line that names the field. Values are comma-separated; a tuple field (hidden_sizes) separates
-its settings with `;` instead.
+One PPO config (every PPOConfig option may be given; the rest are the experiments' defaults)
+trained over the grid of the `--grid` fields' values (their Cartesian product, or `--random N`
+settings drawn from it) and seeds 1..K. Each value goes through the config's own option parser
+and `validate()`, so a bad value is one line that names the field. Values are comma-separated; a
+tuple field (hidden_sizes) separates its settings with `;` instead.
 
 A sweep is an experiment whose arms are the settings: it runs on the experiments' harness
 (kingme.experiments.runner, serial or each (setting, seed) a Ray task) and writes the same folder
@@ -44,10 +44,12 @@ from kingme.experiments.runner import (
     run_experiment,
 )
 from kingme.experiments.shared import RETURN_CURVE, RETURN_METRICS
-from kingme.ppo.config import PPOConfig
-from kingme.runs import add_run_options, create_run
+from kingme.ppo.config import CARTPOLE_DEFAULTS, PPOConfig
+from kingme.runs import add_run_options, create_run, given_options
 
-FIXED = ("env", "seed")  # set by the sweep itself: the positional environment and seeds 1..K
+# Set by the sweep itself: the positional environment, seeds 1..K, and what every experiment run
+# gets (one CPU thread, no TensorBoard or checkpoints: kingme.experiments.runner.BASE).
+FIXED = ("env", "seed", "device", "torch_threads", "tensorboard", "checkpoint_every", "keep_checkpoints")
 RANKED_BY = "final_return"
 
 
@@ -55,7 +57,7 @@ RANKED_BY = "final_return"
 class SweepConfig:
     env: str = arg("", "The environment: gym:ID, deepsea:N or grid:SHAPING (the positional argument).")
     grid: tuple[str, ...] = arg((), "The swept fields, one FIELD=V1,V2,... per --grid (repeat the option).")
-    seeds: int = arg(3, "Seeds per setting, 1..K (at least 2: a 95% interval needs two).")
+    seeds: int = arg(3, "Seeds per setting, 1..K (at least 2, for an interval over seeds).")
     random: int = arg(0, "Train only this many settings drawn at random from the grid (0 = every setting).")
     sample_seed: int = arg(0, "Seed of the random draw of settings (--random).")
     backend: Literal["serial", "ray"] = arg(
@@ -89,7 +91,7 @@ def parse_grid(entries: tuple[str, ...] | list[str]) -> dict[str, list[Any]]:
             raise UserError(f"--grid {entry!r}: expected FIELD=V1,V2,... (e.g. learning_rate=1e-3,3e-3)")
         if name not in fields:
             if name in FIXED:
-                raise UserError(f"--grid {entry!r}: {name} is set by the sweep (the positional ENV; --seeds K)")
+                raise UserError(f"--grid {entry!r}: {name} is set by the sweep (ENV, --seeds K, one CPU thread)")
             raise UserError(f"--grid {entry!r}: {name!r} is not a PPOConfig field (see `kingme sweep --help`)")
         if name in grid:
             raise UserError(f"--grid {entry!r}: {name} is swept twice")
@@ -153,7 +155,7 @@ def sweep_experiment(cfg: SweepConfig, arms: list[Arm]) -> Experiment:
         question="Each setting's final return (mean of the last 10% of updates), mean return and largest drop, "
         "over seeds 1..K; settings are ranked by final return.",
         setup=f"PPO (kingme.ppo) on {cfg.env}, {drawn} the grid {' × '.join(cfg.grid)}; the other fields as "
-        "given on the command line (else PPOConfig's defaults).",
+        "given on the command line, else the experiments' defaults (PPOConfig with CARTPOLE_DEFAULTS).",
         arms=lambda tiny: arms,
         metrics=RETURN_METRICS,
         curves=[RETURN_CURVE],
@@ -216,7 +218,11 @@ def main(argv: list[str]) -> int:
         help="A swept PPOConfig field and its values (repeat for more fields; a tuple field separates values by ;).",
     )
     add_config_args(parser, SweepConfig, skip=("env", "grid"))
-    ppo_group = parser.add_argument_group("PPO options shared by every setting (as for `kingme train`)")
+    ppo_group = parser.add_argument_group(
+        "PPO options shared by every setting",
+        "Those not given are the experiments' defaults, PPOConfig's with its CARTPOLE_DEFAULTS "
+        f"({', '.join(f'{k}={v}' for k, v in CARTPOLE_DEFAULTS.items())}), not the defaults shown here.",
+    )
     add_config_args(ppo_group, PPOConfig, skip=FIXED)  # type: ignore[arg-type]
     add_run_options(parser, "sweep", resume=False)
     parser.add_argument("--json", action="store_true", help="Print the results table and answer as JSON.")
@@ -224,15 +230,12 @@ def main(argv: list[str]) -> int:
 
     cfg = SweepConfig(ns.env, tuple(ns.grid), ns.seeds, ns.random, ns.sample_seed, ns.backend)
     cfg.validate()
-    defaults = PPOConfig()
-    base = {
-        f.name: getattr(ns, f.name)
-        for f in dataclasses.fields(PPOConfig)
-        if f.name not in FIXED and getattr(ns, f.name) != getattr(defaults, f.name)
-    }
+    given = given_options(argv)
+    fields = [f.name for f in dataclasses.fields(PPOConfig) if f.name in given and f.name not in FIXED]
+    base = {name: getattr(ns, name) for name in fields}  # the PPO options given on the command line
     grid = parse_grid(cfg.grid)
     arms = sweep_arms(cfg.env, base, settings(grid, cfg.random, cfg.sample_seed))
-    make_env(cfg.env, 1, defaults.gamma).close()  # an unknown environment fails before the folder is made
+    make_env(cfg.env, 1, 0.99).close()  # an unknown environment fails before the folder is made
     if cfg.backend == "ray":
         from kingme.scale import init_ray
 
