@@ -234,10 +234,12 @@ def test_learner_beats_random_after_a_short_run(tmp_path: Path) -> None:
     assert ev["opponents"]["random"]["score"] >= 0.85
 
 
-def test_draw_reward_shaping_is_off_by_default_and_applies_to_draws() -> None:
+def test_capture_shaping_is_off_by_default_and_the_draw_reward_applies_to_draws() -> None:
     from kingme.selfplay.train import SelfPlayConfig
 
-    assert SelfPlayConfig().draw_reward == 0.0 and SelfPlayConfig().capture_reward == 0.0
+    # shaping that pays for anything but the result stays off; a draw's worth is a choice of the
+    # result's value (contempt, -0.3 by default: measured in docs/selfplay.md)
+    assert SelfPlayConfig().capture_reward == 0.0 and SelfPlayConfig().draw_reward == -0.3
     pool = OpponentPool(make_net=_mlp, p_self=0.0, p_bots=1.0, bots=["random"])
     pool.learner = _mlp()
     env = SelfPlayEnv(4, pool, seed=0, draw_reward=-0.25)

@@ -109,14 +109,14 @@ def test_a_run_with_pfsp_beat_rules_and_a_wdl_critic_trains_and_grows_its_pool(t
     from kingme.cli import main
 
     argv = ["train", "checkers", "--runs-dir", str(tmp_path), "--run-name", "r", "--quiet", "--minutes", "0",
-            "--total-steps", "1536", "--num-envs", "16", "--num-steps", "32", "--hidden-sizes", "16",
+            "--total-steps", "2048", "--num-envs", "16", "--p-self", "0", "--num-steps", "32", "--hidden-sizes", "16",
             "--value-head", "wdl", "--opponent-weighting", "hard", "--snapshot-rule", "beat",
             "--bot-rule", "beat", "--bots", "random,alphabeta:1", "--pool-min-games", "1",
             "--pool-threshold", "0.01", "--eval-games", "2", "--eval-ladder", "random",
             "--eval-every-minutes", "0", "--no-tensorboard"]  # fmt: skip
     assert main(argv) == 0
     rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 and all(np.isfinite(r["losses/value_loss"]) for r in rows)
+    assert len(rows) == 4 and all(np.isfinite(r["losses/value_loss"]) for r in rows)
     # a threshold of 0.01: each update's rule fires once there is a game against the newest member
     assert rows[-1]["pool/snapshots"] >= 2 and rows[-1]["pool/active_bots"] == 2
     pool = json.loads((tmp_path / "r" / "checkpoints" / "pool.json").read_text())

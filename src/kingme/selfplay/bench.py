@@ -36,7 +36,7 @@ def _time(fn: Any, repeats: int) -> float:
 
 def network_bound(cfg: SelfPlayConfig) -> dict[str, float]:
     torch.set_num_threads(max(1, cfg.torch_threads))
-    net = make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128)
+    net = make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
     opt = make_optimizer(net, cfg, torch.device("cpu"))
     N, T = cfg.num_envs, cfg.num_steps
     B = N * T
@@ -89,7 +89,7 @@ def bench_train(quick: bool = False) -> dict[str, Any]:
     )
     if quick:
         base.update(num_envs=16, num_steps=16)
-    selfplay_cfg = SelfPlayConfig(**base, p_bots=0.0)  # type: ignore[arg-type]
+    selfplay_cfg = SelfPlayConfig(**base, p_bots=0.0, bots=())  # type: ignore[arg-type]  # no search bots
     default_cfg = SelfPlayConfig(**base)  # type: ignore[arg-type]
     bound = network_bound(selfplay_cfg)
     sps_self = loop_sps(selfplay_cfg, updates)

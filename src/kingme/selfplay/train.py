@@ -38,7 +38,7 @@ class SelfPlayConfig(PPOConfig):
     """PPO's fields (with checkers defaults) plus the self-play ones."""
 
     env: str = arg("checkers", "The environment (always checkers for this command).")
-    num_envs: int = arg(128, "Games played in parallel (N).")
+    num_envs: int = arg(256, "Games played in parallel (N).")
     total_steps: int = arg(2_000_000_000, "Learner steps to train for (the time budget usually ends a run first).")
     minutes: float = arg(
         20.0,
@@ -51,7 +51,7 @@ class SelfPlayConfig(PPOConfig):
     )
     channels: int = arg(64, "Channels of the convolutional network.")
     value_head: Literal["scalar", "wdl"] = arg(
-        "scalar",
+        "wdl",
         "The critic: one scalar value, or win / draw / loss probabilities (value = P(win) - P(loss), "
         "trained by cross-entropy to the return as a two-point distribution; with a draw reward c "
         "the draw point is c; mlp only).",
@@ -64,27 +64,30 @@ class SelfPlayConfig(PPOConfig):
     learning_rate: float = arg(5e-4, "Adam learning rate.")
     anneal_lr: bool = arg(False, "Anneal the learning rate linearly to 0 over total_steps.")
     ent_coef: float = arg(0.01, "Entropy coefficient c_e at the start.")
-    ent_coef_final: float = arg(0.001, "Entropy coefficient at the end of the schedule.")
+    ent_coef_final: float = arg(0.003, "Entropy coefficient at the end of the schedule.")
     ent_schedule: Literal["constant", "linear", "exponential"] = arg(
         "linear", "How c_e moves from ent_coef to ent_coef_final (over the time budget when one is set)."
     )
     checkpoint_every: int = arg(10, "Write a checkpoint every this many updates (0 = at the end only).")
     # --- self-play ---
     max_plies: int = arg(200, "Truncate a game after this many complete moves (both sides).")
-    p_self: float = arg(0.4, "Probability that a game's opponent is the live learner.")
-    p_bots: float = arg(0.3, "Probability that a game's opponent is a curriculum bot (0 = pure self-play).")
+    p_self: float = arg(0.3, "Probability that a game's opponent is the live learner.")
+    p_bots: float = arg(
+        0.3, "Uniform weighting only: probability that a game's opponent is a curriculum bot (0 = no bots)."
+    )
     bots: tuple[str, ...] = arg(
-        ("random", "alphabeta:1", "alphabeta:2"), "Curriculum bots, comma-separated (random or alphabeta:D)."
+        ("random", "alphabeta:1", "alphabeta:2", "alphabeta:3"),
+        "Curriculum bots, comma-separated (random or alphabeta:D), easiest first.",
     )
     opponent_weighting: Literal["uniform", "hard", "even"] = arg(
-        "uniform",
+        "hard",
         "How a game that is not against the live learner picks its opponent: uniform (bots with "
         "probability p-bots, else a snapshot), or prioritised fictitious self-play over snapshots and "
         "bots by the learner's recent score x against each: hard ((1-x)^p) or even (x(1-x)).",
     )
     pfsp_power: float = arg(2.0, "p of the hard weighting (1-x)^p.")
     snapshot_rule: Literal["every", "beat"] = arg(
-        "every",
+        "beat",
         "When a snapshot enters the pool: every snapshot-every updates, or when the learner scores "
         "pool-threshold against the newest snapshot.",
     )
@@ -93,13 +96,13 @@ class SelfPlayConfig(PPOConfig):
         "Curriculum bots: all in play from the start, or entering one at a time (in the order of "
         "--bots) when the learner scores pool-threshold against the last one in.",
     )
-    pool_threshold: float = arg(0.75, "Score (draws count half) that triggers the beat rules.")
+    pool_threshold: float = arg(0.7, "Score (draws count half) that triggers the beat rules.")
     pool_min_games: int = arg(64, "Recent games against an opponent before its score counts for the rules.")
     snapshot_every: int = arg(10, "Add a frozen snapshot of the learner to the pool every this many updates.")
     max_snapshots: int = arg(10, "Snapshots kept in the pool (the oldest goes first).")
     openings: bool = arg(True, "Start training games from the ACF 3-move openings (else from the start).")
     capture_reward: float = arg(0.0, "Shaping: reward per opponent piece captured (0 = off, the default).")
-    draw_reward: float = arg(0.0, "Shaping: reward for a draw by rule (0 = off, the default; < 0 = contempt).")
+    draw_reward: float = arg(-0.3, "Reward for a draw by rule: < 0 is contempt for draws (0 = worth nothing).")
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
     eval_ladder: tuple[str, ...] = arg(TRAINING_RUNGS, "Ladder rungs the evaluation plays (a subset of the ladder).")
@@ -405,9 +408,10 @@ def write_report(run_dir: Path, cfg: SelfPlayConfig, evals: list[dict[str, Any]]
             ax.set_ylabel("score (win = 1, draw = 0.5)")
             ax.legend(fontsize=8)
             ax = axes[1, col]
-            elo = [e.get("elo", np.nan) for e in evals]
-            lo = [e.get("elo_low", np.nan) for e in evals]
-            hi = [e.get("elo_high", np.nan) for e in evals]
+            # an Elo (or a bound) that is infinite, all wins or all losses, is stored as null
+            elo, lo, hi = (
+                [np.nan if e.get(k) is None else e[k] for e in evals] for k in ("elo", "elo_low", "elo_high")
+            )
             ax.plot(xs, elo, marker="o", color="k")
             finite = [(x, a, b) for x, a, b in zip(xs, lo, hi) if math.isfinite(a) and math.isfinite(b)]
             if finite:
