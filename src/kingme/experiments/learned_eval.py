@@ -40,7 +40,7 @@ from typing import Any
 
 import torch
 
-from kingme.arena.elo import format_elo, match_stats
+from kingme.arena.elo import MatchStats, format_elo, match_stats
 from kingme.arena.match import MAX_PLIES, play_games, schedule_match, tally
 from kingme.arena.openings import acf_openings
 from kingme.checkers import Board, Move
@@ -227,18 +227,23 @@ def arms(tiny: bool) -> list[Arm]:
 # The answer
 
 
+def match_of(results: Results, label: str, flip: bool = False) -> MatchStats:
+    """An arm's seeds pooled into one match, from A's side (from B's with `flip`)."""
+    w, d, l = (int(sum(results.values(label, k))) for k in ("wins", "draws", "losses"))
+    return match_stats(l, d, w) if flip else match_stats(w, d, l)
+
+
 def pooled(results: Results, label: str) -> str:
     """The pooled match of an arm over its seeds: score [95% interval], W/D/L, Elo [interval]."""
-    w, d, l = (int(sum(results.values(label, k))) for k in ("wins", "draws", "losses"))
-    s = match_stats(w, d, l)
+    s = match_of(results, label)
+    w, d, l = s.wins, s.draws, s.losses
     lo, elo, hi = (format_elo(x + 0.0) for x in (s.elo_ci[0], s.elo, s.elo_ci[1]))  # + 0.0: no "-0"
     elo = f"Elo {elo} [{lo}, {hi}]"
     return f"{s.score:.3f} [{s.score_ci[0]:.3f}, {s.score_ci[1]:.3f}] (+{w} ={d} −{l} of {s.games}), {elo}"
 
 
 def verdict(results: Results, label: str, a: str, b: str) -> str:
-    w, d, l = (int(sum(results.values(label, k))) for k in ("wins", "draws", "losses"))
-    s = match_stats(w, d, l)
+    s = match_of(results, label)
     if s.score_ci[0] > 0.5:
         return f"{a} stronger"
     if s.score_ci[1] < 0.5:
@@ -259,8 +264,7 @@ def policy_points(results: Results, family: str, policy_is_a: bool) -> list[tupl
     for a in results.arms:
         depth = depth_of(a.label, family)
         if depth is not None:
-            w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
-            s = match_stats(w, d, l) if policy_is_a else match_stats(l, d, w)
+            s = match_of(results, a.label, flip=not policy_is_a)
             points.append((depth, s.elo + 0.0, s.elo_ci[0] + 0.0, s.elo_ci[1] + 0.0))
     return points
 
@@ -323,21 +327,25 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.4), gridspec_kw={"width_ratios": [3, 2]})
-    for family, color in ((VALUE_FAMILY, "tab:blue"), (POLICY_FAMILY, "tab:orange"), (SEARCH_FAMILY, "tab:green")):
+    lines = (
+        (VALUE_FAMILY, "tab:blue", "value:D vs hand:D"),
+        (POLICY_FAMILY, "tab:orange", "policy vs hand:D"),
+        (SEARCH_FAMILY, "tab:green", "value+policy:D vs policy"),
+    )
+    for family, color, name in lines:
         xs, ys, lo, hi = [], [], [], []
         for a in results.arms:
             depth = depth_of(a.label, family)
             if depth is not None:
-                w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
-                s = match_stats(w, d, l)
+                s = match_of(results, a.label)
                 xs.append(depth)
                 ys.append(s.score)
                 lo.append(s.score - s.score_ci[0])
                 hi.append(s.score_ci[1] - s.score)
         if xs:
-            ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker="o", capsize=4, label=f"{family}:D")
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=color, marker="o", capsize=4, label=name)
     ax.axhline(0.5, color="gray", lw=0.8, ls="--")
-    ax.set_xlabel("depth D of both searches (the raw policy does not search)", fontsize=11)
+    ax.set_xlabel("search depth D (the raw policy does not search)", fontsize=11)
     ax.set_ylabel("score of the first player", fontsize=11)
     ax.set_ylim(0, 1)
     ax.set_xticks(list(DEPTHS))
@@ -346,8 +354,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     ax.set_title("fixed depth (95% Wilson intervals)", fontsize=11)
     timed = [a for a in results.arms if a.label.endswith(" ms")]
     for i, a in enumerate(timed):
-        w, d, l = (int(sum(results.values(a.label, k))) for k in ("wins", "draws", "losses"))
-        s = match_stats(w, d, l)
+        s = match_of(results, a.label)
         bx.errorbar([s.score], [i], xerr=[[s.score - s.score_ci[0]], [s.score_ci[1] - s.score]], fmt="o", capsize=4)
     bx.set_yticks(range(len(timed)), [a.label.rsplit(",", 1)[0] for a in timed], fontsize=9)
     bx.axvline(0.5, color="gray", lw=0.8, ls="--")
