@@ -102,6 +102,10 @@ class ActorCritic(nn.Module):
     def forward_categorical(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} has a scalar critic")
 
+    def value_distribution(self, obs: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """(B, K) a categorical critic's probabilities over `value_support`."""
+        raise NotImplementedError(f"{type(self).__name__} has a scalar critic")
+
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 

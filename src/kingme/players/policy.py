@@ -199,7 +199,7 @@ def move_distributions(
 def win_draw_loss(agent: ActorCritic, board: Board) -> tuple[float, float, float] | None:
     """(win, draw, loss) probabilities of `board` for the side to move, from a win / draw / loss
     critic (`--value-head wdl`); None for a scalar critic, whose value is no probability."""
-    if agent.value_support is None or not hasattr(agent, "value_distribution"):
+    if agent.value_support is None:
         return None
     obs = np.zeros((1, *OBS_SHAPE), dtype=np.float32)
     Position.from_board(board).observe_into(obs[0], np.zeros(NUM_ACTIONS, dtype=np.bool_))
