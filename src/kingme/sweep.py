@@ -15,7 +15,7 @@ A sweep is an experiment whose arms are the settings: it runs on the experiments
 (kingme.experiments.runner, serial or each (setting, seed) a Ray task) and writes the same folder
 (kingme.runs): config.json (this command's SweepConfig, the base options and every setting's full
 config), results.json, metrics.jsonl, report.md with the table of final return, mean return and
-largest drop per setting (means with 95% t-intervals over seeds, kingme.experiments.stats), the
+largest drop per setting (means with 95% t-intervals over seeds, kingme.stats), the
 learning curves and final_return.png (each setting's final return with its interval).
 """
 

@@ -19,7 +19,7 @@ import torch
 
 from kingme.envs.base import VecEnv
 from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column
-from kingme.experiments.stats import mean_ci
+from kingme.stats import mean_ci
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo
 

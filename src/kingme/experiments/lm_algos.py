@@ -38,7 +38,7 @@ from kingme.experiments.runner import (
     final_mean,
     overall_mean,
 )
-from kingme.experiments.stats import compare
+from kingme.stats import compare
 
 SECONDS = 30  # of RL per run (evaluations included): 15 runs and their 3 bases fit in 10 minutes
 BUDGET = {

@@ -25,7 +25,7 @@ from kingme.experiments.lm_runs import (
     plot_against,
 )
 from kingme.experiments.runner import Arm, Experiment, Metric, Results
-from kingme.experiments.stats import mean_ci
+from kingme.stats import mean_ci
 
 KS = (1, 2, 4, 8, 16, 32, 64)
 UPDATES = 100

@@ -45,7 +45,7 @@ from kingme.experiments.runner import (
     RunResult,
     column,
 )
-from kingme.experiments.stats import mean_ci
+from kingme.stats import mean_ci
 from kingme.lm.evaluate import greedy_accuracy, pass_at_ks
 from kingme.lm.pretrain import PretrainConfig, pretrain
 from kingme.lm.rl import RLConfig, train

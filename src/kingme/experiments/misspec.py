@@ -54,7 +54,7 @@ def conclude(results: Results) -> list[str]:
 
 
 def _cmp(results: Results, a: str, b: str, key: str, what: str) -> str:
-    from kingme.experiments.stats import compare
+    from kingme.stats import compare
 
     return compare(a, results.values(a, key), b, results.values(b, key), what)
 

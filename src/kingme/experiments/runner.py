@@ -30,7 +30,7 @@ import torch
 from kingme.common import UserError, json_safe
 from kingme.config import config_to_dict
 from kingme.envs.base import VecEnv, VecStep
-from kingme.experiments.stats import Interval, compare, mean_ci
+from kingme.stats import Interval, compare, mean_ci
 from kingme.nets import ActorCritic
 from kingme.ppo.config import CARTPOLE_DEFAULTS, PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo, train

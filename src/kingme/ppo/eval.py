@@ -6,7 +6,7 @@
 
 `evaluate(agent, env, episodes)` plays whole episodes in N copies at once and returns every
 episode's undiscounted return and length; the command prints their mean with a 95% t-interval over
-episodes (kingme.experiments.stats.mean_ci). Exactly `episodes` episodes are started and each is
+episodes (kingme.stats.mean_ci). Exactly `episodes` episodes are started and each is
 played to its end (a copy stops counting once enough have started), so short episodes are not
 over-represented, as they would be by keeping the first `episodes` to finish.
 
@@ -174,7 +174,7 @@ def eval_main(argv: list[str]) -> int:
     ns = parser.parse_args(argv)
     ecfg = config_from_args(EvalConfig, ns)
     from kingme.common import resolve_device
-    from kingme.experiments.stats import mean_ci
+    from kingme.stats import mean_ci
 
     device = resolve_device(ecfg.device)
     agent, cfg, env_state, obs_shape = load_for_eval(ns.run, ecfg.which, device)
