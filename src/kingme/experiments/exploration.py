@@ -19,9 +19,9 @@ import torch
 
 from kingme.envs.base import VecEnv
 from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column
-from kingme.stats import mean_ci
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo
+from kingme.stats import mean_ci
 
 SIZES = (4, 6, 8, 10, 12, 16)
 TINY_SIZES = (4, 6)

@@ -45,12 +45,12 @@ from kingme.experiments.runner import (
     RunResult,
     column,
 )
-from kingme.stats import mean_ci
 from kingme.lm.evaluate import greedy_accuracy, pass_at_ks
 from kingme.lm.pretrain import PretrainConfig, pretrain
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Task, test_set
 from kingme.progress import Advance
+from kingme.stats import mean_ci
 from kingme.transformer import GPT
 
 PRETRAIN = "pretrain_"  # the prefix of an arm's PretrainConfig overrides

@@ -12,8 +12,8 @@ import numpy as np
 
 from kingme.common import atomic_write_json, atomic_write_text, json_safe
 from kingme.experiments.runner import Curve, Experiment, Results, config_record
-from kingme.stats import mean_ci, t_quantile
 from kingme.runs import METRICS
+from kingme.stats import mean_ci, t_quantile
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
 

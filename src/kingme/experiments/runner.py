@@ -30,11 +30,11 @@ import torch
 from kingme.common import UserError, json_safe
 from kingme.config import config_to_dict
 from kingme.envs.base import VecEnv, VecStep
-from kingme.stats import Interval, compare, mean_ci
 from kingme.nets import ActorCritic
 from kingme.ppo.config import CARTPOLE_DEFAULTS, PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo, train
 from kingme.progress import Advance, progress_bar
+from kingme.stats import Interval, compare, mean_ci
 
 History = list[dict[str, Any]]
 RETURN = "charts/recent_return"  # mean return of the last 20 finished episodes, per update
