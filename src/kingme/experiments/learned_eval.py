@@ -70,7 +70,8 @@ class MatchConfig:
     a: str = arg("value:1", "Player A (scored): hand:D[:MS], value:D[:MS], value+policy:D[:MS] or a player spec.")
     b: str = arg("hand:1", "Player B, in the same forms.")
     games: int = arg(2, "Games (even: each opening played twice, colours swapped).")
-    model: str = arg("default", "The network of value, value+policy and policy (what policy: accepts).")
+    # v1: the model its documented report measured (shipped until 2026-12-01; policy:default is newer)
+    model: str = arg("v1", "The network of value, value+policy and policy (what policy: accepts).")
     seed: int = arg(1, "The match seed (the openings' order and every game's seed).")
     max_plies: int = arg(MAX_PLIES, "Games still going after this many plies are drawn (the arena's cap).")
 

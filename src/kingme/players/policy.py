@@ -6,7 +6,7 @@ Spec grammar (options come after the model, in any order):
 - ``policy:PATH:sample``     a move sampled from the policy (temperature 1);
 - ``policy:PATH:T``          a move sampled at temperature T > 0 (``:sample:T`` says the same);
 - ``policy:default``         the model shipped with the package (`DEFAULT_MODEL`, see its model
-                             card in docs/selfplay.md).
+                             card in docs/selfplay.md); ``policy:v1`` the one shipped before it.
 
 Scoring complete moves. A complete move may take several network actions (one per single jump).
 The player scores every legal complete move by the product of the policy's probabilities of its
@@ -74,6 +74,11 @@ def resolve_model_path(spec: PolicySpec, default: Path | None = None) -> Path:
         if not default.exists():
             raise UserError(f"policy:default: the shipped model file is missing ({default})")
         return default
+    if spec.is_shipped:
+        path = DEFAULT_MODEL.with_name(f"policy_{spec.model}.safetensors")
+        if not path.exists():
+            raise UserError(f"policy:{spec.model}: the shipped model file is missing ({path})")
+        return path
     path = Path(spec.model).expanduser()
     if not path.exists():
         raise UserError(f"model file not found: {spec.model}")

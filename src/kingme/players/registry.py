@@ -171,17 +171,27 @@ def _mix(args: str, seed: int) -> Player:
 POLICY_USAGE = "policy:NAME_OR_PATH[:sample][:T]"
 
 
+# Models shipped with the package, by name: `default` (the current one) and `v1` (the one before,
+# kept so that the figures measured with it can be reproduced).
+SHIPPED_MODELS = ("default", "v1")
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """The arguments of ``policy:ARGS``: which model, and how moves are picked."""
 
-    model: str  # "default" or a path
+    model: str  # a shipped model's name (SHIPPED_MODELS) or a path
     sample: bool  # sample from the policy instead of taking its most probable move
     temperature: float  # softmax temperature when sampling
 
     @property
     def is_default(self) -> bool:
         return self.model == "default"
+
+    @property
+    def is_shipped(self) -> bool:
+        """A model shipped with the package (no file of the user's is read)."""
+        return self.model in SHIPPED_MODELS
 
 
 def parse_policy_spec(arg: str) -> PolicySpec:
@@ -211,7 +221,7 @@ def parse_policy_spec(arg: str) -> PolicySpec:
 
 def _parse_policy_spec(text: str, args: str) -> PlayerSpec:
     spec = parse_policy_spec(args)
-    return PlayerSpec("policy", text, path=None if spec.is_default else spec.model)
+    return PlayerSpec("policy", text, path=None if spec.is_shipped else spec.model)
 
 
 SEARCH_USAGE = "search:MODEL:DEPTH[:MS] or search:MODEL::MS"
@@ -258,7 +268,7 @@ def parse_search_args(args: str) -> tuple[str, int, float]:
 
 def _parse_search_spec(text: str, args: str) -> PlayerSpec:
     model, depth, ms = parse_search_args(args)
-    return PlayerSpec("search", text, depth=depth, ms=ms or None, path=None if model == "default" else model)
+    return PlayerSpec("search", text, depth=depth, ms=ms or None, path=None if model in SHIPPED_MODELS else model)
 
 
 def _search(args: str, seed: int) -> Player:
