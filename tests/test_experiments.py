@@ -15,7 +15,7 @@ from kingme.envs.deepsea import DeepSea
 from kingme.envs.gridworld import ShapedGrid
 from kingme.experiments import commands
 from kingme.experiments.registry import experiments
-from kingme.experiments.stats import mean_ci, t_quantile, welch_diff
+from kingme.stats import mean_ci, t_quantile, welch_diff
 
 
 def play(env: DeepSea, right: bool) -> tuple[float, bool]:

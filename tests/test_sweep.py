@@ -12,7 +12,7 @@ import pytest
 
 from kingme.cli import main as cli
 from kingme.common import UserError
-from kingme.experiments.stats import mean_ci
+from kingme.stats import mean_ci
 from kingme.sweep import parse_grid, settings, sweep_arms
 
 TINY = ["--total-steps", "256", "--num-steps", "32", "--update-epochs", "2"]
