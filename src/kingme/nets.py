@@ -42,6 +42,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from kingme.ppo.core import categorical_value
+
 Activation = Literal["tanh", "relu"]
 Trunk = Literal["separate", "shared"]
 NetKind = Literal["mlp", "conv"]
@@ -160,8 +162,7 @@ class MLPActorCritic(ActorCritic):
         """The critic's raw output (B, 1) or (B, K) as the value (B,)."""
         if self.value_support is None:
             return out.squeeze(-1)
-        z = torch.tensor(self.value_support, dtype=out.dtype, device=out.device)
-        return torch.softmax(out, dim=-1) @ z
+        return categorical_value(out, self.value_support)
 
     def forward_categorical(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.value_support is None:

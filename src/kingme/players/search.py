@@ -76,6 +76,7 @@ from kingme.nets import ActorCritic, MLPActorCritic
 from kingme.players.alphabeta import evaluate
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
 from kingme.players.registry import PolicySpec, parse_search_args
+from kingme.ppo.core import categorical_value
 
 __all__ = [
     "HAND_SCALE",
@@ -323,9 +324,9 @@ def network_heads(agent: ActorCritic) -> tuple[Head, Head]:
         support = agent.value_support
         if v is not None and support is None:
             value = lambda x: v(x).squeeze(-1)  # noqa: E731
-        elif v is not None:  # a win / draw / loss critic: V = Σ_i p_i z_i
-            z = torch.tensor(support, dtype=torch.float32)
-            value = lambda x: torch.softmax(v(x), dim=-1) @ z  # noqa: E731
+        elif v is not None and support is not None:  # a win / draw / loss critic: V = Σ_i p_i z_i
+            points = support
+            value = lambda x: categorical_value(v(x), points)  # noqa: E731
         if pi is not None:
             logits = pi
     return value, logits
