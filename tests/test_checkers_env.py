@@ -19,6 +19,7 @@ from kingme.envs.bridge import (
     after_actions,
     decode_action,
     encode_action,
+    legal_path,
     legal_paths,
     move_to_actions,
     observe_board,
@@ -145,6 +146,10 @@ def _check_round_trip(board: Board) -> int:
     assert np.array_equal(env.obs[0], obs) and np.array_equal(env.mask[0], mask)
     assert env.position(0) == Position.from_board(board)
     assert legal_paths(Position.from_board(board)) == [m.path for m in board.legal_moves()]
+    args = (board.black, board.white, board.kings, int(board.turn))
+    assert [legal_path(*args, i) for i in range(len(board.legal_moves()))] == [m.path for m in board.legal_moves()]
+    with pytest.raises(ValueError, match="legal moves"):
+        legal_path(*args, len(board.legal_moves()))
     multi = 0
     for m in board.legal_moves():
         actions = move_to_actions(m, board.turn)

@@ -132,3 +132,27 @@ def test_string_list_fields_are_refused_in_one_line() -> None:
 
     with pytest.raises(UserError, match="tuple of player specs"):
         SelfPlayConfig(bots="random").validate()  # type: ignore[arg-type]
+
+
+def test_torch_threads_default_to_one_per_usable_core_and_a_run_uses_them() -> None:
+    import os
+
+    import torch
+
+    from kingme.common import usable_cores
+    from kingme.selfplay.train import SelfPlayConfig, train_checkers
+
+    assert usable_cores() == len(os.sched_getaffinity(0))
+    assert SelfPlayConfig().threads == usable_cores()
+    assert SelfPlayConfig(torch_threads=1).threads == 1
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        cfg = SelfPlayConfig(
+            num_envs=8, num_steps=8, hidden_sizes=(16,), total_steps=64, minutes=0, eval_games=2,
+            eval_ladder=("random",), eval_every_minutes=0, tensorboard=False, checkpoint_every=0,
+        )  # fmt: skip
+        train_checkers(cfg, None, quiet=True)
+        assert torch.get_num_threads() == usable_cores()
+    finally:
+        torch.set_num_threads(before)

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from kingme.checkers.core import MAX_MOVES, U64, VALID, crown_row, is_forward, jumpers, popcount, shift
+from kingme.common import UserError
 from kingme.config import Parser
 
 _ZERO, _ONE = U64(0), U64(1)
@@ -250,10 +251,13 @@ def main(argv: list[str]) -> int:
         from kingme.ppo.suite import main as ppo_suite_main
 
         return ppo_suite_main(argv[1:])
-    p = Parser(prog="kingme bench", description="Speed benchmarks (single core).")
+    p = Parser(prog="kingme bench", description="Speed benchmarks (engine, search: one core; train: its own threads).")
     p.add_argument("what", choices=["engine", "train", "search"], help="which benchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test, not a measurement)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="train: torch threads (0 = training's default, one per usable core)"
+    )
     a = p.parse_args(argv)
     if a.what == "engine":
         res = bench_engine(9, 20_000, 256, 50) if a.quick else bench_engine()
@@ -264,7 +268,9 @@ def main(argv: list[str]) -> int:
     else:
         from kingme.selfplay.bench import bench_train
 
-        res = bench_train(quick=a.quick)
+        if a.threads < 0:
+            raise UserError(f"--threads must be >= 0, got {a.threads}")
+        res = bench_train(quick=a.quick, threads=a.threads)
     if a.json:
         print(json.dumps(res))
     else:

@@ -12,7 +12,8 @@ through this module:
   must continue a multi-jump, the draw clock); `Position.from_board`, `.fen()`, `.board()`,
   `.observe()`; `after_actions(board, move, k)`: the position after the first k actions of a move
   (what a network sees at each decision point of a multi-jump); `legal_paths(position)`: the
-  legal moves' square paths in the engine's order, without building a `Board`.
+  legal moves' square paths in the engine's order, without building a `Board`; `legal_path(...,
+  index)`: just the one a search picked.
 - `position_from_observation(obs)`: the pieces back from an observation (the side it was seen
   from must be given: the observation is in that side's frame).
 
@@ -47,6 +48,7 @@ __all__ = [
     "after_actions",
     "decode_action",
     "encode_action",
+    "legal_path",
     "legal_paths",
     "move_to_actions",
     "observe_board",
@@ -165,6 +167,17 @@ def legal_paths(pos: Position) -> list[tuple[int, ...]]:
     P, O = (pos.black, pos.white) if pos.side == Color.BLACK else (pos.white, pos.black)
     n = core.generate(np.uint64(P), np.uint64(O), np.uint64(pos.kings), int(pos.side), _CHILDREN, _PATHS, _PLENS)
     return [tuple(int(core.BIT_SQUARES[b]) for b in _PATHS[i, : _PLENS[i]]) for i in range(n)]
+
+
+def legal_path(black: int, white: int, kings: int, side: int, index: int) -> tuple[int, ...]:
+    """The square path of legal move ``index`` (the engine's order, as in `legal_paths`) of the
+    position (black, white, kings bitboards, side to move), not mid-jump: the one path a search's
+    result names, without converting the others (a search bot's move inside the step)."""
+    P, O = (black, white) if side == Color.BLACK else (white, black)
+    n = core.generate(np.uint64(P), np.uint64(O), np.uint64(kings), int(side), _CHILDREN, _PATHS, _PLENS)
+    if not 0 <= index < n:
+        raise ValueError(f"legal_path: move {index} of a position with {n} legal moves")
+    return tuple(int(core.BIT_SQUARES[b]) for b in _PATHS[index, : _PLENS[index]])
 
 
 _CHILDREN = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)  # scratch space for core.generate

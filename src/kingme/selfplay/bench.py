@@ -9,7 +9,8 @@
    evaluation of the whole batch, and the update epochs (forward and backward over minibatches).
    bound SPS = T·N / (T·(t_learner + t_opponent) + t_eval + t_update).
 The ratio loop / bound says how much the environment, the bookkeeping and Python cost on top of
-the network. Everything runs with one torch thread, as training does.
+the network. Both run with the torch threads training uses (one per usable core unless --threads
+says otherwise).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _time(fn: Any, repeats: int) -> float:
 
 
 def network_bound(cfg: SelfPlayConfig) -> dict[str, float]:
-    torch.set_num_threads(max(1, cfg.torch_threads))
+    torch.set_num_threads(cfg.threads)
     net = make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
     opt = make_optimizer(net, cfg, torch.device("cpu"))
     N, T = cfg.num_envs, cfg.num_steps
@@ -77,7 +78,7 @@ def loop_sps(cfg: SelfPlayConfig, updates: int) -> float:
     return (rows[-1]["global_step"] - rows[0]["global_step"]) / dt
 
 
-def bench_train(quick: bool = False) -> dict[str, Any]:
+def bench_train(quick: bool = False, threads: int = 0) -> dict[str, Any]:
     updates = 2 if quick else 8
     base = dict(
         minutes=0.0,
@@ -86,6 +87,7 @@ def bench_train(quick: bool = False) -> dict[str, Any]:
         eval_ladder=("random",),
         tensorboard=False,
         checkpoint_every=0,
+        torch_threads=threads,
     )
     if quick:
         base.update(num_envs=16, num_steps=16)
@@ -95,7 +97,7 @@ def bench_train(quick: bool = False) -> dict[str, Any]:
     sps_self = loop_sps(selfplay_cfg, updates)
     sps_default = loop_sps(default_cfg, updates)
     return {
-        "machine": f"{platform.machine()}, 1 torch thread",
+        "machine": f"{platform.machine()}, {selfplay_cfg.threads} torch thread(s)",
         "network": f"{selfplay_cfg.net} {selfplay_cfg.hidden_sizes}",
         "batch": {
             "num_envs": selfplay_cfg.num_envs,

@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from kingme.checkers import Color
 from kingme.common import UserError, atomic_write_json
 from kingme.envs.base import VecStep
-from kingme.envs.bridge import legal_paths, move_to_actions
+from kingme.envs.bridge import legal_path, move_to_actions
 from kingme.envs.checkers_vec import CheckersVecEnv
 from kingme.nets import ActorCritic
 from kingme.ppo.core import mask_logits
@@ -278,12 +278,9 @@ class BotMover:
             legal = np.flatnonzero(env.mask[i])
             return int(legal[self.rng.integers(len(legal))])
         depth = int(bot.split(":")[1])
-        pos = env.position(i)
-        r = self.searcher.search(pos.black, pos.white, pos.kings, int(pos.side), depth)
-        paths = legal_paths(pos)
-        if not 0 <= r.index < len(paths):
-            raise RuntimeError("search returned no move")
-        actions = move_to_actions(paths[r.index], pos.side)
+        black, white, kings, side = int(env.black[i]), int(env.white[i]), int(env.kings[i]), int(env.side[i])
+        r = self.searcher.search(black, white, kings, side, depth)
+        actions = move_to_actions(legal_path(black, white, kings, side, r.index), side)
         self.queue[i] = actions[1:]
         return actions[0]
 
