@@ -22,7 +22,6 @@ import numpy as np
 from numba import njit
 
 from kingme.checkers.core import MAX_MOVES, U64, VALID, crown_row, is_forward, jumpers, popcount, shift
-from kingme.common import UserError
 from kingme.config import Parser
 
 _ZERO, _ONE = U64(0), U64(1)
@@ -268,8 +267,6 @@ def main(argv: list[str]) -> int:
     else:
         from kingme.selfplay.bench import bench_train
 
-        if a.threads < 0:
-            raise UserError(f"--threads must be >= 0, got {a.threads}")
         res = bench_train(quick=a.quick, threads=a.threads)
     if a.json:
         print(json.dumps(res))

@@ -164,20 +164,29 @@ def legal_paths(pos: Position) -> list[tuple[int, ...]]:
     building a `Board`: for opponents searched inside the environment's step."""
     if pos.jumping >= 0:
         raise ValueError("legal_paths: the position is in the middle of a multi-jump")
-    P, O = (pos.black, pos.white) if pos.side == Color.BLACK else (pos.white, pos.black)
-    n = core.generate(np.uint64(P), np.uint64(O), np.uint64(pos.kings), int(pos.side), _CHILDREN, _PATHS, _PLENS)
-    return [tuple(int(core.BIT_SQUARES[b]) for b in _PATHS[i, : _PLENS[i]]) for i in range(n)]
+    n = _generate(pos.black, pos.white, pos.kings, int(pos.side))
+    return [_path(i) for i in range(n)]
 
 
 def legal_path(black: int, white: int, kings: int, side: int, index: int) -> tuple[int, ...]:
     """The square path of legal move ``index`` (the engine's order, as in `legal_paths`) of the
     position (black, white, kings bitboards, side to move), not mid-jump: the one path a search's
     result names, without converting the others (a search bot's move inside the step)."""
-    P, O = (black, white) if side == Color.BLACK else (white, black)
-    n = core.generate(np.uint64(P), np.uint64(O), np.uint64(kings), int(side), _CHILDREN, _PATHS, _PLENS)
+    n = _generate(black, white, kings, side)
     if not 0 <= index < n:
         raise ValueError(f"legal_path: move {index} of a position with {n} legal moves")
-    return tuple(int(core.BIT_SQUARES[b]) for b in _PATHS[index, : _PLENS[index]])
+    return _path(index)
+
+
+def _generate(black: int, white: int, kings: int, side: int) -> int:
+    """Generate a position's legal moves into the scratch arrays below; returns how many."""
+    P, O = (black, white) if side == Color.BLACK else (white, black)
+    return int(core.generate(np.uint64(P), np.uint64(O), np.uint64(kings), int(side), _CHILDREN, _PATHS, _PLENS))
+
+
+def _path(i: int) -> tuple[int, ...]:
+    """Move i of the last `_generate` as its path of squares."""
+    return tuple(int(core.BIT_SQUARES[b]) for b in _PATHS[i, : _PLENS[i]])
 
 
 _CHILDREN = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)  # scratch space for core.generate

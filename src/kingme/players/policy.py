@@ -67,13 +67,9 @@ __all__ = [
 # The model a spec names (the spec itself is parsed by the registry: `parse_policy_spec`)
 
 
-def resolve_model_path(spec: PolicySpec, default: Path | None = None) -> Path:
-    """The model file (or folder) a spec names; UserError if it does not exist."""
-    if spec.is_default:
-        default = DEFAULT_MODEL if default is None else default
-        if not default.exists():
-            raise UserError(f"policy:default: the shipped model file is missing ({default})")
-        return default
+def resolve_model_path(spec: PolicySpec) -> Path:
+    """The model file (or folder) a spec names; UserError if it does not exist. A shipped model
+    NAME (`SHIPPED_MODELS`) is the package's data file policy_NAME.safetensors."""
     if spec.is_shipped:
         path = DEFAULT_MODEL.with_name(f"policy_{spec.model}.safetensors")
         if not path.exists():

@@ -185,10 +185,6 @@ class PolicySpec:
     temperature: float  # softmax temperature when sampling
 
     @property
-    def is_default(self) -> bool:
-        return self.model == "default"
-
-    @property
     def is_shipped(self) -> bool:
         """A model shipped with the package (no file of the user's is read)."""
         return self.model in SHIPPED_MODELS

@@ -75,8 +75,9 @@ def masked_entropy(log_probs: torch.Tensor, mask: torch.Tensor | None) -> torch.
     they are replaced by 0 before it. The values and gradients are those of exp(log π) · log π.
     """
     if mask is not None:
-        safe = torch.where(mask, log_probs, torch.zeros_like(log_probs))  # exp(0) = 1 is then dropped
-        p_log_p = torch.where(mask, safe.exp() * safe, torch.zeros_like(log_probs))
+        zero = torch.zeros_like(log_probs)
+        safe = torch.where(mask, log_probs, zero)  # exp(0) = 1 is then dropped
+        p_log_p = torch.where(mask, safe.exp() * safe, zero)
     else:
         p_log_p = log_probs.exp() * log_probs
     return -p_log_p.sum(-1)

@@ -93,6 +93,7 @@ def bench_train(quick: bool = False, threads: int = 0) -> dict[str, Any]:
         base.update(num_envs=16, num_steps=16)
     selfplay_cfg = SelfPlayConfig(**base, p_bots=0.0, bots=())  # type: ignore[arg-type]  # no search bots
     default_cfg = SelfPlayConfig(**base)  # type: ignore[arg-type]
+    selfplay_cfg.validate()  # a bad value (e.g. --threads -1) fails here in one line, before any timing
     bound = network_bound(selfplay_cfg)
     sps_self = loop_sps(selfplay_cfg, updates)
     sps_default = loop_sps(default_cfg, updates)
