@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kingme.lm.rl import RLConfig, Rollout, level_rewards, rl_learning_rate, train
+from kingme.lm.rl import RLConfig, Rollout, budget_spent, level_rewards, rl_learning_rate, train
 from kingme.lm.tasks import Problem, make_task
 from kingme.lm.vocab import VOCAB_SIZE
 from kingme.transformer import GPT, TransformerConfig
@@ -24,6 +24,26 @@ def test_warmup_rises_linearly_to_the_learning_rate() -> None:
         [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3]
     )
     assert rl_learning_rate(1, RLConfig(lr=1e-3, warmup=0)) == 1e-3  # no warm-up: the full rate at once
+
+
+def test_cosine_decay_goes_from_lr_to_lr_final_over_the_budget() -> None:
+    cfg = RLConfig(lr=1e-3, warmup=4, lr_decay="cosine", lr_final=0.1, updates=100)
+    assert rl_learning_rate(2, cfg, 0.0) == pytest.approx(5e-4)  # the warm-up comes first
+    # by hand: 1e-3 * (0.1 + 0.9 * (1 + cos(pi * s)) / 2) for s = 0, 0.5, 1
+    assert [rl_learning_rate(10, cfg, s) for s in (0.0, 0.5, 1.0, 2.0)] == pytest.approx([1e-3, 5.5e-4, 1e-4, 1e-4])
+    assert budget_spent(25, 0.0, cfg) == 0.25  # no time limit: the share of --updates
+    timed = RLConfig(updates=100, max_minutes=2.0)
+    assert budget_spent(25, 90.0, timed) == 0.75 and budget_spent(90, 30.0, timed) == 0.9  # whichever is further
+    assert budget_spent(200, 0.0, timed) == 1.0
+
+
+def test_cosine_decay_is_applied_and_logged() -> None:
+    cfg = RLConfig(updates=4, warmup=0, lr=1e-3, lr_decay="cosine", lr_final=0.0, prompts_per_update=2,
+                   group_size=2, eval_every=1000, eval_problems=4, device="cpu")  # fmt: skip
+    rows: list[dict] = []
+    train(cfg, base=_tiny_base(), log=rows.append)  # type: ignore[arg-type]
+    # the rate of update u is set from the budget spent before it, (u - 1) / 4
+    assert [r["charts/learning_rate"] for r in rows] == pytest.approx([1e-3, 8.5355e-4, 5e-4, 1.4645e-4], rel=1e-4)
 
 
 def test_time_limit_stops_early_and_evaluates_the_last_update() -> None:

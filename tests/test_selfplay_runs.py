@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from kingme.cli import main
 from kingme.ppo.checkpoint import list_checkpoints
@@ -156,3 +157,29 @@ def test_torch_threads_default_to_one_per_usable_core_and_a_run_uses_them() -> N
         assert torch.get_num_threads() == usable_cores()
     finally:
         torch.set_num_threads(before)
+
+
+def test_init_model_starts_from_its_weights_and_a_mismatch_is_refused_before_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kingme.players.policy import load_model
+
+    assert _train(tmp_path, "--total-steps", "64", "--run-name", "a") == 0
+    first = tmp_path / "a" / "final_model.safetensors"
+    # a learning rate too small to move a weight: the second run ends where the first one did
+    assert _train(tmp_path, "--total-steps", "64", "--run-name", "b", "--init-model", str(first), "--learning-rate", "1e-12") == 0
+    a, _ = load_model(first)
+    b, _ = load_model(tmp_path / "b" / "final_model.safetensors")
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(wa, wb, atol=1e-8), name
+    fresh = main(["train", "checkers", *TINY, "--runs-dir", str(tmp_path), "--total-steps", "64", "--run-name", "c", "--learning-rate", "1e-12"])
+    assert fresh == 0
+    c, _ = load_model(tmp_path / "c" / "final_model.safetensors")
+    assert not all(torch.equal(wa, wc) for wa, wc in zip(a.state_dict().values(), c.state_dict().values()))
+    capsys.readouterr()
+
+    for bad, says in ((str(first), "is not this run's"), (str(tmp_path / "none"), "not a readable model file")):
+        code = _train(tmp_path, "--total-steps", "64", "--run-name", "d", "--init-model", bad, "--hidden-sizes", "8")
+        err = capsys.readouterr().err
+        assert code == 2 and says in err and err.count("\n") == 1
+        assert not (tmp_path / "d").exists()

@@ -15,6 +15,7 @@ filled in) is what the run folder's config.json holds.
 from __future__ import annotations
 
 import copy
+import math
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -118,6 +119,12 @@ class RLConfig:
     epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
     lr: float = arg(5e-4, "Adam learning rate (after the warm-up).")
     warmup: int = arg(20, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
+    lr_decay: Literal["none", "cosine"] = arg(
+        "none",
+        "After the warm-up: keep lr (none), or lower it along a half cosine to lr_final x lr over the budget "
+        "(the share spent of --updates or of --max-minutes, whichever is further along).",
+    )
+    lr_final: float = arg(0.1, "With --lr-decay cosine: the learning rate at the end of the budget, as a share of lr.")
     max_grad_norm: float | None = arg(1.0, "Clip the global gradient norm to this (none = off).")
 
     # --- evaluation and run ---
@@ -141,6 +148,7 @@ class RLConfig:
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.warmup >= 0, f"--warmup must be >= 0, got {self.warmup}")
+        require(0 <= self.lr_final <= 1, f"--lr-final must be in [0, 1], got {self.lr_final}")
         require(
             self.max_minutes is None or self.max_minutes > 0, f"--max-minutes must be positive, got {self.max_minutes}"
         )
@@ -331,15 +339,29 @@ def rl_update(
     return stats
 
 
-def rl_learning_rate(update: int, cfg: RLConfig) -> float:
-    """The learning rate at update 1, 2, ...: a linear warm-up over `cfg.warmup` updates, then `cfg.lr`.
+def rl_learning_rate(update: int, cfg: RLConfig, spent: float = 0.0) -> float:
+    """The learning rate at update 1, 2, ...: a linear warm-up over `cfg.warmup` updates, then `cfg.lr`,
+    or with `lr_decay = "cosine"` lr · (f + (1 − f) · (1 + cos(π·spent)) / 2), f = `lr_final`, where
+    `spent` in [0, 1] is the share of the budget used.
 
     Adam's first steps move every parameter by about lr whatever the gradient's size (its moment
     estimates start from one noisy policy gradient), which knocks a small model off its base.
     """
-    if cfg.warmup <= 0 or update >= cfg.warmup:
+    if cfg.warmup > 0 and update < cfg.warmup:
+        return cfg.lr * update / cfg.warmup
+    if cfg.lr_decay == "none":
         return cfg.lr
-    return cfg.lr * update / cfg.warmup
+    f = cfg.lr_final
+    return cfg.lr * (f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(max(spent, 0.0), 1.0))))
+
+
+def budget_spent(update: int, seconds: float, cfg: RLConfig) -> float:
+    """The share of the run's budget used after `update` updates and `seconds` of training: of
+    --updates or of --max-minutes, whichever is further along, in [0, 1]."""
+    spent = update / cfg.updates
+    if cfg.max_minutes is not None:
+        spent = max(spent, seconds / (60.0 * cfg.max_minutes))
+    return min(1.0, spent)
 
 
 def load_base(base: str, device: str) -> tuple[GPT, Task]:
@@ -394,7 +416,7 @@ def train(
             sample_s = time.perf_counter() - t_roll
             policy.train()
             for group in opt.param_groups:
-                group["lr"] = rl_learning_rate(update, cfg)
+                group["lr"] = rl_learning_rate(update, cfg, budget_spent(update - 1, time.perf_counter() - t0, cfg))
             stats = rl_update(policy, reference, value_head, opt, roll, cfg)
             n_tokens = int(roll.mask.sum())
             tokens += n_tokens
@@ -405,6 +427,7 @@ def train(
                 **response_stats(roll),
                 **level_rewards(roll, problems),
                 **stats,
+                "charts/learning_rate": opt.param_groups[0]["lr"],
                 "charts/sample_tokens_per_s": n_tokens / max(sample_s, 1e-9),
                 "charts/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
             }

@@ -2,6 +2,7 @@
 
     kingme train checkers --minutes 30 --run-name sp       # runs/sp
     kingme train checkers --resume sp --minutes 60         # continue runs/sp up to 60 minutes in all
+    kingme train checkers --init-model policy:default --hidden-sizes 256,256 --anneal-lr   # fine-tune
 
 `--resume` continues from the run's last checkpoint with its saved config; only the budget
 (--minutes, --total-steps), --device and --torch-threads may change, any other option is refused.
@@ -40,6 +41,7 @@ def train_checkers_main(argv: list[str]) -> int:
     else:
         cfg = config_from_args(SelfPlayConfig, a)
         resolve_device(cfg.device)
+        cfg.initial_weights()  # an unreadable or mismatched --init-model fails here, before the run folder
         run = create_run(a.runs_dir, a.run_name, "checkers")
         resume = False
     train_checkers(cfg, run, resume=resume, quiet=a.quiet)

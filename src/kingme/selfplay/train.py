@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kingme.arena.ladder import TRAINING_RUNGS, check_rungs
-from kingme.common import atomic_write_text, json_safe, usable_cores
+from kingme.common import UserError, atomic_write_text, json_safe, usable_cores
 from kingme.config import arg, require
 from kingme.nets import ActorCritic, make_network
 from kingme.players.policy import PolicyPlayer, save_model
@@ -116,6 +116,12 @@ class SelfPlayConfig(PPOConfig):
     eval_every_minutes: float = arg(2.0, "Evaluate against the ladder every this many minutes (0 = only at the end).")
     eval_games: int = arg(64, "Games per ladder opponent at each evaluation (even; colours swapped).")
     eval_ladder: tuple[str, ...] = arg(TRAINING_RUNGS, "Ladder rungs the evaluation plays (a subset of the ladder).")
+    init_model: str = arg(
+        "",
+        "Start the learner from this model's weights instead of at random: a model file, checkpoint or "
+        "run folder, or policy:NAME for a shipped model (its network must be the one --net, "
+        "--hidden-sizes and --value-head describe; the optimiser and the pool start fresh).",
+    )
     rollout_workers: int = arg(
         0, "Ray actors that collect the rollouts, num-envs / N games each (0 = here; needs pip install 'kingme[ray]')."
     )
@@ -166,6 +172,30 @@ class SelfPlayConfig(PPOConfig):
             from kingme.scale import require_ray
 
             require_ray()  # a missing Ray fails here, before a run folder is made
+
+    def initial_weights(self) -> dict[str, torch.Tensor] | None:
+        """The weights `init_model` names (None when empty); UserError if it cannot be read or its
+        network is not this config's."""
+        if not self.init_model:
+            return None
+        from kingme.players.policy import load_model, resolve_model_path
+        from kingme.players.registry import parse_policy_spec
+
+        text = self.init_model
+        path = resolve_model_path(parse_policy_spec(text[len("policy:") :])) if text.startswith("policy:") else text
+        agent, net = load_model(path)
+        size = "hidden" if self.net == "mlp" else "channels"
+        keys = ("kind", size, "value_head", "draw_value")
+        mine = {k: self.net_description[k] for k in keys}
+        theirs = {
+            "kind": net.get("kind"),
+            size: [int(h) for h in net.get("hidden") or ()] if size == "hidden" else int(net.get("channels", 64)),
+            "value_head": net.get("value_head", "scalar"),
+            "draw_value": float(net.get("draw_value", 0.0)),
+        }
+        if theirs != mine:
+            raise UserError(f"--init-model {text}: its network {theirs} is not this run's {mine}")
+        return agent.state_dict()
 
     @property
     def threads(self) -> int:
@@ -368,8 +398,12 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     if resume and run_dir is not None:
         pool.load(run_dir / "checkpoints")
 
+    init = None if resume else cfg.initial_weights()  # a resumed run has its own weights
+
     def make_agent(obs_shape: tuple[int, ...], num_actions: int, _: PPOConfig) -> ActorCritic:
         agent = make_net()
+        if init is not None:
+            agent.load_state_dict(init)
         pool.learner = agent
         return agent
 
