@@ -167,12 +167,13 @@ def test_init_model_starts_from_its_weights_and_a_mismatch_is_refused_before_a_f
     assert _train(tmp_path, "--total-steps", "64", "--run-name", "a") == 0
     first = tmp_path / "a" / "final_model.safetensors"
     # a learning rate too small to move a weight: the second run ends where the first one did
-    assert _train(tmp_path, "--total-steps", "64", "--run-name", "b", "--init-model", str(first), "--learning-rate", "1e-12") == 0
+    init = ("--init-model", str(first), "--learning-rate", "1e-12")
+    assert _train(tmp_path, "--total-steps", "64", "--run-name", "b", *init) == 0
     a, _ = load_model(first)
     b, _ = load_model(tmp_path / "b" / "final_model.safetensors")
     for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(wa, wb, atol=1e-8), name
-    fresh = main(["train", "checkers", *TINY, "--runs-dir", str(tmp_path), "--total-steps", "64", "--run-name", "c", "--learning-rate", "1e-12"])
+    fresh = _train(tmp_path, "--total-steps", "64", "--run-name", "c", "--learning-rate", "1e-12")
     assert fresh == 0
     c, _ = load_model(tmp_path / "c" / "final_model.safetensors")
     assert not all(torch.equal(wa, wc) for wa, wc in zip(a.state_dict().values(), c.state_dict().values()))

@@ -94,6 +94,13 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def cosine_decay(lr: float, progress: float, final: float = 0.1) -> float:
+    """lr · (final + (1 − final) · (1 + cos(π·p)) / 2) with p = `progress` clamped to [0, 1]: a half
+    cosine from lr at p = 0 to final · lr at p = 1 (the learning-rate decay of every schedule here)."""
+    p = min(max(progress, 0.0), 1.0)
+    return lr * (final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
 def usable_cores() -> int:
     """The CPU cores this process may run on (its affinity mask, e.g. under `taskset`)."""
     try:

@@ -6,13 +6,13 @@ behaviour cloning) or of the return-to-go class -R_t (return prediction), averag
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from kingme.common import cosine_decay
 from kingme.dt.data import Batch
 from kingme.dt.model import GPTConfig, TrajectoryGPT
 
@@ -31,7 +31,7 @@ def lr_at(step: int, s: TrainSettings) -> float:
     if step < s.warmup:
         return s.lr * (step + 1) / s.warmup
     frac = (step - s.warmup) / max(1, s.steps - s.warmup)
-    return s.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+    return cosine_decay(s.lr, frac)
 
 
 def targets_for(config: GPTConfig, batch: Batch) -> torch.Tensor:

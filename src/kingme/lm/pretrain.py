@@ -13,7 +13,6 @@ shape and the task, so `load_checkpoint` needs nothing else (no pickle).
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.common import UserError, resolve_device, seed_everything
+from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.tasks import Problem, Task, TaskName, make_task, sample_problems, test_set
@@ -143,7 +142,7 @@ def learning_rate(step: int, cfg: PretrainConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))))
+    return cosine_decay(cfg.lr, progress)
 
 
 def task_spec(task: Task) -> dict[str, Any]:

@@ -15,7 +15,6 @@ filled in) is what the run folder's config.json holds.
 from __future__ import annotations
 
 import copy
-import math
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any, Literal
 import torch
 import torch.nn as nn
 
-from kingme.common import UserError, resolve_device, seed_everything
+from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.algos import (
     LossNorm,
@@ -351,8 +350,7 @@ def rl_learning_rate(update: int, cfg: RLConfig, spent: float = 0.0) -> float:
         return cfg.lr * update / cfg.warmup
     if cfg.lr_decay == "none":
         return cfg.lr
-    f = cfg.lr_final
-    return cfg.lr * (f + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(max(spent, 0.0), 1.0))))
+    return cosine_decay(cfg.lr, spent, cfg.lr_final)
 
 
 def budget_spent(update: int, seconds: float, cfg: RLConfig) -> float:
