@@ -192,9 +192,13 @@ def test_masked_ppo_never_samples_an_illegal_action() -> None:
 @pytest.mark.learning
 def test_masked_ppo_learns_the_best_legal_action() -> None:
     env = MaskedBandit(8)
+    # Minibatches of 32 (4 of the batch of 128): with the default 8 (16 samples each) this toy's
+    # policy dips at update 40 (P(best) 0.90, where 30 updates give 0.998 and 45 give 0.999; measured), and
+    # this test is about the mask, not that setting.
     cfg = PPOConfig(
-        env="toy", num_envs=8, num_steps=16, total_steps=8 * 16 * 40, device="cpu", gamma=0.0, tensorboard=False
-    )
+        env="toy", num_envs=8, num_steps=16, total_steps=8 * 16 * 40, device="cpu", gamma=0.0, tensorboard=False,
+        num_minibatches=4,
+    )  # fmt: skip
     result = train(cfg, env)
     assert env.illegal == 0
     # Greedy choice over fresh random masks: the legal action with the lowest index.

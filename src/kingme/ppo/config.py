@@ -76,7 +76,7 @@ class PPOConfig:
 
     # --- update ---
     update_epochs: int = arg(10, "Passes over the batch per update (K).")
-    num_minibatches: int = arg(4, "Shuffled minibatches per epoch; must divide the batch T·N.")
+    num_minibatches: int = arg(8, "Shuffled minibatches per epoch; must divide the batch T·N.")
     learning_rate: float = arg(1e-3, "Adam learning rate (the start value when annealed).")
     anneal_lr: bool = arg(
         False, "Anneal the learning rate linearly to 0, over anneal-steps (or the whole budget when that is 0)."

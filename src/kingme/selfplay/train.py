@@ -71,8 +71,14 @@ class SelfPlayConfig(PPOConfig):
     gae_lambda: float = arg(0.95, "GAE λ.")
     update_epochs: int = arg(4, "Passes over the batch per update (K).")
     num_minibatches: int = arg(4, "Shuffled minibatches per epoch.")
-    learning_rate: float = arg(5e-4, "Adam learning rate.")
-    anneal_lr: bool = arg(False, "Anneal the learning rate linearly to 0 over total_steps.")
+    learning_rate: float = arg(
+        1e-3, "Adam learning rate (the start value when annealed; the shipped model trained at 5e-4, constant)."
+    )
+    anneal_lr: bool = arg(
+        True,
+        "Anneal the learning rate linearly to 0 over the budget (--minutes, or --total-steps when further "
+        "along); --no-anneal-lr keeps it constant.",
+    )
     ent_coef: float = arg(0.01, "Entropy coefficient c_e at the start.")
     ent_coef_final: float = arg(0.003, "Entropy coefficient at the end of the schedule.")
     ent_schedule: Literal["constant", "linear", "exponential"] = arg(
