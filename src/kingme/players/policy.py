@@ -6,7 +6,8 @@ Spec grammar (options come after the model, in any order):
 - ``policy:PATH:sample``     a move sampled from the policy (temperature 1);
 - ``policy:PATH:T``          a move sampled at temperature T > 0 (``:sample:T`` says the same);
 - ``policy:default``         the model shipped with the package (`DEFAULT_MODEL`, see its model
-                             card in docs/selfplay.md); ``policy:v1`` the one shipped before it.
+                             card in docs/selfplay.md); ``policy:v2`` and ``policy:v1`` the ones shipped
+                             before it.
 
 Scoring complete moves. A complete move may take several network actions (one per single jump).
 The player scores every legal complete move by the product of the policy's probabilities of its

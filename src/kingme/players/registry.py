@@ -171,9 +171,9 @@ def _mix(args: str, seed: int) -> Player:
 POLICY_USAGE = "policy:NAME_OR_PATH[:sample][:T]"
 
 
-# Models shipped with the package, by name: `default` (the current one) and `v1` (the one before,
-# kept so that the figures measured with it can be reproduced).
-SHIPPED_MODELS = ("default", "v1")
+# Models shipped with the package, by name: `default` (the current one), `v2` (the one before it)
+# and `v1` (the one before that), kept so that the figures measured with them can be reproduced.
+SHIPPED_MODELS = ("default", "v2", "v1")
 
 
 @dataclass(frozen=True)
