@@ -355,11 +355,12 @@ def rl_learning_rate(update: int, cfg: RLConfig, spent: float = 0.0) -> float:
 
 def budget_spent(update: int, seconds: float, cfg: RLConfig) -> float:
     """The share of the run's budget used after `update` updates and `seconds` of training: of
-    --updates or of --max-minutes, whichever is further along, in [0, 1]."""
-    spent = update / cfg.updates
-    if cfg.max_minutes is not None:
-        spent = max(spent, seconds / (60.0 * cfg.max_minutes))
-    return min(1.0, spent)
+    --updates or of --max-minutes, whichever is further along, in [0, 1] (PPO's `Budget`, with
+    updates for steps)."""
+    from kingme.ppo.train import Budget
+
+    seconds_budget = 60.0 * cfg.max_minutes if cfg.max_minutes is not None else None
+    return Budget(cfg.updates, seconds_budget).fraction(update, seconds)
 
 
 def load_base(base: str, device: str) -> tuple[GPT, Task]:
