@@ -1,5 +1,5 @@
-"""Speed of the `search:` player (alpha-beta with the critic at batched leaves): time per move,
-depth reached and leaf evaluations per second, on real game positions, one core.
+"""Speed of the `search:` players: time per move, depth reached and leaf evaluations per second, on
+real game positions, one core.
 
     .venv/bin/python benchmarks/search_player_speed.py                      # depths 2,4,6 and 20 ms
     .venv/bin/python benchmarks/search_player_speed.py --specs search:default:6,alphabeta:8:20 --json
@@ -9,7 +9,9 @@ choice in GAMES games of alphabeta:4 against itself from ACF openings). Each spe
 `load_player` and asked for a move in every position (after one warm-up move, so numba's
 compilation is not timed). For `search:` specs it also reports the leaves (quiet positions through
 the critic), the network's positions and forward passes (leaves plus the policy's orderings), and
-the mean batch; for `alphabeta:` specs the nodes; for both the mean depth reached.
+the mean batch; for `alphabeta:` specs and the compiled search with an evaluation network
+(`search:default`, `search:EVAL_FILE`) the nodes and (for the latter) the evaluations (quiet
+leaves scored by the network) per second; for all the mean depth reached.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def bench_spec(spec: str, positions: list[tuple[int, int, int, int]]) -> dict[st
         "mean_depth": round(statistics.fmean(depths), 2) if depths else None,
         "nodes": nodes,
     }
-    if spec.startswith("search:"):
+    if getattr(player, "net", None) is not None:  # the compiled search with an evaluation network
+        row |= {"evals_per_s": round(evals / total), "nodes_per_s": round(nodes / total)}
+    elif spec.startswith("search:"):
         row |= {
             "leaves": leaves,
             "leaves_per_s": round(leaves / total),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -18,7 +19,10 @@ from kingme.players.alphabeta import MATE, MAX_PLY, Searcher, evaluate
 # independently of the compiled search: recursion, fresh buffers, no pruning, no ordering.
 
 
-def minimax(P: int, O: int, K: int, side: int, depth: int, ply: int = 0) -> int:
+def minimax(
+    P: int, O: int, K: int, side: int, depth: int, ply: int = 0, leaf: Callable[[int, int, int, int], int] | None = None
+) -> int:
+    """The value to ``depth``; ``leaf(P, O, K, side)`` scores quiet leaves (default `evaluate`)."""
     children = np.empty((core.MAX_MOVES, 3), dtype=np.uint64)
     paths = np.empty((core.MAX_MOVES, core.MAX_PATH), dtype=np.int64)
     plens = np.empty(core.MAX_MOVES, dtype=np.int64)
@@ -28,9 +32,9 @@ def minimax(P: int, O: int, K: int, side: int, depth: int, ply: int = 0) -> int:
         return -(MATE - ply)
     capture = core.jumpers(u(P), u(O), u(K), side) != 0
     if (depth <= 0 and not capture) or ply >= MAX_PLY:
-        return int(evaluate(u(P), u(O), u(K), side))
+        return int(evaluate(u(P), u(O), u(K), side)) if leaf is None else leaf(P, O, K, side)
     rows = [(int(c[0]), int(c[1]), int(c[2])) for c in children[:n]]
-    return max(-minimax(o, p, k, 1 - side, depth - 1, ply + 1) for p, o, k in rows)
+    return max(-minimax(o, p, k, 1 - side, depth - 1, ply + 1, leaf) for p, o, k in rows)
 
 
 def pov(board: Board) -> tuple[int, int, int, int]:

@@ -13,10 +13,12 @@ from kingme.arena.commands import arena_main, ladder_main
 from kingme.arena.ladder import (
     ANCHOR,
     BRIDGES,
+    DEEP_RUNGS,
     LADDER,
     LADDER_MAX_PLIES,
     RUNG_RATINGS,
     LadderResult,
+    check_rungs,
     measurement_pairs,
     run_ladder,
 )
@@ -376,9 +378,11 @@ def test_ladder_constants() -> None:
         "alphabeta:6",
         "alphabeta:8",
     )
-    assert set(RUNG_RATINGS) == set(LADDER) and RUNG_RATINGS[ANCHOR] == 1500.0
-    ratings = [RUNG_RATINGS[r] for r in LADDER]
+    assert DEEP_RUNGS == ("alphabeta:10",)  # rated on only when asked: --rungs ...,alphabeta:10
+    assert set(RUNG_RATINGS) == set(LADDER + DEEP_RUNGS) and RUNG_RATINGS[ANCHOR] == 1500.0
+    ratings = [RUNG_RATINGS[r] for r in LADDER + DEEP_RUNGS]
     assert ratings == sorted(ratings) and len(set(ratings)) == len(ratings)
+    assert check_rungs(["alphabeta:8", "alphabeta:10"]) == ("alphabeta:8", "alphabeta:10")
 
 
 def test_alphabeta_player_is_deterministic_given_its_seed() -> None:

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-from kingme.lm.rl import ALGO_PRESETS, RLConfig, Rollout, ValueHead, clip_share, forward_responses, rl_update
+from kingme.common import UserError
+from kingme.lm.rl import (
+    ALGO_PRESETS,
+    RLConfig,
+    Rollout,
+    ValueHead,
+    clip_share,
+    concat_rollouts,
+    dynamic_sampling,
+    forward_responses,
+    rl_update,
+    select_groups,
+    signal_groups,
+)
 from kingme.lm.sampling import token_logprobs
-from kingme.lm.vocab import EOS_ID, VOCAB_SIZE
+from kingme.lm.tasks import Problem
+from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE
 from kingme.transformer import GPT, TransformerConfig
 
 P, G, PW, N = 3, 4, 5, 4
@@ -125,3 +140,90 @@ def test_measure_kl_logs_the_kl_without_a_kl_term() -> None:
     rows.clear()
     train(RLConfig(eval_problems=8, device="cpu", **rl), base=base, log=rows.append)  # type: ignore[arg-type]
     assert all(r["losses/kl_ref"] == 0.0 for r in rows)  # no reference without it
+
+
+def _groups(tag: str, rewards: list[list[float]], n: int) -> tuple[Rollout, list[Problem]]:
+    """A rollout of len(rewards) groups of G, responses n wide, each row's text naming its group and
+    sample ("a0.1"), and its problems (the prompt names the group)."""
+    rows = [f"{tag}{k}.{j}" for k in range(len(rewards)) for j in range(G)]
+    B = len(rows)
+    lengths = torch.arange(B) % n + 1  # (B,) 1..n tokens, EOS included
+    mask = torch.arange(n)[None, :] < lengths[:, None]  # (B, n)
+    responses = torch.where(mask, 2 + torch.arange(B)[:, None] % (VOCAB_SIZE - 2), PAD_ID)  # (B, n)
+    responses[torch.arange(B), lengths - 1] = EOS_ID
+    prompts = torch.full((B, PW), 2 + len(tag))  # (B, PW)
+    roll = Rollout(rows, prompts, responses, mask, rows, torch.tensor(rewards).flatten(), G)
+    return roll, [Problem(f"{tag}{k}", "", 1, 1) for k in range(len(rewards))]
+
+
+MIXED, ALL_RIGHT, ALL_WRONG = [1.0, 0.0, 0.0, 1.0], [1.0] * G, [0.0] * G
+
+
+def test_select_and_concat_groups_keep_order_and_pad_like_generate() -> None:
+    a, _ = _groups("a", [MIXED, ALL_RIGHT, [0.0, 0.0, 0.0, 1.0]], n=2)
+    b, _ = _groups("b", [ALL_WRONG, MIXED], n=4)
+    b.correct = b.rewards > 0.5
+    assert signal_groups(a) == [0, 2] and signal_groups(b) == [1]
+    assert signal_groups(_rollout()) == [0, 1]
+    picked = select_groups(a, [2, 0])  # the order given, each group's G rows together
+    assert picked.prompt_text == [f"a2.{j}" for j in range(G)] + [f"a0.{j}" for j in range(G)]
+    assert torch.equal(picked.responses, torch.cat([a.responses[2 * G :], a.responses[:G]]))
+    assert torch.equal(picked.rewards, torch.tensor([0.0, 0.0, 0.0, 1.0] + MIXED))
+    assert picked.correct is None and picked.group_size == G
+    both = concat_rollouts([picked, select_groups(b, [1])])
+    assert both.responses.shape == both.mask.shape == (3 * G, 4) and both.prompts.shape == (3 * G, PW)
+    assert both.response_text == picked.response_text + [f"b1.{j}" for j in range(G)]
+    assert torch.equal(both.responses[: 2 * G, :2], picked.responses)  # the narrow rollout, right-padded
+    assert (both.responses[: 2 * G, 2:] == PAD_ID).all() and not both.mask[: 2 * G, 2:].any()
+    assert torch.equal(both.mask[: 2 * G, :2], picked.mask)
+    assert torch.equal(both.responses[2 * G :], b.responses[G:]) and torch.equal(both.mask[2 * G :], b.mask[G:])
+    assert both.rewards.tolist() == picked.rewards.tolist() + MIXED
+    assert both.correct is not None and both.correct.tolist() == [r > 0.5 for r in both.rewards.tolist()]
+    with pytest.raises(ValueError):
+        concat_rollouts([a, dataclasses.replace(b, prompts=b.prompts[:, 1:])])  # prompt widths differ
+
+
+def test_dynamic_sampling_tops_up_to_p_signal_groups() -> None:
+    first, first_problems = _groups("a", [MIXED, ALL_RIGHT, MIXED], n=2)
+    rounds = [_groups("b", [ALL_WRONG, ALL_RIGHT, ALL_WRONG], n=3), _groups("c", [ALL_RIGHT, MIXED, MIXED], n=4)]
+    calls = iter(rounds)
+    roll, problems, used = dynamic_sampling(first, first_problems, 3, 4, lambda: next(calls))
+    assert used == 2  # a gives 2 groups, b none, c the third (its second one is cut)
+    assert [p.prompt for p in problems] == ["a0", "a2", "c1"]
+    assert [t.split(".")[0] for t in roll.prompt_text[::G]] == ["a0", "a2", "c1"]  # problems aligned with groups
+    assert roll.responses.shape == (3 * G, 4) and signal_groups(roll) == [0, 1, 2]
+    # out of rounds: train on what was kept; nothing kept: the first rollout as it was
+    dull = _groups("d", [ALL_WRONG] * 3, n=2)
+    roll, problems, used = dynamic_sampling(first, first_problems, 3, 2, lambda: dull)
+    assert (used, [p.prompt for p in problems], roll.rewards.numel()) == (2, ["a0", "a2"], 2 * G)
+    roll, problems, used = dynamic_sampling(dull[0], dull[1], 3, 2, lambda: dull)
+    assert used == 2 and roll is dull[0] and problems is dull[1]
+    # enough signal at once: no extra round, cut to P
+    roll, problems, used = dynamic_sampling(first, first_problems, 1, 4, lambda: next(calls))
+    assert (used, [p.prompt for p in problems], roll.rewards.numel()) == (0, ["a0"], G)
+
+
+def test_refill_rounds_must_be_positive() -> None:
+    with pytest.raises(UserError, match="--refill-rounds"):
+        RLConfig(refill_rounds=0).validate()
+
+
+def test_refill_groups_trains_on_p_signal_groups_reproducibly() -> None:
+    from kingme.lm.pretrain import PretrainConfig, pretrain
+    from kingme.lm.rl import train
+
+    small = {"n_layer": 1, "n_head": 2, "n_embd": 32, "train_size": 200, "eval_problems": 8, "device": "cpu"}
+    base = pretrain(PretrainConfig(task="addition", max_level=1, steps=200, warmup=1, **small))[:2]  # type: ignore[arg-type]
+    rl = {"algo": "dr_grpo", "updates": 4, "prompts_per_update": 4, "group_size": 4, "warmup": 0, "lr": 1e-4}
+    cfg = RLConfig(refill_groups=True, eval_problems=8, device="cpu", **rl)  # type: ignore[arg-type]
+    runs = []
+    for _ in range(2):
+        rows: list[dict[str, float]] = []
+        _, summary = train(cfg, base=base, log=rows.append)
+        runs.append((summary["rewards"], rows))
+    (rewards, rows), (rewards_again, rows_again) = runs
+    assert all(r["charts/kept_groups"] == 4 for r in rows)  # the base is right often enough: P groups every time
+    assert all(r["charts/zero_adv_groups"] == 0.0 for r in rows)  # ... and the batch trained on has only those
+    assert any(r["charts/refill_rounds"] >= 1 for r in rows)  # some updates needed extra rounds
+    assert rewards == rewards_again  # reproducible from the seed
+    assert [r["charts/refill_rounds"] for r in rows] == [r["charts/refill_rounds"] for r in rows_again]

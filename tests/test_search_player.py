@@ -75,8 +75,8 @@ def test_missing_model_is_a_user_error() -> None:
 
 
 def test_load_player_names_it() -> None:
-    p = load_player("search:default:2", seed=3)
-    assert isinstance(p, SearchPlayer) and p.name == "search:default:2"
+    p = load_player("search:policy:default:2", seed=3)  # the full network (search:default: the distilled one)
+    assert isinstance(p, SearchPlayer) and p.name == "search:policy:default:2"
     assert (p.depth, p.time_ms) == (2, 0.0)
     assert p.choose(Board()) in Board().legal_moves()
 
@@ -247,7 +247,7 @@ def test_any_network_kind_searches() -> None:
 def test_the_web_analysis_shows_its_policy_and_critic() -> None:
     from kingme.web.analysis import UNIFORM_SOURCE, analyzer_for
 
-    analyzer = analyzer_for(load_player("search:default:2"))
+    analyzer = analyzer_for(load_player("search:policy:default:2"))
     assert analyzer is not None
     a = analyzer.analyze(Board())
     assert a.source != UNIFORM_SOURCE and a.value is not None

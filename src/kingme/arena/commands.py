@@ -17,6 +17,7 @@ from kingme.arena.elo import format_elo, match_stats
 from kingme.arena.ladder import (
     ANCHOR,
     ANCHOR_RATING,
+    DEEP_RUNGS,
     LADDER,
     LADDER_MAX_PLIES,
     LadderResult,
@@ -195,7 +196,8 @@ def ladder_main(argv: list[str]) -> int:
         description="Play PLAYER against the ladder of bots and estimate its Elo "
         f"(anchor {ANCHOR} = {ANCHOR_RATING:.0f}; every game capped at {LADDER_MAX_PLIES} plies); "
         "--measure measures the ladder itself.",
-        epilog=f"players: {', '.join(player_kinds())}; rungs: {', '.join(LADDER)}",
+        epilog=f"players: {', '.join(player_kinds())}; rungs: {', '.join(LADDER)} (default), "
+        f"{', '.join(DEEP_RUNGS)} (with --rungs)",
     )
     parser.add_argument("player", metavar="PLAYER", nargs="?", help="player spec, e.g. policy:default")
     add_config_args(parser, LadderConfig)

@@ -1,13 +1,15 @@
 """The ladder: fixed search bots with measured ratings, and the one way to rate a player on it.
 
-`LADDER` holds the rungs, weakest first; `RUNG_RATINGS` their ratings on a scale anchored at
+`LADDER` holds the rungs, weakest first; `DEEP_RUNGS` the ones above them that a player may be
+rated on but is not by default (they are slow); `RUNG_RATINGS` their ratings on a scale anchored at
 `ANCHOR` (``alphabeta:4``) = `ANCHOR_RATING` (1500). The ratings are constants measured once with::
 
     kingme ladder --measure --games 312 --seed 0
 
 (`measure_ladder`: each rung against its neighbours, plus a chain of `BRIDGES` between ``greedy``
 and ``alphabeta:2``, whose direct gap is too wide to measure; all results fitted jointly with the
-anchor fixed); docs/arena.md records that run.
+anchor fixed); docs/arena.md records that run. A deep rung was measured later against the fixed
+rungs below it (`kingme ladder alphabeta:10 --rungs alphabeta:8 --games 200`).
 
 `run_ladder(player, games)` plays a player (a spec, or a player object such as a network being
 trained) against every rung from the ACF openings, colours swapped, and fits its rating by maximum
@@ -50,7 +52,13 @@ TRAINING_RUNGS: tuple[str, ...] = LADDER[:4]
 BRIDGES: tuple[str, ...] = ("mix:0.5:alphabeta:2", "mix:0.25:alphabeta:2", "mix:0.1:alphabeta:2")
 LADDER_MAX_PLIES = MAX_PLIES  # the ply cap of every ladder game (the ratings were measured with it)
 
-# Measured with `kingme ladder --measure --games 312 --seed 0` (see docs/arena.md).
+# Above the top: rungs a player may be rated on (`--rungs ...,alphabeta:10`) but not played by
+# default (alphabeta:10 takes about 90 ms a move here, 16 times alphabeta:8), measured against the
+# fixed rungs below them: `kingme ladder alphabeta:10 --rungs alphabeta:8 --games 200` (docs/arena.md).
+DEEP_RUNGS: tuple[str, ...] = ("alphabeta:10",)
+
+# Measured with `kingme ladder --measure --games 312 --seed 0` (see docs/arena.md); the deep rungs
+# as above.
 RUNG_RATINGS: dict[str, float] = {
     "random": 209.4,
     "greedy": 238.4,
@@ -58,6 +66,7 @@ RUNG_RATINGS: dict[str, float] = {
     "alphabeta:4": ANCHOR_RATING,
     "alphabeta:6": 1745.7,
     "alphabeta:8": 1910.8,
+    "alphabeta:10": 2088.0,
 }
 
 
@@ -65,10 +74,10 @@ def check_rungs(rungs: Sequence[str]) -> tuple[str, ...]:
     """The rungs as a tuple; UserError (one line) if empty, repeated or not on the ladder."""
     out = tuple(r.strip() for r in rungs if r.strip())
     if not out:
-        raise UserError(f"no rungs given: expected some of {', '.join(LADDER)}")
+        raise UserError(f"no rungs given: expected some of {', '.join(LADDER + DEEP_RUNGS)}")
     for r in out:
         if r not in RUNG_RATINGS:
-            raise UserError(f"unknown rung {r!r}: expected some of {', '.join(LADDER)}")
+            raise UserError(f"unknown rung {r!r}: expected some of {', '.join(LADDER + DEEP_RUNGS)}")
     if len(set(out)) != len(out):
         raise UserError(f"a rung is given twice in {','.join(out)}")
     return out

@@ -383,7 +383,7 @@ EXPERIMENT = Experiment(
 Every search player is `NetSearch` (src/kingme/players/search.py): (a) `hand` scores the quiet leaves
 with alphabeta's hand-written evaluation as tanh(points / 300), moves in generation order after the
 previous iteration's best; (b) `value` scores them with the shipped model's critic, same ordering;
-(c) `value+policy` adds the policy's ordering (it is `search:default`). At a fixed depth (b) and (c)
+(c) `value+policy` adds the policy's ordering (it is `search:policy:MODEL`). At a fixed depth (b) and (c)
 play the same moves (ordering changes only the cost), so (c) meets (a) only at equal time,
 {EQUAL_MS} ms a move for both sides (`X::{EQUAL_MS}`: iterative deepening until the clock). `policy` is
 the raw `policy:default` (no search); it meets (a) and (c) at depths 1-4, and the depth where its

@@ -1,7 +1,8 @@
 """RL on the language model: one rollout loop, one update, every algorithm of `kingme.lm.algos`.
 
 Each update has three phases, as in PPO:
-1. rollout, θ_old frozen: P prompts from the train split, G samples each, the verifier's rewards;
+1. rollout, θ_old frozen: P prompts from the train split, G samples each, the verifier's rewards
+   (with `refill_groups`, DAPO's dynamic sampling: more rollouts until P groups carry a signal);
 2. advantages: per response from the group (GRPO, Dr. GRPO, RLOO, REINFORCE) or per token by GAE
    over the KL-shaped reward (PPO), with logp_old, the reference's logp and the values computed once;
 3. K epochs over the rollout: the clipped surrogate (or the plain policy gradient), the k3 KL to the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +43,7 @@ from kingme.lm.algos import (
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, token_logprobs
 from kingme.lm.tasks import Problem, RewardName, Task, reward_fn, sample_problems, test_set
+from kingme.lm.vocab import PAD_ID
 from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
 from kingme.progress import progress_bar
 from kingme.transformer import GPT
@@ -109,6 +112,12 @@ class RLConfig:
         False, "Keep the reference model to log the KL to it even when β = 0 (one more forward pass per update)."
     )
     drop_equal_groups: bool = arg(False, "Leave out of the loss the groups whose rewards are all equal (DAPO).")
+    refill_groups: bool = arg(
+        False,
+        "Dynamic sampling (DAPO): after a rollout, sample more prompts and keep only groups whose rewards are not "
+        "all equal, until the batch holds P such groups or the rounds run out.",
+    )
+    refill_rounds: int = arg(4, "With --refill-groups: the most extra sampling rounds per update.")
     gamma: float = arg(1.0, "PPO: discount over tokens.")
     gae_lambda: float = arg(0.95, "PPO: GAE λ over tokens.")
     vf_coef: float = arg(0.5, "PPO: weight of the value loss.")
@@ -140,6 +149,7 @@ class RLConfig:
             self.group_size >= 2, f"--group-size must be at least 2 (a group needs a baseline), got {self.group_size}"
         )
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        require(self.refill_rounds >= 1, f"--refill-rounds must be at least 1, got {self.refill_rounds}")
         require(self.temperature > 0, f"--temperature must be positive for RL rollouts, got {self.temperature}")
         require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
         require(self.clip_low > 0, f"--clip-low must be positive, got {self.clip_low}")
@@ -199,6 +209,86 @@ def collect_rollout(
     pay = reward_fn(task, reward)
     rewards = correct.float() if reward == "exact" else torch.tensor([pay(p, r) for p, r in pairs], device=device)
     return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G, correct)
+
+
+def signal_groups(roll: Rollout) -> list[int]:
+    """The indices, in order, of the rollout's groups whose rewards are not all equal (those with a learning signal)."""
+    G = roll.group_size
+    equal = equal_reward_groups(roll.rewards.view(-1, G))  # (B,) -> (P, G) -> (P,)
+    return [int(i) for i in torch.nonzero(~equal).flatten()]
+
+
+def select_groups(roll: Rollout, groups: Sequence[int]) -> Rollout:
+    """The rollout of the groups at indices `groups` only, in that order (each group's G rows stay adjacent)."""
+    G = roll.group_size
+    rows = [g * G + j for g in groups for j in range(G)]  # (k·G,) the rows of the chosen groups
+    idx = torch.tensor(rows, dtype=torch.long, device=roll.rewards.device)
+    return Rollout(
+        [roll.prompt_text[i] for i in rows],
+        roll.prompts[idx],  # (k·G, P_width)
+        roll.responses[idx],  # (k·G, N)
+        roll.mask[idx],  # (k·G, N)
+        [roll.response_text[i] for i in rows],
+        roll.rewards[idx],  # (k·G,)
+        G,
+        roll.correct[idx] if roll.correct is not None else None,  # (k·G,)
+    )
+
+
+def _pad_right(x: torch.Tensor, width: int, value: int | bool) -> torch.Tensor:
+    """x (B, n) padded on the right with `value` to (B, width)."""
+    return torch.cat([x, x.new_full((x.shape[0], width - x.shape[1]), value)], dim=1)  # (B, width)
+
+
+def concat_rollouts(rolls: Sequence[Rollout]) -> Rollout:
+    """One rollout of the groups of `rolls`, in order. The responses are right-padded to the longest
+    width as `generate` pads them (PAD tokens, mask False); the prompts must share one width (the task's)."""
+    if not rolls:
+        raise ValueError("concat_rollouts needs at least one rollout")
+    G = rolls[0].group_size
+    if any(r.group_size != G for r in rolls):
+        raise ValueError(f"rollouts of different group sizes: {[r.group_size for r in rolls]}")
+    widths = {r.prompts.shape[1] for r in rolls}
+    if len(widths) > 1:
+        raise ValueError(f"rollouts of different prompt widths: {sorted(widths)}")
+    N = max(r.responses.shape[1] for r in rolls)
+    return Rollout(
+        [t for r in rolls for t in r.prompt_text],
+        torch.cat([r.prompts for r in rolls]),  # (ΣB, P_width)
+        torch.cat([_pad_right(r.responses, N, PAD_ID) for r in rolls]),  # (ΣB, N)
+        torch.cat([_pad_right(r.mask, N, False) for r in rolls]),  # (ΣB, N)
+        [t for r in rolls for t in r.response_text],
+        torch.cat([r.rewards for r in rolls]),  # (ΣB,)
+        G,
+        None if all(r.correct is None for r in rolls) else torch.cat([r.is_correct() for r in rolls]),  # (ΣB,)
+    )
+
+
+def dynamic_sampling(
+    first: Rollout,
+    first_problems: list[Problem],
+    n_groups: int,
+    max_rounds: int,
+    sample: Callable[[], tuple[Rollout, list[Problem]]],
+) -> tuple[Rollout, list[Problem], int]:
+    """DAPO's dynamic sampling: the groups of `first` with a learning signal (rewards not all equal),
+    topped up from `sample()` (a fresh rollout and its problems) for at most `max_rounds` extra rounds
+    until `n_groups` are kept, then cut to `n_groups`. Returns (rollout, its problems, rounds used);
+    with no group kept at all, `first` and `first_problems` themselves (their advantages are all 0)."""
+    keep = signal_groups(first)[:n_groups]
+    parts = [select_groups(first, keep)] if keep else []
+    problems = [first_problems[g] for g in keep]
+    rounds = 0
+    while len(problems) < n_groups and rounds < max_rounds:
+        rounds += 1
+        roll, round_problems = sample()
+        keep = signal_groups(roll)[: n_groups - len(problems)]
+        if keep:
+            parts.append(select_groups(roll, keep))
+            problems += [round_problems[g] for g in keep]
+    if not parts:
+        return first, first_problems, rounds
+    return concat_rollouts(parts), problems, rounds
 
 
 def forward_responses(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -404,15 +494,32 @@ def train(
     first = greedy_accuracy(policy, task, test, device=device)
     summary: dict[str, Any] = {"test_pass1_start": first, "rewards": []}
     t0, tokens = time.perf_counter(), 0
+    sampled_tokens = 0  # this update's sampled tokens, over every round of dynamic sampling
+
+    def rollout(problems: list[Problem]) -> Rollout:
+        nonlocal sampled_tokens
+        roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, cfg.reward)
+        sampled_tokens += int(roll.mask.sum())
+        return roll
+
+    def refill() -> tuple[Rollout, list[Problem]]:
+        problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
+        return rollout(problems), problems
+
     with progress_bar(cfg.updates, f"{cfg.algo} {task.name}", enabled=not quiet) as advance:
         for update in range(1, cfg.updates + 1):
             problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
             t_roll = time.perf_counter()
             policy.eval()  # sampling without dropout
-            roll = collect_rollout(
-                policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, cfg.reward
-            )
-            sample_s = time.perf_counter() - t_roll
+            sampled_tokens = 0
+            roll = rollout(problems)
+            refill_stats: dict[str, float] = {}
+            if cfg.refill_groups:
+                roll, problems, rounds = dynamic_sampling(
+                    roll, problems, cfg.prompts_per_update, cfg.refill_rounds, refill
+                )
+                refill_stats = {"charts/refill_rounds": rounds, "charts/kept_groups": len(signal_groups(roll))}
+            sample_s = time.perf_counter() - t_roll  # every round's sampling
             policy.train()
             for group in opt.param_groups:
                 group["lr"] = rl_learning_rate(update, cfg, budget_spent(update - 1, time.perf_counter() - t0, cfg))
@@ -426,8 +533,9 @@ def train(
                 **response_stats(roll),
                 **level_rewards(roll, problems),
                 **stats,
+                **refill_stats,
                 "charts/learning_rate": opt.param_groups[0]["lr"],
-                "charts/sample_tokens_per_s": n_tokens / max(sample_s, 1e-9),
+                "charts/sample_tokens_per_s": sampled_tokens / max(sample_s, 1e-9),
                 "charts/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
             }
             out_of_time = cfg.max_minutes is not None and time.perf_counter() - t0 >= 60.0 * cfg.max_minutes

@@ -34,10 +34,16 @@ The evaluation (``evaluate``), in points from the side to move's view (a man is 
 - back-row guard: +5 per man still on its own back row (keeps the opponent's men from crowning);
 - centre: +4 per man and +6 per king on the eight central squares 10, 11, 14, 15, 18, 19, 22, 23.
 All terms are differences (the side to move's minus the opponent's).
+
+Or a network: ``Searcher(seed, net)`` with an `EvalWeights` (`kingme.players.evalnet`, the
+``search:default`` player) scores the quiet leaves with ``round(v(s) * SCALE)`` instead, v(s) in
+(-1, 1) the network's value for the side to move (`net_value`, compiled in this module); all the
+rest of the search is the same code.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import cast
@@ -46,10 +52,12 @@ import numpy as np
 from numba import njit, objmode
 
 from kingme.checkers import core
-from kingme.checkers.core import MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, popcount
+from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, lsb_index, popcount
+from kingme.players.evalnet import SCALE, EvalWeights, Kernel, no_network
 
 # the intrinsic, typed for mypy (numba resolves the alias to the same intrinsic)
 _popcount = cast(Callable[[np.uint64], int], popcount)
+_lsb_index = cast(Callable[[np.uint64], int], lsb_index)
 
 U64 = np.uint64
 _ZERO = U64(0)
@@ -115,6 +123,63 @@ def evaluate(P: np.uint64, O: np.uint64, K: np.uint64, side: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# The evaluation network instead (`kingme.players.evalnet`: the network, its layout, its files).
+# Compiled here, beside the search that calls it: numba's cache of `negamax` would not notice an
+# edit to a compiled function in another module.
+
+_ONE = U64(1)
+
+
+@njit(inline="always", cache=True, fastmath=True)
+def _add_rows(w1: np.ndarray, h: np.ndarray, bb: np.uint64, plane: int, side: int) -> None:
+    while bb != _ZERO:
+        b = int(_lsb_index(bb))
+        bb &= bb - _ONE
+        sq = BIT_SQUARES[b]
+        row = w1[plane * 32 + (sq - 1 if side == 0 else 32 - sq)]
+        for j in range(h.shape[0]):
+            h[j] += row[j]
+
+
+@njit(cache=True, fastmath=True)
+def net_value(P: np.uint64, O: np.uint64, K: np.uint64, side: int, net: Kernel) -> float:
+    """v(s) of one position (P the side to move's pieces) with a packed network (`pack`)."""
+    w1, mid, biases, out, tail, scratch = net
+    h = scratch[0]
+    h[:] = biases[0]
+    _add_rows(w1, h, P & ~K, 0, side)
+    _add_rows(w1, h, P & K, 1, side)
+    _add_rows(w1, h, O & ~K, 2, side)
+    _add_rows(w1, h, O & K, 3, side)
+    width = h.shape[0]
+    zero = np.float32(0.0)
+    for j in range(width):
+        h[j] = max(h[j], zero)
+    g = scratch[1]
+    for layer in range(int(tail[1]) - 2):
+        w = mid[layer]  # (out, in): each output unit's weights are contiguous
+        b = biases[layer + 1]
+        for j in range(width):
+            acc = b[j]
+            wj = w[j]
+            for i in range(width):
+                acc += h[i] * wj[i]
+            g[j] = max(acc, zero)
+        for j in range(width):
+            h[j] = g[j]
+    s = tail[0]
+    for j in range(width):
+        s += h[j] * out[j]
+    return math.tanh(s)
+
+
+@njit(cache=True)
+def net_score(P: np.uint64, O: np.uint64, K: np.uint64, side: int, net: Kernel) -> int:
+    """The search's integer score of a position: round(v(s) * SCALE)."""
+    return int(round(net_value(P, O, K, side, net) * SCALE))
+
+
+# ----------------------------------------------------------------------------------------------
 # Search buffers
 
 
@@ -132,7 +197,7 @@ class SearchBuffers:
         self.killers = np.zeros((MAX_PLY + 1, 2), dtype=np.int64)
         self.history = np.zeros(64 * 64, dtype=np.int64)
         self.root_scores = np.empty(MAX_MOVES, dtype=np.int64)
-        self.info = np.zeros(4, dtype=np.int64)  # nodes, aborted, depth reached, spare
+        self.info = np.zeros(4, dtype=np.int64)  # nodes, aborted, depth reached, evaluations
         # the compiled functions take the work arrays as one tuple, in this order
         self.bufs: Buffers = (
             self.children,
@@ -152,6 +217,7 @@ Buffers = tuple[np.ndarray, ...]
 
 
 _N, _NEXT, _REM, _ALPHA, _BETA, _BEST, _SIDE = 0, 1, 2, 3, 4, 5, 6
+OPEN, LEAF, QUIET = 0, 1, 2  # what `_enter` found: a node to search, a scored leaf, a quiet leaf to evaluate
 
 
 @njit(cache=True)
@@ -179,8 +245,9 @@ def _enter(
     alpha: int,
     beta: int,
     bufs: Buffers,
-) -> tuple[bool, int]:
-    """Open a node at stack level ``ply``: return (True, value) for a leaf, or (False, 0) after
+) -> tuple[int, int]:
+    """Open a node at stack level ``ply``: return (LEAF, value) for a lost position or the ply
+    limit, (QUIET, 0) for a quiet horizon node (the caller evaluates it), or (OPEN, 0) after
     generating and ordering its moves into level ``ply`` of the buffers."""
     children, paths, plens, order, keys, state, killers, history, info = bufs
     info[0] += 1
@@ -188,11 +255,11 @@ def _enter(
     if (remaining <= 0 and J == _ZERO) or ply + ply0 >= MAX_PLY:
         # a quiet horizon node (or the hard ply limit): terminal check, then the evaluation
         if count_moves(P, O, K, side, children[ply], paths[ply], plens[ply]) == 0:
-            return True, -(MATE - (ply + ply0))
-        return True, evaluate(P, O, K, side)
+            return LEAF, -(MATE - (ply + ply0))
+        return QUIET, 0
     n = generate(P, O, K, side, children[ply], paths[ply], plens[ply])
     if n == 0:
-        return True, -(MATE - (ply + ply0))
+        return LEAF, -(MATE - (ply + ply0))
     k1 = killers[ply + ply0, 0]
     k2 = killers[ply + ply0, 1]
     for i in range(n):
@@ -217,7 +284,7 @@ def _enter(
     state[ply, _BETA] = beta
     state[ply, _BEST] = -INF
     state[ply, _SIDE] = side
-    return False, 0
+    return OPEN, 0
 
 
 @njit(cache=True, nogil=True)  # a search never holds the GIL (the web server keeps answering)
@@ -232,6 +299,7 @@ def negamax(
     ply0: int,
     deadline: float,
     bufs: Buffers,
+    net: Kernel,
 ) -> int:
     """Fail-soft negamax alpha-beta value of a position (side to move's view), searched ``depth``
     plies plus capture extension; ``ply0`` is its distance from the root (for mate scores and the
@@ -247,8 +315,12 @@ def negamax(
         bufs[8],
     )
     children = bufs[0]
-    leaf, v = _enter(0, ply0, P, O, K, side, depth, alpha, beta, bufs)
-    if leaf:
+    use_net = net[0].shape[0] > 0
+    kind, v = _enter(0, ply0, P, O, K, side, depth, alpha, beta, bufs)
+    if kind == QUIET:
+        info[3] += 1
+        return net_score(P, O, K, side, net) if use_net else evaluate(P, O, K, side)
+    if kind == LEAF:
         return v
     ply = 0
     while True:
@@ -259,7 +331,7 @@ def negamax(
             j = order[ply, state[ply, _NEXT]]
             state[ply, _NEXT] += 1
             c = children[ply, j]
-            leaf, v = _enter(
+            kind, v = _enter(
                 ply + 1,
                 ply0,
                 c[1],
@@ -271,9 +343,13 @@ def negamax(
                 -state[ply, _ALPHA],
                 bufs,
             )
-            if not leaf:
+            if kind == OPEN:
                 ply += 1
                 continue
+            if kind == QUIET:
+                info[3] += 1
+                s = 1 - state[ply, _SIDE]
+                v = net_score(c[1], c[0], c[2], s, net) if use_net else evaluate(c[1], c[0], c[2], s)
             score = -v
         else:
             v = state[ply, _BEST]
@@ -309,11 +385,13 @@ def search_root(
     rng: np.ndarray,
     bufs: Buffers,
     root_scores: np.ndarray,
+    net: Kernel,
 ) -> tuple[int, int]:
     """Iterative-deepening search of a position; return (index of the chosen move in generation
     order, i.e. ``Board.legal_moves()`` order, its score), or (-1, loss score) with no legal move.
 
-    ``info`` receives [nodes, aborted-by-clock flag, deepest completed depth]. The last level of
+    ``info`` receives [nodes, aborted-by-clock flag, deepest completed depth, evaluations (quiet
+    leaves scored by the evaluation)]. The last level of
     the buffers holds the root's moves; the levels below it serve the child searches."""
     children, paths, plens, killers, history, info = (
         bufs[0],
@@ -324,9 +402,7 @@ def search_root(
         bufs[8],
     )
     P, O = (black, white) if side == 0 else (white, black)
-    info[0] = 0
-    info[1] = 0
-    info[2] = 0
+    info[:] = 0
     killers[:] = 0
     history[:] = 0
     deadline = _now_ms() + time_limit_ms if time_limit_ms > 0.0 else 0.0
@@ -346,7 +422,7 @@ def search_root(
             a = best - 1 if best > -INF else -INF
             # the child is searched with window (-INF, -a): a move that ties the best is exact
             dl = deadline if depth > 1 else 0.0
-            v = -negamax(c[1], c[0], c[2], 1 - side, depth - 1, -INF, -a, 1, dl, bufs)
+            v = -negamax(c[1], c[0], c[2], 1 - side, depth - 1, -INF, -a, 1, dl, bufs, net)
             if info[1] != 0:
                 break
             scores[j] = v
@@ -388,32 +464,36 @@ def seed_state(seed: int) -> np.ndarray:
 
 
 class SearchResult:
-    """The outcome of one search: move index (generation order), score, depth reached, nodes."""
+    """The outcome of one search: move index (generation order), score, depth reached, nodes,
+    whether the clock cut it, and evaluations (quiet leaves scored)."""
 
-    __slots__ = ("index", "score", "depth", "nodes", "aborted")
+    __slots__ = ("index", "score", "depth", "nodes", "aborted", "evals")
 
-    def __init__(self, index: int, score: int, depth: int, nodes: int, aborted: bool) -> None:
-        self.index, self.score, self.depth, self.nodes, self.aborted = (
+    def __init__(self, index: int, score: int, depth: int, nodes: int, aborted: bool, evals: int = 0) -> None:
+        self.index, self.score, self.depth, self.nodes, self.aborted, self.evals = (
             index,
             score,
             depth,
             nodes,
             aborted,
+            evals,
         )
 
     def __repr__(self) -> str:
         return (
             f"SearchResult(index={self.index}, score={self.score}, depth={self.depth}, "
-            f"nodes={self.nodes}, aborted={self.aborted})"
+            f"nodes={self.nodes}, aborted={self.aborted}, evals={self.evals})"
         )
 
 
 class Searcher:
     """The compiled search with its buffers and random generator (one per player)."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, net: EvalWeights | None = None) -> None:
         self.buffers = SearchBuffers()
         self.rng = seed_state(seed)
+        self.net = net
+        self.kernel = no_network() if net is None else net.kernel_args()
 
     def reseed(self, seed: int) -> None:
         self.rng = seed_state(seed)
@@ -432,8 +512,9 @@ class Searcher:
             self.rng,
             b.bufs,
             b.root_scores,
+            self.kernel,
         )
-        return SearchResult(int(index), int(score), int(b.info[2]), int(b.info[0]), bool(b.info[1]))
+        return SearchResult(int(index), int(score), int(b.info[2]), int(b.info[0]), bool(b.info[1]), int(b.info[3]))
 
     def value(self, black: int, white: int, kings: int, side: int, depth: int) -> int:
         """The alpha-beta value of a position to ``depth`` (full window, no clock): for tests."""
@@ -442,5 +523,5 @@ class Searcher:
         b.info[:] = 0
         b.killers[:] = 0
         b.history[:] = 0
-        value = negamax(U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs)
+        value = negamax(U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs, self.kernel)
         return int(value)

@@ -7,8 +7,9 @@ may do (the web app's request limits) read fields instead of re-tokenising strin
 `load_player` parses with it and builds the player. A bad spec is a `UserError` with one line.
 
 Built in: ``random``, ``greedy``, ``alphabeta:D[:MS]``, ``policy:NAME_OR_PATH[:sample][:T]``,
-``search:MODEL:DEPTH[:MS]`` / ``search:MODEL::MS`` (alpha-beta with a network), ``human`` and
-``mix:EPS:SPEC`` (random moves mixed into another player, for calibration).
+``search:MODEL:DEPTH[:MS]`` / ``search:MODEL::MS`` (alpha-beta with a learned evaluation:
+``search:default`` the distilled one in the compiled search, ``search:policy:M`` a whole
+network), ``human`` and ``mix:EPS:SPEC`` (random moves mixed into another player, for calibration).
 `register_player_kind(prefix, factory, usage)` adds a kind (or replaces one): its factory
 receives ARGS (the text after the first ``:``, or "" for none) and a seed, and returns a player or
 raises `UserError`; a registered kind's `PlayerSpec` holds its kind and text only.
@@ -234,9 +235,10 @@ def _is_number(tok: str) -> bool:
 def parse_search_args(args: str) -> tuple[str, int, float]:
     """``MODEL:DEPTH``, ``MODEL::MS`` or ``MODEL:DEPTH:MS`` -> (model, depth, time limit in ms, 0 =
     none); without a depth the search deepens until the time limit (up to `MAX_DEPTH`). MODEL is
-    what ``policy:`` accepts (``default`` or a path; the numbers are read from the right, so it may contain ':')."""
+    ``default``, an evaluation-network file, or what ``policy:`` accepts (`search_model`; the
+    numbers are read from the right, so it may contain ':')."""
     usage = (
-        f"{SEARCH_USAGE} with MODEL as for policy: (default or a model file or run folder), "
+        f"{SEARCH_USAGE} with MODEL default, an evaluation-network file, or policy:NAME_OR_PATH, "
         f"depth DEPTH in 1..{MAX_DEPTH} and a time limit MS > 0 in milliseconds"
     )
     spec = "search" + (f":{args}" if args else "")
@@ -262,12 +264,32 @@ def parse_search_args(args: str) -> tuple[str, int, float]:
     return model.strip(), depth, ms
 
 
+def search_model(model: str) -> tuple[str, bool]:
+    """What a ``search:MODEL`` names: (model, full) with ``full`` True for a policy network (the
+    batched search with the whole network: ``policy:X``, or a shipped policy other than
+    ``default``) and False for ``default`` (the shipped evaluation network distilled from
+    ``policy:default``) or a file, whose format decides at load time."""
+    if model.startswith("policy:"):
+        return model[len("policy:") :], True
+    return model, model in SHIPPED_MODELS and model != "default"
+
+
 def _parse_search_spec(text: str, args: str) -> PlayerSpec:
     model, depth, ms = parse_search_args(args)
-    return PlayerSpec("search", text, depth=depth, ms=ms or None, path=None if model in SHIPPED_MODELS else model)
+    name, _ = search_model(model)
+    return PlayerSpec("search", text, depth=depth, ms=ms or None, path=None if name in SHIPPED_MODELS else name)
 
 
 def _search(args: str, seed: int) -> Player:
+    from kingme.players.evalnet import resolve_eval
+
+    model, depth, ms = parse_search_args(args)
+    name, full = search_model(model)
+    net = None if full else resolve_eval(name)
+    if net is not None:  # an evaluation network: the compiled alpha-beta, no torch
+        from kingme.players.simple import AlphaBetaPlayer
+
+        return AlphaBetaPlayer(depth, ms, seed, name=f"search:{args}", net=net)
     from kingme.players.search import load_search_player  # torch is imported only when needed
 
     return load_search_player(args, seed)

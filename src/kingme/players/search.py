@@ -1,12 +1,17 @@
-"""`search:MODEL:DEPTH[:MS]`: negamax alpha-beta with a trained network's critic at the leaves and
-its policy ordering the moves; leaves are evaluated in batched forward passes.
+"""`search:policy:MODEL:DEPTH[:MS]`: negamax alpha-beta with a trained network's critic at the
+leaves and its policy ordering the moves; leaves are evaluated in batched forward passes.
+
+(``search:default`` and ``search:EVAL_FILE`` are the other engine: the compiled `alphabeta` search
+with a small distilled evaluation network, `kingme.players.evalnet`; `registry.search_model` says
+which a spec names.)
 
 Spec grammar (parsed by `kingme.players.registry.parse_search_args`):
 - ``search:MODEL:DEPTH``     search DEPTH plies (1..40) and play the best move;
 - ``search:MODEL::MS``       iterative deepening under a time limit of MS milliseconds per move;
 - ``search:MODEL:DEPTH:MS``  both: at most DEPTH plies, at most MS milliseconds.
-MODEL is what ``policy:`` accepts: ``default`` (the shipped model), a model file, a self-play
-checkpoint or a run folder.
+MODEL is ``policy:`` followed by what ``policy:`` accepts (``default``, the shipped model; a model
+file, a self-play checkpoint or a run folder), or without the prefix a shipped policy other than
+``default`` (``v1``, ``v2``) or a policy model file.
 
 The search (`NetSearch.search`)
 -------------------------------
@@ -75,7 +80,7 @@ from kingme.envs.checkers_vec import write_observation
 from kingme.nets import ActorCritic, MLPActorCritic
 from kingme.players.alphabeta import evaluate
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
-from kingme.players.registry import PolicySpec, parse_search_args
+from kingme.players.registry import PolicySpec, parse_search_args, search_model
 from kingme.ppo.core import categorical_value
 
 __all__ = [
@@ -708,6 +713,6 @@ class SearchPlayer:
 def load_search_player(args: str, seed: int = 0) -> SearchPlayer:
     """The player named by ``search:ARGS`` (the `search` kind's factory)."""
     model, depth, ms = parse_search_args(args)
-    agent, _ = load_model(resolve_model_path(PolicySpec(model, False, 1.0)))
+    agent, _ = load_model(resolve_model_path(PolicySpec(search_model(model)[0], False, 1.0)))
     torch.set_num_threads(1)  # one core per player, as for `policy:`
     return SearchPlayer(agent, depth, ms, seed, name=f"search:{args}")

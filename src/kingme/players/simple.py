@@ -4,7 +4,8 @@
 - ``greedy``: the move that maximises material after one ply, counted from the mover's side with
   the search's weights (man 100, king 130; so crowning counts), ties broken at random.
 - ``alphabeta:D[:MS]``: the compiled search of `kingme.players.alphabeta` to depth D, with an
-  optional time limit of MS milliseconds per move.
+  optional time limit of MS milliseconds per move; with an evaluation network instead of the
+  hand-written evaluation (`kingme.players.evalnet`) it is the ``search:EVAL`` player.
 - ``mix:EPS:SPEC``: with probability EPS a uniformly random legal move, else SPEC's move. A
   measuring instrument: the ladder measurement uses ``mix:0.5:alphabeta:2`` and friends to bridge
   the gap between ``greedy`` and ``alphabeta:2``, which is too wide to measure directly.
@@ -14,12 +15,15 @@ All draw from a seeded generator; ``reseed`` resets it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from kingme.checkers import Board, Color, Move, core
 from kingme.common import mix_seed
-from kingme.players.alphabeta import KING, MAN, Searcher, SearchResult
+from kingme.players.alphabeta import KING, MAN, MATE, Searcher, SearchResult, net_value
 from kingme.players.base import Player
+from kingme.players.evalnet import SCALE, EvalWeights
 
 
 class RandomPlayer:
@@ -85,11 +89,14 @@ class GreedyPlayer:
 class AlphaBetaPlayer:
     """Negamax alpha-beta to ``depth`` plies, optionally cut at ``time_ms`` per move."""
 
-    def __init__(self, depth: int, time_ms: float = 0.0, seed: int = 0, name: str | None = None) -> None:
+    def __init__(
+        self, depth: int, time_ms: float = 0.0, seed: int = 0, name: str | None = None, net: EvalWeights | None = None
+    ) -> None:
         self.depth = depth
         self.time_ms = time_ms
         self.name = name or (f"alphabeta:{depth}" + (f":{time_ms:g}" if time_ms else ""))
-        self.searcher = Searcher(seed)
+        self.net = net  # an evaluation network instead of the hand-written evaluation (`search:EVAL`)
+        self.searcher = Searcher(seed, net)
         self.last: SearchResult | None = None  # the last search's statistics
 
     def reseed(self, seed: int) -> None:
@@ -106,12 +113,37 @@ class AlphaBetaPlayer:
         self.last = r
         return moves[r.index]
 
+    @property
+    def score_units(self) -> str:
+        """What `principal_variation`'s score is measured in (for the web page's analysis)."""
+        if self.net is None:
+            return "hand-written evaluation for the side to move (a man = 100)"
+        return "evaluation network's value for the side to move, -1..1 (beyond +-1: a forced result)"
+
+    def score_value(self, score: int) -> float:
+        """A search score in `score_units`: points for the hand-written evaluation; with a network
+        its value in [-1, 1], and a forced result at ply p as +-(2 - p / 1000), as `search:` does."""
+        if self.net is None:
+            return float(score)
+        if abs(score) > MATE // 2:
+            return math.copysign(2.0 - (MATE - abs(score)) / 1000.0, score)
+        return score / SCALE
+
+    def value(self, board: Board) -> float:
+        """The evaluation network's v(s) of `board` for the side to move, in (-1, 1) (no search);
+        only for a player with a network (`search:EVAL`)."""
+        if self.net is None:
+            raise ValueError(f"{self.name} has no evaluation network")
+        P, O = (board.black, board.white) if board.turn == 0 else (board.white, board.black)
+        u = np.uint64
+        return float(net_value(u(P), u(O), u(board.kings), int(board.turn), self.searcher.kernel))
+
     def principal_variation(self, board: Board) -> tuple[list[Move], float]:
         """The search's best line from ``board`` and its score for the side to move (evaluation
         units: a man is 100). The line is found by searching again after each of its moves, one
         ply shallower each time, with a searcher of its own (the player's random tie-breaks are
-        left as they were)."""
-        searcher = Searcher(0)
+        left as they were). The score is in `score_units`."""
+        searcher = Searcher(0, self.net)
         b, line = board.copy(), []
         score: float = 0.0
         for k in range(max(self.depth, 1)):
@@ -120,7 +152,7 @@ class AlphaBetaPlayer:
                 break
             r = searcher.search(b.black, b.white, b.kings, int(b.turn), max(self.depth - k, 1), self.time_ms)
             if k == 0:
-                score = float(r.score)
+                score = self.score_value(r.score)
             line.append(moves[r.index])
             b.push(moves[r.index])
         return line, score

@@ -50,3 +50,26 @@ def train_checkers_main(argv: list[str]) -> int:
     else:
         sys.stdout.write(f"run folder: {run} (report.md, learning_curves.png, best_model.safetensors)\n")
     return 0
+
+
+def distill_main(argv: list[str]) -> int:
+    """`kingme distill [options]`: a small evaluation network from a self-play network's critic."""
+    from kingme.selfplay.distill import MODEL_FILE, DistillConfig, distill, teacher_path
+
+    p = Parser(
+        prog="kingme distill",
+        description="Distil a checkers network's critic into a small evaluation network for search:FILE.",
+    )
+    add_config_args(p, DistillConfig)
+    add_run_options(p, "distill", resume=False)
+    a = p.parse_args(argv)
+    cfg = config_from_args(DistillConfig, a)
+    teacher_path(cfg.model)  # a missing teacher fails here, before the run folder
+    run = create_run(a.runs_dir, a.run_name, "distill")
+    info = distill(cfg, run, quiet=a.quiet)
+    m = info["metrics"]
+    sys.stdout.write(
+        f"{run / MODEL_FILE}: held-out MSE {m['holdout_mse']:.4f} (variance {m['holdout_target_var']:.4f}), "
+        f"correlation {m['holdout_corr']:.4f}, pairs ordered alike {m['holdout_pair_agreement']:.4f}\n"
+    )
+    return 0

@@ -166,8 +166,9 @@ def search_line(player: Any, board: Board) -> tuple[list[Move] | None, float | N
 
 
 class SearchAnalyzer:
-    """A search bot with no policy (``alphabeta:D``): its best line and score, and the uniform
-    distribution over the legal moves (it has no probabilities to give), labelled as such."""
+    """A search bot with no policy (``alphabeta:D``, ``search:default``): its best line and score
+    (in the player's ``score_units``), the uniform distribution over the legal moves (it has no
+    probabilities to give), labelled as such, and with an evaluation network its static value."""
 
     def __init__(self, player: Any, source: str) -> None:
         self.player = player
@@ -178,7 +179,11 @@ class SearchAnalyzer:
         if not uniform.probs:
             return uniform
         pv, score = search_line(self.player, board)
-        return Analysis(uniform.probs, None, self.source, False, None, pv, score, ALPHABETA_UNITS)
+        units = str(getattr(self.player, "score_units", ALPHABETA_UNITS))
+        value = None
+        if getattr(self.player, "net", None) is not None:  # a search with an evaluation network
+            value = PolicyAnalyzer(self.player, self.source).expected_return(board)
+        return Analysis(uniform.probs, value, self.source, value is not None, None, pv, score, units)
 
 
 def analyzer_for(player: Any) -> Analyzer | None:

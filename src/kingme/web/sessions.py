@@ -42,6 +42,9 @@ from kingme.players import Player, PlayerSpec, is_interactive, load_player, pars
 from kingme.web.analysis import UNIFORM_SOURCE, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
 
 FALLBACK_OPPONENT = "alphabeta:4"  # the default opponent when the shipped model does not load
+# suggested first: the strongest kingme player (the search with the distilled critic, 100 ms a move;
+# docs/arena.md) and the raw shipped policy
+STRONGEST = ("search:default::100", "policy:default")
 MAX_GAMES = 64
 MAX_UNTIMED_DEPTH = 10  # a request's search without a time limit: depth <= this (about 1 s worst)
 MAX_MOVE_MS = 2000.0  # a request's per-move time limit: at most this many milliseconds
@@ -338,14 +341,15 @@ class Games:
         return player
 
     def players(self) -> dict[str, Any]:
-        """The accepted spec forms, suggested opponents (the ladder), the default, the limits."""
+        """The accepted spec forms, suggested opponents (the strongest kingme player, the shipped
+        policy, the ladder), the default, the limits."""
         from kingme.arena.ladder import LADDER
         from kingme.players import player_kinds
 
         return {
             "default": self.default,
             "kinds": player_kinds(),
-            "suggested": list(LADDER),
+            "suggested": [*STRONGEST, *LADDER],
             "limits": {"max_untimed_depth": MAX_UNTIMED_DEPTH, "max_move_ms": MAX_MOVE_MS},
         }
 
