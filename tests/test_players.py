@@ -342,3 +342,20 @@ def test_mix_player() -> None:
 def test_mix_player_bad_specs(spec: str) -> None:
     with pytest.raises(UserError, match="expected mix:EPS:SPEC"):
         load_player(spec)
+
+
+@pytest.mark.parametrize("spec", ["alphabeta:40:30", "search:default::30"])
+def test_a_timed_search_line_costs_about_one_search_not_depth_searches(spec: str) -> None:
+    import time
+
+    player = load_player(spec)
+    board = Board()
+    player.principal_variation(board)  # warm up (numba's cache)
+    t = time.perf_counter()
+    line, _ = player.principal_variation(board)
+    elapsed = time.perf_counter() - t
+    assert 1 <= len(line) <= 40 and elapsed < 0.5  # at most ~3 x 30 ms, never 40 searches of 30 ms (1.2 s)
+    b = board.copy()
+    for m in line:
+        assert m in b.legal_moves()
+        b.push(m)

@@ -16,6 +16,7 @@ All draw from a seeded generator; ``reseed`` resets it.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -139,20 +140,25 @@ class AlphaBetaPlayer:
         return float(net_value(u(P), u(O), u(board.kings), int(board.turn), self.searcher.kernel))
 
     def principal_variation(self, board: Board) -> tuple[list[Move], float]:
-        """The search's best line from ``board`` and its score for the side to move (evaluation
-        units: a man is 100). The line is found by searching again after each of its moves, one
-        ply shallower each time, with a searcher of its own (the player's random tie-breaks are
-        left as they were). The score is in `score_units`."""
+        """The search's best line from ``board`` and its score for the side to move, in
+        `score_units`. The line is found by searching again after each of its moves, one ply
+        shallower each time, with a searcher of its own (the player's random tie-breaks are left as
+        they were). It is as long as the first search got (its deepest completed iteration); with a
+        time limit of MS the whole line takes at most about 3 MS (the later searches, shallower,
+        keep the limit, and the line stops growing after 2 MS), not DEPTH searches of MS each."""
         searcher = Searcher(0, self.net)
         b, line = board.copy(), []
         score: float = 0.0
-        for k in range(max(self.depth, 1)):
+        length = max(self.depth, 1)
+        stop = time.perf_counter() + 2e-3 * self.time_ms if self.time_ms else math.inf
+        for k in range(length):
             moves = b.legal_moves()
-            if not moves:
+            if not moves or k >= length or (k > 0 and time.perf_counter() > stop):
                 break
-            r = searcher.search(b.black, b.white, b.kings, int(b.turn), max(self.depth - k, 1), self.time_ms)
+            r = searcher.search(b.black, b.white, b.kings, int(b.turn), length - k, self.time_ms)
             if k == 0:
                 score = self.score_value(r.score)
+                length = max(r.depth, 1)
             line.append(moves[r.index])
             b.push(moves[r.index])
         return line, score
