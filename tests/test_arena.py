@@ -378,7 +378,7 @@ def test_ladder_constants() -> None:
         "alphabeta:6",
         "alphabeta:8",
     )
-    assert DEEP_RUNGS == ("alphabeta:10",)  # rated on only when asked: --rungs ...,alphabeta:10
+    assert DEEP_RUNGS == ("alphabeta:10", "alphabeta:12")  # rated on only when asked: --rungs ...,alphabeta:10
     assert set(RUNG_RATINGS) == set(LADDER + DEEP_RUNGS) and RUNG_RATINGS[ANCHOR] == 1500.0
     ratings = [RUNG_RATINGS[r] for r in LADDER + DEEP_RUNGS]
     assert ratings == sorted(ratings) and len(set(ratings)) == len(ratings)

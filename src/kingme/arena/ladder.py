@@ -54,8 +54,9 @@ LADDER_MAX_PLIES = MAX_PLIES  # the ply cap of every ladder game (the ratings we
 
 # Above the top: rungs a player may be rated on (`--rungs ...,alphabeta:10`) but not played by
 # default (alphabeta:10 takes about 90 ms a move here, 16 times alphabeta:8), measured against the
-# fixed rungs below them: `kingme ladder alphabeta:10 --rungs alphabeta:8 --games 200` (docs/arena.md).
-DEEP_RUNGS: tuple[str, ...] = ("alphabeta:10",)
+# fixed rungs below them: `kingme ladder alphabeta:10 --rungs alphabeta:8 --games 200` and
+# `kingme ladder alphabeta:12 --rungs alphabeta:10 --games 100` (about 0.7 s a move; docs/arena.md).
+DEEP_RUNGS: tuple[str, ...] = ("alphabeta:10", "alphabeta:12")
 
 # Measured with `kingme ladder --measure --games 312 --seed 0` (see docs/arena.md); the deep rungs
 # as above.
@@ -67,6 +68,7 @@ RUNG_RATINGS: dict[str, float] = {
     "alphabeta:6": 1745.7,
     "alphabeta:8": 1910.8,
     "alphabeta:10": 2088.0,
+    "alphabeta:12": 2256.4,
 }
 
 
