@@ -153,7 +153,7 @@ def _expand(
 
 
 @njit(cache=True)
-def _observe_batch(nodes: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> None:
+def observe_batch(nodes: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> None:
     """Observations of nodes (rows P, O, K, side, clock) as the environment shows them."""
     for i in range(nodes.shape[0]):
         P = np.uint64(nodes[i, 0])
@@ -469,7 +469,7 @@ class NetSearch:
             return
         nodes = np.array(todo, dtype=np.int64).reshape(len(todo), 5)
         obs = np.empty((len(todo), *OBS_SHAPE), dtype=np.float32)
-        _observe_batch(nodes, obs, self._mask)
+        observe_batch(nodes, obs, self._mask)
         self.evals += len(todo)
         self.batches += 1
         logits = self._logits(torch.from_numpy(obs).to(self.device)).cpu().numpy()

@@ -38,11 +38,11 @@ from kingme.checkers import Board
 from kingme.checkers.core import jumpers
 from kingme.common import UserError, atomic_write_json, atomic_write_text
 from kingme.config import arg
-from kingme.envs.checkers_vec import OBS_SHAPE, write_observation
+from kingme.envs.checkers_vec import OBS_SHAPE
 from kingme.players.evalnet import FEATURES, EvalWeights, features_batch, save_eval
 from kingme.players.policy import load_model, move_distributions, resolve_model_path
 from kingme.players.registry import parse_policy_spec
-from kingme.players.search import network_heads
+from kingme.players.search import network_heads, observe_batch
 from kingme.progress import Advance, progress_bar
 from kingme.runs import REPORT, write_config
 
@@ -169,11 +169,8 @@ def critic_values(agent: Any, rows: np.ndarray, batch: int = 8192) -> np.ndarray
     mask = np.zeros(128, dtype=np.bool_)
     with torch.no_grad():
         for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
-            for i, (P, O, K, side, clock) in enumerate(chunk):
-                black, white = (P, O) if side == 0 else (O, P)
-                u = np.uint64
-                write_observation(u(black), u(white), u(K), int(side), -1, int(clock), obs[i], mask)
+            chunk = rows[start : start + batch]  # (b, 5): P, O, K, side, clock
+            observe_batch(chunk, obs[: len(chunk)], mask)  # (b, 6, 32), compiled
             v = value(torch.from_numpy(obs[: len(chunk)]))
             out[start : start + len(chunk)] = v.clamp(-1.0, 1.0).numpy()
     return out
