@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from kingme.common import UserError
-from kingme.experiments import commands
+from kingme.experiments import commands, lm_length_bias
 from kingme.experiments.lm_runs import lm_arm, make_lm_config
 from kingme.experiments.registry import experiments
+from kingme.lm.tasks import Addition
 
 LM = ["lm-algos", "lm-passk", "lm-absent-skill", "lm-flawed-verifier", "lm-length-bias"]
 
@@ -126,10 +127,14 @@ def test_flawed_verifier_pays_at_least_the_truth(
 
 def test_length_bias_lengths_are_in_range(folders: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
     _, results = run_tiny("lm-length-bias", folders, tmp_path_factory.mktemp("l"))
+    width = Addition(2, use_scratchpad=True).response_width  # 23: a written-out two-digit sum and EOS
     for r in results["runs"]:
         lengths = [v for v in r["series"]["charts/length_wrong"] if v is not None]
-        assert lengths and all(1 <= v <= 9 for v in lengths)  # EOS alone .. the path task's response width
-        assert 1 <= r["metrics"]["wrong"] <= 9
+        assert lengths and all(1 <= v <= width for v in lengths)  # EOS alone .. the response width
+        assert 1 <= r["metrics"]["wrong"] <= width
+    arm = lm_length_bias.arms(tiny=False)[0]
+    cfg = make_lm_config(arm, 1)
+    assert cfg.pretrain.scratchpad and cfg.pretrain.scratchpad_share == 0.5  # the base can answer short or long
 
 
 def test_bad_arm_settings_are_one_line_errors() -> None:

@@ -195,3 +195,25 @@ def test_pretraining_can_let_a_held_out_skill_back_in_at_a_share() -> None:
     assert {p.skill for p in rare[:200]} >= {0, 1, 2}  # shuffled in, not appended
     with pytest.raises(UserError, match="held-out-share needs --max-skill"):
         PretrainConfig(held_out_share=0.1).validate()
+
+
+def test_a_scratchpad_share_cuts_the_rest_to_the_bare_answer_which_still_verifies() -> None:
+    from kingme.lm.pretrain import PretrainConfig, training_set
+
+    task = Addition(2, use_scratchpad=True)
+    full = PretrainConfig(max_level=2, scratchpad=True, train_size=2000)
+    written = training_set(task, np.random.default_rng(0), full)
+    assert all(":" in p.solution for p in written)  # share 1: every solution written out, as before
+    cfg = PretrainConfig(max_level=2, scratchpad=True, scratchpad_share=0.3, train_size=2000)
+    mixed = training_set(task, np.random.default_rng(0), cfg)
+    assert [p.prompt for p in mixed] == [p.prompt for p in written]  # the same problems, only cut
+    kept = [":" in p.solution for p in mixed]
+    assert 500 <= sum(kept) <= 700  # about 30% written out (600 expected; binomial sd 20)
+    for p, w in zip(mixed, written, strict=True):
+        assert p.solution == (w.solution if ":" in p.solution else w.solution.rsplit(":", 1)[-1])
+        assert task.verify(p.prompt, p.solution)  # the bare answer is accepted too
+    assert len(mixed[kept.index(False)].solution) <= 3 < len(mixed[kept.index(True)].solution) - 10
+    with pytest.raises(UserError, match="scratchpad-share needs the addition task with --scratchpad"):
+        PretrainConfig(scratchpad_share=0.5).validate()
+    with pytest.raises(UserError, match=r"scratchpad-share must be in \[0, 1\]"):
+        PretrainConfig(scratchpad=True, scratchpad_share=1.5).validate()

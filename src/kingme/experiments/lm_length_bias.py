@@ -1,11 +1,13 @@
 """Language model, claim 5: GRPO's 1/|o_i| makes long wrong answers cheap (Liu et al. 2025).
 
 GRPO averages each response's token losses over its own length, so a wrong response's penalty per
-token shrinks as it grows; Dr. GRPO divides by a constant instead. On the path task the response
-length can vary (any walk from s to t counts, detours included, up to twice the shortest length),
-so a bias towards long wrong responses has room to show. Arms: GRPO, Dr. GRPO, and GRPO with only
-the normaliser changed to Dr. GRPO's (`loss_norm = "constant"`), which isolates the length term
-from the std division and the KL.
+token shrinks as it grows; Dr. GRPO divides by a constant instead. The base is pre-trained on
+addition with half of its solutions written out (`7+5+0=12,4+8+1=13:132`, about 20 tokens) and half
+the bare answer (`132`, about 4); the verifier accepts both, so each response's length is the
+model's choice and RL on addition learns within the budget (the path task, where any walk counts,
+did not learn in 150 updates, and its wrong walks stayed near the shortest length). Arms: GRPO,
+Dr. GRPO, and GRPO with only the normaliser changed to Dr. GRPO's (`loss_norm = "constant"`), which
+isolates the length term from the std division and the KL.
 """
 
 from __future__ import annotations
@@ -26,26 +28,29 @@ from kingme.experiments.runner import (
     Metric,
     Results,
     final_mean,
+    overall_mean,
 )
 
-UPDATES = 40
-PATH_BASE = {
-    "pretrain_max_level": 3,
-    "pretrain_steps": 300,
-}  # paths of 1-3 edges; test pass@1 0.53 (seed 1)
+UPDATES = 60
+MIXED_BASE = {
+    "pretrain_max_level": 2,
+    "pretrain_scratchpad": True,
+    "pretrain_scratchpad_share": 0.5,
+    "pretrain_steps": 250,
+}  # additions of 1-2 digits, half written out; greedy test pass@1 0.72, sampled 0.32 (seed 1)
 GRPO, DR, GRPO_CONST = "GRPO", "Dr. GRPO", "GRPO, constant normaliser"
 
 
 def arms(tiny: bool) -> list[Arm]:
-    common = {"updates": UPDATES, "eval_every": 10}
+    common = {"updates": UPDATES, "eval_every": 15}
     return [
-        lm_arm(GRPO, "path", tiny, PATH_BASE, algo="grpo", **common),
-        lm_arm(DR, "path", tiny, PATH_BASE, algo="dr_grpo", **common),
+        lm_arm(GRPO, "addition", tiny, MIXED_BASE, algo="grpo", **common),
+        lm_arm(DR, "addition", tiny, MIXED_BASE, algo="dr_grpo", **common),
         lm_arm(
             GRPO_CONST,
-            "path",
+            "addition",
             tiny,
-            PATH_BASE,
+            MIXED_BASE,
             algo="grpo",
             loss_norm="constant",
             **common,
@@ -57,10 +62,12 @@ def conclude(results: Results) -> list[str]:
     out = []
     for arm in (GRPO, DR, GRPO_CONST):
         w, dw = results.summary(arm, "wrong"), results.summary(arm, "wrong_change")
-        c, g = results.summary(arm, "correct"), results.summary(arm, "gain")
+        wm, c, g = results.summary(arm, "wrong_mean"), results.summary(arm, "correct"), results.summary(arm, "gain")
+        rc = results.summary(arm, "reward_change")
         out.append(
-            f"{arm}: wrong responses {w.fmt(3)} tokens at the end (change over training {dw.fmt(2)}), correct "
-            f"ones {c.fmt(3)}; test pass@1 gained {g.fmt(2)}."
+            f"{arm}: wrong responses {w.fmt(3)} tokens at the end (change over training {dw.fmt(2)}, mean over "
+            f"training {wm.fmt(3)}), correct ones {c.fmt(3)}; sampled reward changed by {rc.fmt(2)}, test pass@1 "
+            f"by {g.fmt(2)}."
         )
     out.append(results.compare(GRPO, DR, "wrong_change", "growth of wrong responses"))
     out.append(
@@ -71,6 +78,13 @@ def conclude(results: Results) -> list[str]:
             "growth of wrong responses (only the normaliser differs)",
         )
     )
+    out.append(results.compare(GRPO, DR, "wrong_mean", "length of wrong responses over training"))
+    out.append(
+        results.compare(
+            GRPO, GRPO_CONST, "wrong_mean", "length of wrong responses over training (only the normaliser differs)"
+        )
+    )
+    out.append(results.compare(GRPO, DR, "correct", "length of correct responses at the end"))
     out.append(results.compare(GRPO, DR, "gain", "test pass@1 gained"))
     return out
 
@@ -80,20 +94,28 @@ EXPERIMENT = Experiment(
     title="Language model: does GRPO's per-response normalisation lengthen wrong answers?",
     claim="GRPO's 1/|o_i| averaging makes a long wrong response cheaper per token than a short one, so wrong "
     "responses grow over training; Dr. GRPO's constant normaliser removes the bias (Liu et al. 2025).",
-    question="On paths in a graph, where a response may be a walk of any length, does the length of the wrong "
-    "responses grow more under GRPO than under Dr. GRPO, or than under GRPO with only the normaliser changed?",
+    question="Where a response may be short (the bare answer) or long (the sum written out), and both are "
+    "accepted, does the length of the wrong responses grow more under GRPO than under Dr. GRPO, or than under "
+    "GRPO with only the normaliser changed?",
     setup=f"""
-Base per seed: `kingme lm pretrain path --max-level 3 --steps 300` (7-node graphs of 8 edges, shortest
-paths of 1-3 edges; the verifier accepts any walk from s to t along edges, up to 8 nodes), shared by
-the arms. RL: {UPDATES} updates of P = 32 × G = 8 (RLConfig defaults), GRPO's preset, Dr. GRPO's
-preset (no std division, constant normaliser 1/(B·N_max), no KL), and GRPO with `loss_norm=constant`
-only. Lengths are in tokens, EOS included, of the rollout's wrong and correct responses; "at the
-end" = mean over the last 10% of the updates, "change" = that minus the mean over the first 10%.
+Base per seed: `kingme lm pretrain addition --scratchpad --scratchpad-share 0.5 --max-level 2 --steps
+250` (sums of 1-2 digits; half the pre-training solutions written out digit by digit, about 20 tokens,
+half the bare answer, about 4; the verifier reads the answer after the last `:`, so both count),
+shared by the arms. RL: {UPDATES} updates of P = 32 × G = 8 (RLConfig defaults), GRPO's preset,
+Dr. GRPO's preset (no std division, constant normaliser 1/(B·N_max), no KL), and GRPO with
+`loss_norm=constant` only. Lengths are in tokens, EOS included, of the rollout's wrong and correct
+responses; "at the end" = mean over the last 10% of the updates, "change" = that minus the mean over
+the first 10%, "over training" = the mean over every update. What the mechanism predicts here: for
+one prompt's choice between the two lengths, 1/|o_i| scales a short response's signal up by
+|o_long|/|o_short| (about 5) against a long one's, for reward and penalty alike, which in
+expectation rescales the policy gradient of that choice but does not reverse it; so the bias can
+show only as a different speed, or by weighting prompts that favour different lengths differently.
 """,
     arms=arms,
     metrics=[
         Metric("wrong", "wrong length (last 10%)", final_mean("charts/length_wrong"), 3),
         Metric("wrong_change", "wrong length change", change("charts/length_wrong"), 2),
+        Metric("wrong_mean", "wrong length over training", overall_mean("charts/length_wrong"), 3),
         Metric(
             "correct",
             "correct length (last 10%)",
@@ -101,6 +123,7 @@ end" = mean over the last 10% of the updates, "change" = that minus the mean ove
             3,
         ),
         Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward")),
+        Metric("reward_change", "sampled reward change", change("charts/reward")),
         TEST_PASS1,
         TEST_GAIN,
     ],

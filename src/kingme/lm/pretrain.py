@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,11 @@ class PretrainConfig:
     task: TaskName = arg("addition", "The task: addition, path or countdown.")
     max_level: int = arg(3, "Top of the difficulty knob: digits of an addition, edges of a path, numbers in Countdown.")
     scratchpad: bool = arg(False, "Addition only: responses write out each digit's sum and carry before the answer.")
+    scratchpad_share: float = arg(
+        1.0,
+        "With --scratchpad: share of the pre-training solutions written out; the rest are the bare answer, which "
+        "the verifier accepts too, so the length of a response becomes the model's choice (1 = all written out).",
+    )
     mix: tuple[float, ...] = arg(
         (), "Share of each difficulty level in the pre-training set, one per level (empty = equal)."
     )
@@ -80,6 +85,13 @@ class PretrainConfig:
         require(self.max_level >= 1, f"--max-level must be at least 1, got {self.max_level}")
         require(all(s >= 0 for s in self.mix), f"--mix shares must be non-negative, got {self.mix}")
         require(self.train_size >= 1, f"--train-size must be at least 1, got {self.train_size}")
+        require(
+            0.0 <= self.scratchpad_share <= 1.0, f"--scratchpad-share must be in [0, 1], got {self.scratchpad_share}"
+        )
+        require(
+            self.scratchpad_share == 1.0 or (self.task == "addition" and self.scratchpad),
+            "--scratchpad-share needs the addition task with --scratchpad",
+        )
         require(0.0 <= self.held_out_share < 1.0, f"--held-out-share must be in [0, 1), got {self.held_out_share}")
         require(
             self.held_out_share == 0.0 or self.max_skill is not None,
@@ -116,13 +128,20 @@ def encode_examples(task: Task, problems: list[Problem]) -> tuple[torch.Tensor, 
 
 def training_set(task: Task, rng: np.random.Generator, cfg: PretrainConfig) -> list[Problem]:
     """The pre-training problems: skill at most `max_skill`, except a `held_out_share` of them drawn
-    from the held-out skills (skill above `max_skill`), shuffled together."""
+    from the held-out skills (skill above `max_skill`), shuffled together; with `scratchpad_share` < 1,
+    the solutions of a random 1 − share of them cut to the bare answer (what follows the last `:`)."""
     rare = round(cfg.train_size * cfg.held_out_share)
     problems = sample_problems(task, rng, cfg.train_size - rare, "train", cfg.mix, cfg.max_skill)
     if rare:
         assert cfg.max_skill is not None  # validate() requires it
         problems += sample_problems(task, rng, rare, "train", cfg.mix, min_skill=cfg.max_skill + 1)
         problems = [problems[int(i)] for i in rng.permutation(len(problems))]
+    if cfg.scratchpad_share < 1.0:  # no draw at 1, so every other base stays as it was
+        bare = rng.random(len(problems)) >= cfg.scratchpad_share
+        problems = [
+            replace(p, solution=p.solution.rsplit(":", 1)[-1]) if cut else p
+            for p, cut in zip(problems, bare, strict=True)
+        ]
     return problems
 
 
