@@ -35,6 +35,12 @@ def test_pretrain_train_eval_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert saved["advantage"] == "gae" and saved["kl_in_reward"] is True  # the resolved preset is saved
     rows = [json.loads(line) for line in (rl / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and {"charts/reward", "losses/kl_ref", "losses/explained_variance"} <= set(rows[0])
+    summary = json.loads((rl / "summary.json").read_text())
+    report = (rl / "report.md").read_text()
+    start, end = summary["test_pass1_start"]["all"], summary["test_pass1_end"]["all"]
+    assert f"Test pass@1 (greedy) {start:.3f} → {end:.3f}" in report and "2 updates of P = 2" in report
+    assert f"| 2 | {rows[1]['time']:.0f} | {end:.3f} |" in report  # the last evaluation's row, from metrics.jsonl
+    assert (rl / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     capsys.readouterr()
     assert main(["eval", str(rl), "--k", "1,2", "--samples", "2", "--problems", "3", "--json", "--device", "cpu"]) == 0

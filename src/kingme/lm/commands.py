@@ -6,7 +6,8 @@
     kingme lm sample RUN PROMPT [--n 5 --temperature 1.0 --top-k K]
 
 pretrain and train write a run folder (runs/lm-pretrain-... or runs/lm-train-...) holding
-config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors.
+config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors; a train
+run also report.md with curves.png.
 BASE and RUN are run folders (or .safetensors files); a train run's folder gives its RL policy.
 """
 
@@ -22,6 +23,7 @@ import numpy as np
 from kingme.common import UserError, atomic_write_json, resolve_device
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
+from kingme.lm.report import write_train_report
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Split, reward_fn, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
@@ -120,6 +122,7 @@ def train_main(argv: list[str]) -> int:
     finally:
         close()
     atomic_write_json(run_dir / "summary.json", summary)
+    write_train_report(run_dir, cfg, summary)
     start, end = summary["test_pass1_start"]["all"], summary["test_pass1_end"]["all"]
     print(f"{cfg.algo}: test pass@1 {start:.3f} -> {end:.3f}, {summary['runtime_s']:.0f} s")
     print(f"run: {run_dir}")

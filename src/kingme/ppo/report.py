@@ -16,12 +16,13 @@ from kingme.ppo.logger import read_metrics
 PLOT = "learning_curve.png"
 
 
-def _series(rows: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+def series(rows: list[dict[str, Any]], key: str, x: str = "global_step") -> tuple[list[int], list[float]]:
+    """(x, value) of every metrics row where `key` holds a finite number."""
     xs, ys = [], []
     for r in rows:
         v = r.get(key)
         if isinstance(v, (int, float)) and math.isfinite(v):
-            xs.append(int(r["global_step"]))
+            xs.append(int(r[x]))
             ys.append(float(v))
     return xs, ys
 
@@ -34,10 +35,10 @@ def plot_learning_curve(rows: list[dict[str, Any]], title: str, path: Path) -> N
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    xs, ys = _series(rows, "charts/episodic_return")
+    xs, ys = series(rows, "charts/episodic_return")
     if xs:
         ax.plot(xs, ys, color="tab:blue", alpha=0.35, lw=1, label="episodes finished in the update")
-    xs, ys = _series(rows, "charts/recent_return")
+    xs, ys = series(rows, "charts/recent_return")
     if xs:
         ax.plot(xs, ys, color="tab:blue", lw=2, label="mean of the recent episodes")
     ax.set_xlabel("environment steps", fontsize=12)
