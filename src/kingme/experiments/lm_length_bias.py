@@ -37,7 +37,7 @@ MIXED_BASE = {
     "pretrain_scratchpad": True,
     "pretrain_scratchpad_share": 0.5,
     "pretrain_steps": 250,
-}  # additions of 1-2 digits, half written out; greedy test pass@1 0.72, sampled 0.32 (seed 1)
+}  # additions of 1-2 digits, half written out; greedy test pass@1 0.72 (seed 1)
 GRPO, DR, GRPO_CONST = "GRPO", "Dr. GRPO", "GRPO, constant normaliser"
 
 
