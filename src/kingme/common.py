@@ -122,3 +122,8 @@ def resolve_device(spec: str) -> str:
             raise UserError(f"device {spec!r} was asked for but no CUDA GPU is available (use cpu or auto)")
         return spec
     raise UserError(f"unknown device {spec!r}: expected auto, cpu or cuda")
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    """A number for a report's table with `digits` decimals; "–" where it is missing (None) or NaN."""
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"

@@ -10,12 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kingme.common import atomic_write_bytes, atomic_write_text
+from kingme.common import atomic_write_bytes, atomic_write_text, fmt
 from kingme.dt.experiment import METHODS
-
-
-def fmt(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
 def spread(s: dict[str, float], digits: int = 3) -> str:

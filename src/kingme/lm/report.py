@@ -9,11 +9,10 @@ against the update.
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 from typing import Any
 
-from kingme.common import atomic_write_bytes, atomic_write_text
+from kingme.common import atomic_write_bytes, atomic_write_text, fmt
 from kingme.ppo.logger import read_metrics
 from kingme.ppo.report import series
 
@@ -54,11 +53,6 @@ def curves_png(rows: list[dict[str, Any]], title: str) -> bytes:
     return buf.getvalue()
 
 
-def _fmt(v: Any, spec: str) -> str:
-    """A metric for the table; "–" where it is missing or not finite (no right answers: no length)."""
-    return format(v, spec) if isinstance(v, (int, float)) and math.isfinite(v) else "–"
-
-
 def write_train_report(run_dir: Path, cfg: Any, summary: dict[str, Any]) -> Path:
     """Write `run_dir/report.md` and `run_dir/curves.png` for a `kingme lm train` run; return the report's path.
 
@@ -88,13 +82,13 @@ def write_train_report(run_dir: Path, cfg: Any, summary: dict[str, Any]) -> Path
     ]
     for r in rows:
         if "charts/test_pass1" in r:
-            cells = [
+            cells = [  # a missing value (no right answers: no length) prints "–"
                 str(r["update"]),
-                _fmt(r.get("time"), ".0f"),
-                _fmt(r["charts/test_pass1"], ".3f"),
-                _fmt(r.get("charts/reward"), ".3f"),
-                f"{_fmt(r.get('charts/length_correct'), '.1f')} / {_fmt(r.get('charts/length_wrong'), '.1f')}",
-                _fmt(r.get("losses/kl_ref"), ".3f"),
+                fmt(r.get("time"), 0),
+                fmt(r["charts/test_pass1"]),
+                fmt(r.get("charts/reward")),
+                f"{fmt(r.get('charts/length_correct'), 1)} / {fmt(r.get('charts/length_wrong'), 1)}",
+                fmt(r.get("losses/kl_ref")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"![curves]({PLOT})", ""]
