@@ -305,7 +305,8 @@ def test_two_hot_splits_a_return_between_its_neighbouring_points() -> None:
 
 
 def test_categorical_value_loss_is_the_cross_entropy_to_the_two_hot_return() -> None:
-    from kingme.ppo.core import categorical_value, categorical_value_loss
+    from kingme.nets import categorical_value
+    from kingme.ppo.core import categorical_value_loss
 
     logits = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
     returns = torch.tensor([0.5, -1.0])

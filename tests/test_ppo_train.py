@@ -24,9 +24,7 @@ from kingme.nets import MLPActorCritic
 from kingme.ppo.buffer import RolloutBuffer
 from kingme.ppo.checkpoint import list_checkpoints, load_checkpoint
 from kingme.ppo.config import PPOConfig
-from kingme.ppo.logger import read_metrics
 from kingme.ppo.train import (
-    Budget,
     EpisodeStats,
     UpdateInfo,
     collect_rollout,
@@ -34,6 +32,8 @@ from kingme.ppo.train import (
     load_agent,
     train,
 )
+from kingme.runs.budget import Budget
+from kingme.runs.logger import read_metrics
 
 TIMING_KEYS = {"time", "charts/SPS"}
 
@@ -287,7 +287,7 @@ def test_budget_fraction_is_the_further_of_steps_and_time() -> None:
     assert Budget(1000).fraction(500, 1e9) == pytest.approx(0.5)  # no time limit: steps only
     assert Budget(1000).spent(960, 0.0, 64) and not Budget(1000).spent(936, 0.0, 64)
     assert Budget(1000, 10.0).spent(0, 10.0, 64)
-    assert Budget.of(small(), 0) == Budget(small().total_steps, None)
+    assert Budget.of(small().total_steps, 0) == Budget(small().total_steps, None)
 
 
 def test_default_budget_is_the_configs_steps() -> None:
@@ -554,7 +554,33 @@ def test_cli_resume_rules(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     assert train_cli("--resume", "r", "--runs-dir", str(tmp_path), "--total-steps", "192", "--quiet") == 0
     assert [r["update"] for r in read_metrics(tmp_path / "r")] == [1, 2, 3]
     assert cli.main(["train", "gym:Acrobot-v1", "--resume", "r", "--runs-dir", str(tmp_path)]) == 2
-    assert "trained on gym:CartPole-v1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"resume it with `kingme train gym:CartPole-v1 --resume {tmp_path / 'r'}`" in err and err.count("\n") == 1
+    # without --quiet it says where training continues from
+    assert train_cli("--resume", "r", "--runs-dir", str(tmp_path), "--total-steps", "256") == 0
+    assert f"resuming {tmp_path / 'r'} from update 3 (192 steps)\n" in capsys.readouterr().out
+
+
+def test_resuming_another_kind_of_run_names_the_command_that_resumes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "sp").mkdir()
+    (tmp_path / "sp" / "config.json").write_text(json.dumps({"env": "checkers", "num_envs": 256}))
+    assert train_cli("--resume", "sp", "--runs-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    # it used to say "config has unknown fields for GymPPOConfig: ..."
+    assert "holds a `kingme train checkers` run" in err and "kingme train checkers --resume" in err
+    assert err.count("\n") == 1 and "unknown fields" not in err
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "config.json").write_text(json.dumps({"task": "addition"}))
+    assert train_cli("--resume", "lm", "--runs-dir", str(tmp_path)) == 2
+    assert "holds no `kingme train` run" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text('{"env": "gym:CartPole-v1" "seed": 1}')
+    assert train_cli("--resume", "bad", "--runs-dir", str(tmp_path)) == 2
+    err = capsys.readouterr().err
+    # a JSON error says where in words, not as a character offset
+    assert "at line 1, column 28" in err and "char" not in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "empty_dir"])

@@ -42,8 +42,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from kingme.ppo.core import categorical_value
-
 Activation = Literal["tanh", "relu"]
 Trunk = Literal["separate", "shared"]
 NetKind = Literal["mlp", "conv"]
@@ -51,6 +49,12 @@ ValueHead = Literal["scalar", "wdl"]
 
 # The support of the win / draw / loss critic: a return of -1 (loss), 0 (draw), +1 (win).
 WDL_SUPPORT = (-1.0, 0.0, 1.0)
+
+
+def categorical_value(value_logits: torch.Tensor, support: tuple[float, ...]) -> torch.Tensor:
+    """V = Σ_i p_i z_i: the mean of a categorical critic's distribution, (B, K) -> (B,)."""
+    z = torch.tensor(support, dtype=value_logits.dtype, device=value_logits.device)
+    return torch.softmax(value_logits, dim=-1) @ z
 
 
 def wdl_support(draw_value: float = 0.0) -> tuple[float, float, float]:

@@ -73,7 +73,7 @@ def _parser(prog: str, cls: type, skip: tuple[str, ...] = ()) -> Parser:
 
 
 def _logged(run_dir: Any, quiet: bool) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
-    from kingme.ppo.logger import MetricsLogger
+    from kingme.runs.logger import MetricsLogger
 
     logger = MetricsLogger(run_dir)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kingme.common import atomic_write_bytes, atomic_write_text, fmt
-from kingme.ppo.logger import read_metrics
-from kingme.ppo.report import series
+from kingme.runs.curves import series
+from kingme.runs.logger import read_metrics
 
 PLOT = "curves.png"
 # The plot's panels: (y-axis label, [(metrics key, line label), ...]).

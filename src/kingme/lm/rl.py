@@ -33,6 +33,7 @@ from kingme.lm.algos import (
     clipped_surrogate,
     equal_reward_groups,
     group_advantages,
+    kl_penalised_scores,
     kl_shaped_rewards,
     masked_mean,
     rloo_advantages,
@@ -41,7 +42,7 @@ from kingme.lm.algos import (
     weighted_k3,
 )
 from kingme.lm.evaluate import greedy_accuracy
-from kingme.lm.sampling import decode_responses, encode_prompts, generate, token_logprobs
+from kingme.lm.sampling import decode_responses, encode_prompts, generate, sampling_logits, token_logprobs
 from kingme.lm.tasks import Problem, RewardName, Task, reward_fn, sample_problems, test_set
 from kingme.lm.vocab import PAD_ID
 from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
@@ -183,6 +184,12 @@ class Rollout:
     rewards: torch.Tensor  # (B,) what the reward's verifier paid (the task's exact verifier: 1 or 0)
     group_size: int
     correct: torch.Tensor | None = None  # (B,) True where the exact verifier accepts (None: rewards > 0.5)
+    response_cap: int | None = None  # the sampler's most tokens per response (Dr. GRPO's L); None: N
+
+    @property
+    def max_len(self) -> int:
+        """The fixed length Dr. GRPO's constant normaliser divides by: the response cap (N when not set)."""
+        return self.response_cap if self.response_cap is not None else int(self.responses.shape[1])
 
     def is_correct(self) -> torch.Tensor:
         return self.correct if self.correct is not None else self.rewards > 0.5
@@ -208,7 +215,7 @@ def collect_rollout(
     correct = torch.tensor([task.verify(p, r) for p, r in pairs], dtype=torch.bool, device=device)
     pay = reward_fn(task, reward)
     rewards = correct.float() if reward == "exact" else torch.tensor([pay(p, r) for p, r in pairs], device=device)
-    return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G, correct)
+    return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G, correct, task.response_width)
 
 
 def signal_groups(roll: Rollout) -> list[int]:
@@ -232,6 +239,7 @@ def select_groups(roll: Rollout, groups: Sequence[int]) -> Rollout:
         roll.rewards[idx],  # (k·G,)
         G,
         roll.correct[idx] if roll.correct is not None else None,  # (k·G,)
+        roll.response_cap,
     )
 
 
@@ -261,6 +269,7 @@ def concat_rollouts(rolls: Sequence[Rollout]) -> Rollout:
         torch.cat([r.rewards for r in rolls]),  # (ΣB,)
         G,
         None if all(r.correct is None for r in rolls) else torch.cat([r.is_correct() for r in rolls]),  # (ΣB,)
+        max(r.max_len for r in rolls),
     )
 
 
@@ -344,6 +353,30 @@ def clip_share(ratio: torch.Tensor, eps_low: float, eps_high: float) -> float:
     return float(((ratio < 1.0 - eps_low) | (ratio > 1.0 + eps_high)).float().mean())
 
 
+def response_logprobs(
+    model: GPT, prompts: torch.Tensor, responses: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """log π(o_t | q, o_<t) of each response token under the distribution the sampler draws from,
+    softmax(logits / T) over the top_k largest logits (`sampling.sampling_logits`), with the full
+    log-softmax, the tokens that distribution may draw and the hidden states:
+    ((B, N), (B, N, V), (B, N, V) bool or None, (B, N, C)).
+
+    With top-k, each model's own k largest logits define its distribution, so a token outside π_θ's
+    top k has log π_θ = log 0 (the most negative float): the policy optimised is the sampler itself.
+    """
+    logits, h = forward_responses(model, prompts, responses)  # (B, N, V), (B, N, C)
+    logits, keep = sampling_logits(logits, temperature, top_k)
+    logp, log_probs = token_logprobs(logits, responses)  # (B, N), (B, N, V)
+    return logp, log_probs, keep, h
+
+
+def token_entropy(log_probs: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """The entropy of the sampling distribution at each token: (B, N, V) log-probs -> (B, N)."""
+    B, N, V = log_probs.shape
+    flat_keep = keep.reshape(B * N, V) if keep is not None else None  # (B·N, V)
+    return masked_entropy(log_probs.reshape(B * N, V), flat_keep).view(B, N)  # (B·N,) -> (B, N)
+
+
 def rl_update(
     policy: GPT,
     reference: GPT | None,
@@ -352,30 +385,45 @@ def rl_update(
     roll: Rollout,
     cfg: RLConfig,
 ) -> dict[str, float]:
-    """Phases 2 and 3 of one update on `roll`, with `cfg` resolved. Returns the update's metrics."""
+    """Phases 2 and 3 of one update on `roll`, with `cfg` resolved. Returns the update's metrics.
+
+    - The policy runs in eval mode (no dropout) throughout, as the sampler and the reference do:
+      θ_old's log-probabilities are then the sampler's, and at θ = θ_old the ratio is exactly 1.
+      Dropout, if the base was pre-trained with it, is off during RL (TRL's `disable_dropout`).
+    - Every log-probability (θ_old, θ, the reference) is that of the sampling distribution,
+      softmax(logits / T) over the top k (`response_logprobs`).
+    - With one epoch, θ_old's pass is the update's own forward pass, detached (θ = θ_old there).
+    - The metrics are means over the K epochs (one minibatch each: the whole rollout); the KL to the
+      reference is after the last one.
+    """
+    policy.eval()
     B, N = roll.responses.shape
     G, P = roll.group_size, B // roll.group_size
     beta = float(cfg.kl_coef or 0.0)
+    beta_reward = beta if cfg.kl_in_reward else 0.0
+    T, k = cfg.temperature, cfg.top_k
     # ---- phase 2: what θ_old, the reference and the critic said, then the advantages ----
+    first = response_logprobs(policy, roll.prompts, roll.responses, T, k) if cfg.epochs == 1 else None
     with torch.no_grad():
-        logits_old, h_old = forward_responses(policy, roll.prompts, roll.responses)
-        logp_old, _ = token_logprobs(logits_old, roll.responses)  # (B, N)
+        if first is not None:
+            logp_old, h_old = first[0].detach(), first[3].detach()  # (B, N), (B, N, C): θ_old = θ
+        else:
+            logp_old, _, _, h_old = response_logprobs(policy, roll.prompts, roll.responses, T, k)
         ref_logp = (
-            token_logprobs(forward_responses(reference, roll.prompts, roll.responses)[0], roll.responses)[0]
-            if reference is not None
-            else logp_old
+            response_logprobs(reference, roll.prompts, roll.responses, T, k)[0] if reference is not None else logp_old
         )
         values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
-        groups = roll.rewards.view(P, G)  # (P, G)
-        equal = equal_reward_groups(groups)  # (P,)
+        equal = equal_reward_groups(roll.rewards.view(P, G))  # (P,) by the verifier's rewards
         returns = torch.zeros_like(logp_old)
         if cfg.advantage == "gae":
-            shaped = kl_shaped_rewards(roll.rewards, logp_old, ref_logp, roll.mask, beta if cfg.kl_in_reward else 0.0)
+            shaped = kl_shaped_rewards(roll.rewards, logp_old, ref_logp, roll.mask, beta_reward)
             adv, returns = token_gae(shaped, values_old, roll.mask, cfg.gamma, cfg.gae_lambda)
             adv = torch.where(roll.mask, adv, 0.0)
             if int(roll.mask.sum()) > 1:
                 adv[roll.mask] = normalize(adv[roll.mask])  # whitened over the batch's tokens, as in PPO
         else:
+            scores = kl_penalised_scores(roll.rewards, logp_old, ref_logp, roll.mask, beta_reward)  # (B,)
+            groups = scores.view(P, G)  # (P, G)
             per_response = (
                 group_advantages(groups, bool(cfg.scale_by_std))
                 if cfg.advantage == "group"
@@ -385,24 +433,30 @@ def rl_update(
         loss_mask = roll.mask.clone()
         if cfg.drop_equal_groups:
             loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
-        weights = token_weights(loss_mask, cfg.loss_norm or "token")  # (B, N)
+        weights = token_weights(loss_mask, cfg.loss_norm or "token", roll.max_len)  # (B, N)
     # ---- phase 3: K epochs over the rollout ----
     eps_low = cfg.clip_low if cfg.clip else None
     eps_high = float(cfg.clip_high if cfg.clip_high is not None else cfg.clip_low)
-    stats: dict[str, float] = {}
-    for _epoch in range(cfg.epochs):
-        logits, h = forward_responses(policy, roll.prompts, roll.responses)
-        logp, log_probs = token_logprobs(logits, roll.responses)  # (B, N), (B, N, V)
+    on = roll.mask
+    sums: dict[str, float] = {}
+    for epoch in range(cfg.epochs):
+        if epoch == 0 and first is not None:
+            logp, log_probs, keep, h = first
+        else:
+            logp, log_probs, keep, h = response_logprobs(policy, roll.prompts, roll.responses, T, k)
         ratio = torch.exp(logp - logp_old)  # (B, N)
         pg_loss = clipped_surrogate(ratio, adv, weights, eps_low, eps_high)
-        kl_loss = weighted_k3(logp, ref_logp, weights) if beta > 0 and not cfg.kl_in_reward else logp.sum() * 0.0
-        entropy = masked_entropy(log_probs.reshape(B * N, -1), None).view(B, N)  # (B, N)
-        ent = masked_mean(entropy, roll.mask)
+        kl_loss = weighted_k3(logp, ref_logp, weights) if beta > 0 and not cfg.kl_in_reward else torch.zeros(())
+        if cfg.ent_coef != 0.0:
+            ent = masked_mean(token_entropy(log_probs, keep), on)
+        else:  # only logged: kept out of the graph
+            with torch.no_grad():
+                ent = masked_mean(token_entropy(log_probs, keep), on)
         loss = pg_loss + beta * kl_loss - cfg.ent_coef * ent
         v_loss = torch.zeros(())
         if value_head is not None:
             values = value_head(h)
-            v_loss = value_loss(values[roll.mask], values_old[roll.mask], returns[roll.mask], None)
+            v_loss = value_loss(values[on], values_old[on], returns[on], None)
             loss = loss + cfg.vf_coef * v_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -411,20 +465,22 @@ def rl_update(
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         opt.step()
         with torch.no_grad():
-            on = roll.mask
-            _, kl_ref = approx_kl((ref_logp - logp)[on]) if reference is not None else (None, torch.zeros(()))
-            stats = {
+            epoch_stats = {
                 "losses/policy_loss": float(pg_loss),
                 "losses/kl_loss": float(kl_loss),
                 "losses/value_loss": float(v_loss),
                 "losses/entropy": float(ent),
-                "losses/kl_ref": float(kl_ref),
                 "losses/clipfrac": clip_share(ratio[on], cfg.clip_low, eps_high),
                 "losses/approx_kl": float(approx_kl((logp - logp_old)[on])[1]) if bool(on.any()) else 0.0,
             }
+        for key, value in epoch_stats.items():
+            sums[key] = sums.get(key, 0.0) + value
+    stats = {key: total / cfg.epochs for key, total in sums.items()}  # means over the K epochs
+    with torch.no_grad():
+        stats["losses/kl_ref"] = float(approx_kl((ref_logp - logp)[on])[1]) if reference is not None else 0.0
     stats["charts/zero_adv_groups"] = float(equal.float().mean())
     if value_head is not None:
-        stats["losses/explained_variance"] = explained_variance(values_old[roll.mask], returns[roll.mask])
+        stats["losses/explained_variance"] = explained_variance(values_old[on], returns[on])
     return stats
 
 
@@ -447,7 +503,7 @@ def budget_spent(update: int, seconds: float, cfg: RLConfig) -> float:
     """The share of the run's budget used after `update` updates and `seconds` of training: of
     --updates or of --max-minutes, whichever is further along, in [0, 1] (PPO's `Budget`, with
     updates for steps)."""
-    from kingme.ppo.train import Budget
+    from kingme.runs.budget import Budget
 
     seconds_budget = 60.0 * cfg.max_minutes if cfg.max_minutes is not None else None
     return Budget(cfg.updates, seconds_budget).fraction(update, seconds)
@@ -480,7 +536,7 @@ def train(
     rng = seed_everything(cfg.seed)
     policy, task = base if base is not None else load_base(cfg.base, device)
     reward_fn(task, cfg.reward)  # a reward the task has no verifier for fails before any training
-    policy = copy.deepcopy(policy).to(device).train()
+    policy = copy.deepcopy(policy).to(device).eval()  # no dropout in RL (see rl_update)
     reference = None
     if (cfg.kl_coef or 0.0) > 0 or cfg.measure_kl:
         reference = copy.deepcopy(policy).eval()
@@ -510,7 +566,6 @@ def train(
         for update in range(1, cfg.updates + 1):
             problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
             t_roll = time.perf_counter()
-            policy.eval()  # sampling without dropout
             sampled_tokens = 0
             roll = rollout(problems)
             refill_stats: dict[str, float] = {}
@@ -520,7 +575,6 @@ def train(
                 )
                 refill_stats = {"charts/refill_rounds": rounds, "charts/kept_groups": len(signal_groups(roll))}
             sample_s = time.perf_counter() - t_roll  # every round's sampling
-            policy.train()
             for group in opt.param_groups:
                 group["lr"] = rl_learning_rate(update, cfg, budget_spent(update - 1, time.perf_counter() - t0, cfg))
             stats = rl_update(policy, reference, value_head, opt, roll, cfg)

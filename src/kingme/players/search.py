@@ -77,11 +77,10 @@ from kingme.checkers import Board, Move
 from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, generate, jumpers
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE
 from kingme.envs.checkers_vec import write_observation
-from kingme.nets import ActorCritic, MLPActorCritic
+from kingme.nets import ActorCritic, MLPActorCritic, categorical_value
 from kingme.players.alphabeta import evaluate
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
 from kingme.players.registry import PolicySpec, parse_search_args, search_model
-from kingme.ppo.core import categorical_value
 
 __all__ = [
     "HAND_SCALE",

@@ -205,12 +205,6 @@ def two_hot(x: torch.Tensor, support: tuple[float, ...]) -> torch.Tensor:
     return out
 
 
-def categorical_value(value_logits: torch.Tensor, support: tuple[float, ...]) -> torch.Tensor:
-    """V = Σ_i p_i z_i: the mean of a categorical critic's distribution, (B, K) -> (B,)."""
-    z = torch.tensor(support, dtype=value_logits.dtype, device=value_logits.device)
-    return torch.softmax(value_logits, dim=-1) @ z
-
-
 def categorical_value_loss(
     value_logits: torch.Tensor, returns: torch.Tensor, support: tuple[float, ...]
 ) -> torch.Tensor:

@@ -6,25 +6,14 @@ Written at the end of `kingme train gym:ENV_ID` (and again after a resume) from 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from kingme.common import atomic_write_text
-from kingme.ppo.logger import read_metrics
+from kingme.runs.curves import series
+from kingme.runs.logger import read_metrics
 
 PLOT = "learning_curve.png"
-
-
-def series(rows: list[dict[str, Any]], key: str, x: str = "global_step") -> tuple[list[int], list[float]]:
-    """(x, value) of every metrics row where `key` holds a finite number."""
-    xs, ys = [], []
-    for r in rows:
-        v = r.get(key)
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            xs.append(int(r[x]))
-            ys.append(float(v))
-    return xs, ys
 
 
 def plot_learning_curve(rows: list[dict[str, Any]], title: str, path: Path) -> None:

@@ -37,7 +37,7 @@ import torch
 from kingme.common import UserError, resolve_device, seed_everything
 from kingme.config import config_to_dict
 from kingme.envs.base import VecEnv
-from kingme.nets import ActorCritic, MLPActorCritic
+from kingme.nets import ActorCritic, MLPActorCritic, categorical_value
 from kingme.ppo import core
 from kingme.ppo.buffer import Batch, Rollout, RolloutBuffer, flatten
 from kingme.ppo.checkpoint import (
@@ -48,36 +48,11 @@ from kingme.ppo.checkpoint import (
     set_rng_state,
 )
 from kingme.ppo.config import PPOConfig
-from kingme.ppo.logger import MetricsLogger
 from kingme.progress import progress_bar
+from kingme.runs.budget import Budget
+from kingme.runs.logger import MetricsLogger
 
 AgentFactory = Callable[[tuple[int, ...], int, PPOConfig], ActorCritic]
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How long a run trains: `steps` environment steps (summed over environments) and, if given,
-    `seconds` of training time (summed over resumed sessions). The run stops after the update that
-    spends either; schedules follow `fraction`."""
-
-    steps: int
-    seconds: float | None = None
-
-    @classmethod
-    def of(cls, cfg: PPOConfig, seconds: float | None = None) -> Budget:
-        """`cfg.total_steps` steps, and `seconds` (None or 0: no time limit)."""
-        return cls(cfg.total_steps, seconds if seconds else None)
-
-    def fraction(self, steps: int, seconds: float) -> float:
-        """The share of the budget spent after `steps` steps and `seconds` of training, in [0, 1]."""
-        frac = steps / self.steps if self.steps > 0 else 1.0
-        if self.seconds is not None:
-            frac = max(frac, seconds / self.seconds)
-        return min(1.0, frac)
-
-    def spent(self, steps: int, seconds: float, batch_size: int) -> bool:
-        """Whether no further update fits: another batch would pass `steps`, or the time is up."""
-        return steps + batch_size > self.steps or (self.seconds is not None and seconds >= self.seconds)
 
 
 @dataclass
@@ -305,7 +280,7 @@ def update_policy(
                 logits, values = agent(mb.obs)  # (b, A), (b,)
             else:  # a categorical critic (win / draw / loss): V = Σ_i p_i z_i
                 logits, value_logits = agent.forward_categorical(mb.obs)  # (b, A), (b, K)
-                values = core.categorical_value(value_logits, support)
+                values = categorical_value(value_logits, support)
             log_probs = torch.log_softmax(core.mask_logits(logits, mb.masks), dim=-1)
             logp = core.log_prob(log_probs, mb.actions)
             with torch.set_grad_enabled(ent_coef > 0):  # with c_e = 0 it is only measured
@@ -402,7 +377,7 @@ def train(
     progress    show a live progress bar (on stderr, when it is a terminal).
     """
     cfg.validate()
-    budget = budget or Budget.of(cfg)
+    budget = budget or Budget(cfg.total_steps)
     if budget.steps < cfg.batch_size:
         raise UserError(f"a budget of {budget.steps} steps is less than one batch ({cfg.batch_size})")
     # Schedules span the steps that whole batches can take (the updates the run can make).

@@ -28,8 +28,9 @@ from kingme.config import arg, require
 from kingme.nets import ActorCritic, make_network
 from kingme.players.policy import PolicyPlayer, save_model
 from kingme.ppo.config import PPOConfig
-from kingme.ppo.train import Budget, TrainResult, UpdateInfo, train
+from kingme.ppo.train import TrainResult, UpdateInfo, train
 from kingme.runs import write_config
+from kingme.runs.budget import Budget
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv
 
 
@@ -214,7 +215,7 @@ class SelfPlayConfig(PPOConfig):
     @property
     def budget(self) -> Budget:
         """The run's budget: `total_steps` learner steps and `minutes` of training (0 = no limit)."""
-        return Budget.of(self, self.minutes * 60)
+        return Budget.of(self.total_steps, self.minutes * 60)
 
     @property
     def net_description(self) -> dict[str, Any]:
