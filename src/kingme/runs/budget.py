@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Budget:
-    """How long a run trains: `steps` steps (a PPO run's environment steps summed over environments, an RL run's updates) and, if given,
-    `seconds` of training time (summed over resumed sessions). The run stops after the update that
-    spends either; schedules follow `fraction`."""
+    """How long a run trains: `steps` steps (a PPO run's environment steps summed over environments,
+    an RL run's updates) and, if given, `seconds` of training time (summed over resumed sessions).
+    The run stops after the update that spends either; schedules follow `fraction`."""
 
     steps: int
     seconds: float | None = None
