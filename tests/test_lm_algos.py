@@ -12,6 +12,7 @@ from kingme.lm.algos import (
     clipped_surrogate,
     equal_reward_groups,
     group_advantages,
+    kl_penalised_scores,
     kl_shaped_rewards,
     pass_at_k,
     rloo_advantages,
@@ -76,8 +77,32 @@ def test_token_weights_by_hand() -> None:
     mask = torch.tensor([[T, T, F], [T, F, F]])
     torch.testing.assert_close(token_weights(mask, "sequence"), torch.tensor([[0.25, 0.25, 0.0], [0.5, 0.0, 0.0]]))
     torch.testing.assert_close(token_weights(mask, "token"), torch.tensor([[1 / 3, 1 / 3, 0.0], [1 / 3, 0.0, 0.0]]))
-    torch.testing.assert_close(token_weights(mask, "constant"), torch.tensor([[1 / 6, 1 / 6, 0.0], [1 / 6, 0.0, 0.0]]))
+    torch.testing.assert_close(
+        token_weights(mask, "constant", max_len=5), torch.tensor([[1 / 10, 1 / 10, 0.0], [1 / 10, 0.0, 0.0]])
+    )
     torch.testing.assert_close(token_weights(mask, "sum"), torch.tensor([[0.5, 0.5, 0.0], [0.5, 0.0, 0.0]]))
+
+
+def test_the_constant_normaliser_is_fixed_not_the_batch_longest() -> None:
+    """Dr. GRPO: a 2-token response weighs 1 / (B·L) whatever the lengths of the others in its batch."""
+    short = torch.tensor([[T, T, F, F], [T, F, F, F]])  # the batch's longest response: 2 tokens
+    long = torch.tensor([[T, T, F, F], [T, T, T, T]])  # ... 4 tokens
+    for mask in (short, long, short[:, :2]):
+        assert token_weights(mask, "constant", max_len=8)[0, 0].item() == pytest.approx(1 / 16)
+    with pytest.raises(ValueError, match="max_len"):
+        token_weights(long, "constant")  # no silent fallback to the batch's width
+    with pytest.raises(ValueError, match="max_len"):
+        token_weights(long, "constant", max_len=3)  # shorter than a response
+
+
+def test_kl_in_the_reward_for_a_per_response_advantage() -> None:
+    scores = torch.tensor([1.0, 0.0])
+    logp = torch.tensor([[-1.0, -2.0, 0.0], [-0.5, 0.0, 0.0]])
+    ref = torch.tensor([[-1.5, -1.0, 9.0], [-0.5, 0.0, 0.0]])
+    mask = torch.tensor([[T, T, F], [T, F, F]])
+    # r − β Σ_t (logp − ref)_t over the real tokens: 1 − 0.1·(0.5 − 1.0) and 0 − 0.1·0
+    torch.testing.assert_close(kl_penalised_scores(scores, logp, ref, mask, 0.1), torch.tensor([1.05, 0.0]))
+    assert kl_penalised_scores(scores, logp, ref, mask, 0.0) is scores
 
 
 def _random_batch(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

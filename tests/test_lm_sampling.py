@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from kingme.lm.sampling import generate, next_token, response_logits
+from kingme.lm.rl import forward_responses
+from kingme.lm.sampling import decode_responses, generate, next_token
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE
 from kingme.transformer import GPT, TransformerConfig
 
@@ -30,8 +31,8 @@ def test_greedy_with_kv_cache_equals_full_recomputation() -> None:
     assert torch.equal(fast.tokens, slow.tokens)  # exact under greedy decoding
     assert fast.logits is not None and slow.logits is not None
     torch.testing.assert_close(fast.logits, slow.logits, atol=1e-5, rtol=0)
-    # and one teacher-forced pass over prompt + response gives the same logits again
-    torch.testing.assert_close(response_logits(model, prompts, fast.tokens), slow.logits, atol=1e-5, rtol=0)
+    # and the RL update's one teacher-forced pass over prompt + response gives the same logits again
+    torch.testing.assert_close(forward_responses(model, prompts, fast.tokens)[0], slow.logits, atol=1e-5, rtol=0)
 
 
 def test_seeded_sampling_with_cache_equals_full_recomputation() -> None:
@@ -79,3 +80,17 @@ def test_finished_rows_are_padded_and_masked() -> None:
             assert all(t == PAD_ID for t in row[end + 1 :])
         else:
             assert all(m)
+
+
+def test_a_pad_token_inside_a_response_is_read_as_written() -> None:
+    from kingme.lm.sampling import Generation
+    from kingme.lm.tasks import Addition
+    from kingme.lm.vocab import encode
+
+    written = encode("1") + [PAD_ID] + encode("32") + [EOS_ID, PAD_ID]  # "1_32$" then the sampler's padding
+    tokens = torch.tensor([written, encode("132") + [EOS_ID, PAD_ID, PAD_ID]])  # (2, 6)
+    mask = torch.tensor([[True] * 5 + [False], [True] * 4 + [False] * 2])
+    texts = decode_responses(Generation(tokens, mask, None))
+    assert texts == ["1_32", "132"]  # the PAD stays in the text; the padding after EOS does not
+    task = Addition(2)
+    assert [task.verify("47+85=", t) for t in texts] == [False, True]  # "1 _ 3 2 $" is not 132

@@ -13,6 +13,11 @@ Advantages (one number per response, given to each of its tokens, except PPO's):
     PPO        Â_i,t from GAE over tokens, with the per-token reward
                r_i,t = −β (logp − ref_logp)_t  (+ r_i at the last token)
 
+With the KL in the reward (`kl_in_reward`, β_reward = β) and a per-response advantage, r_i above is
+the response's whole shaped reward, r_i − β Σ_t (logp_old − ref_logp)_i,t (`kl_penalised_scores`,
+the k1 estimate of the response's KL, as RLOO's paper and RLHF define it): the group statistics or
+the leave-one-out baseline are taken of it. Otherwise (β_loss = β) the KL is a k3 term in the loss.
+
 The loss, for every algorithm (θ_old = the sampling policy, ratio ρ = exp(logp − logp_old)):
 
     L = Σ_i,t w_i,t · [ −min(ρ Â, clip(ρ, 1 − ε_low, 1 + ε_high) Â) + β_loss · k3_i,t ]
@@ -22,12 +27,13 @@ where k3 = (ρ_ref − 1) − log ρ_ref, ρ_ref = π_ref / π_θ, estimates KL(
 w say how tokens are averaged (`token_weights`):
     "sequence"  w = 1 / (B·|o_i|)     GRPO: each response's tokens averaged, then the responses
     "token"     w = 1 / Σ_i |o_i|     DAPO: every token of the batch counts the same
-    "constant"  w = 1 / (B·N_max)     Dr. GRPO: a fixed normaliser, so no length bias
+    "constant"  w = 1 / (B·L)         Dr. GRPO: a fixed normaliser L, the response cap (as in TRL),
+                                      so no length bias
     "sum"       w = 1 / B             RLOO: a response's log-probability is the sum of
                                       its tokens', the whole response one action
 
-The clipped surrogate and k3 are `ppo.core.policy_loss` and `ppo.core.approx_kl`; the weights enter
-through them exactly (see `clipped_surrogate`, `weighted_k3`), so the maths lives in one place.
+The clipped surrogate is `ppo.core.policy_loss`, the weights entering it exactly (see
+`clipped_surrogate`); k3 is the per-token form of `ppo.core.approx_kl`'s (`weighted_k3`).
 """
 
 from __future__ import annotations
@@ -36,10 +42,10 @@ from typing import Literal
 
 import torch
 
-from kingme.ppo.core import approx_kl, compute_gae, policy_loss
+from kingme.ppo.core import compute_gae, policy_loss
 
 LossNorm = Literal["sequence", "token", "constant", "sum"]
-K3_CLAMP = 20.0  # log-ratios beyond ±20 overflow exp() in k3 (NVIDIA-NeMo/RL issue 874): clamp them
+K3_CLAMP = 20.0  # log-ratios beyond ±20 overflow exp() in k3 (as NVIDIA NeMo-RL found): clamp them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +94,20 @@ def kl_shaped_rewards(
     return rewards + scores[:, None] * last.to(logp.dtype)
 
 
+def kl_penalised_scores(
+    scores: torch.Tensor, logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """One reward per response with the KL penalty folded in: r_i − β Σ_t (logp − ref_logp)_i,t over
+    its tokens, the sum of `kl_shaped_rewards` over each response. scores (B,), the others (B, N) -> (B,).
+
+    The reward a per-response advantage (group or leave-one-out) is computed from when the KL is in
+    the reward; with β = 0, `scores` itself.
+    """
+    if beta == 0.0:
+        return scores
+    return kl_shaped_rewards(scores, logp, ref_logp, mask, beta).sum(dim=1)  # (B, N) -> (B,)
+
+
 def token_gae(
     rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,8 +133,13 @@ def token_gae(
 # ---------------------------------------------------------------------------------------------
 
 
-def token_weights(mask: torch.Tensor, norm: LossNorm) -> torch.Tensor:
-    """The weight w_i,t of each token in the loss (see the module docstring); (B, N) -> (B, N), 0 off the mask."""
+def token_weights(mask: torch.Tensor, norm: LossNorm, max_len: int | None = None) -> torch.Tensor:
+    """The weight w_i,t of each token in the loss (see the module docstring); (B, N) -> (B, N), 0 off the mask.
+
+    "constant" divides by B · max_len, a fixed length (the sampler's response cap, as TRL's Dr. GRPO
+    does), not by the batch's longest response: a token's weight then never depends on how long the
+    other responses of its batch happen to be. It needs `max_len` ≥ N.
+    """
     m = mask.to(torch.float32)
     B, N = m.shape
     if norm == "sequence":
@@ -122,7 +147,9 @@ def token_weights(mask: torch.Tensor, norm: LossNorm) -> torch.Tensor:
     if norm == "token":
         return m / m.sum().clamp(min=1.0)
     if norm == "constant":
-        return m / (B * N)
+        if max_len is None or max_len < N:
+            raise ValueError(f"the constant normaliser needs a fixed max_len >= {N} (the response cap), got {max_len}")
+        return m / (B * max_len)
     if norm == "sum":
         return m / B
     raise ValueError(f"unknown loss normalisation {norm!r}")
@@ -152,21 +179,14 @@ def clipped_surrogate(
 
 
 def weighted_k3(logp: torch.Tensor, ref_logp: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Σ w · k3, the k3 estimate of KL(π_θ ‖ π_ref) per token, by `ppo.core.approx_kl`.
+    """Σ w · k3, the k3 estimate of KL(π_θ ‖ π_ref) per token: k3 = (ρ − 1) − log ρ, log ρ = ref_logp − logp.
 
-    approx_kl(log r) with log r = ref_logp − logp gives the mean of (r − 1) − log r; the weights
-    are constant within a response (every `token_weights` normalisation), so the weighted sum is
-    Σ_i w_i · |o_i| · (response i's mean k3).
+    The per-token form of `ppo.core.approx_kl`'s k3 (which returns its mean); all (B, N) -> 0-d.
+    The log-ratio is clamped to ±K3_CLAMP first.
     """
     logratio = (ref_logp - logp).clamp(-K3_CLAMP, K3_CLAMP)  # (B, N)
-    total = logp.sum() * 0.0
-    for i in range(logp.shape[0]):
-        on = weights[i] > 0
-        n = int(on.sum())
-        if n:
-            _, k3 = approx_kl(logratio[i][on])
-            total = total + weights[i][on][0] * n * k3
-    return total
+    k3 = torch.expm1(logratio) - logratio  # (B, N), ≥ 0
+    return (weights * k3).sum()
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

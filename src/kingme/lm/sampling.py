@@ -33,16 +33,31 @@ class Generation:
         return self.mask.sum(dim=1)
 
 
+def sampling_logits(
+    logits: torch.Tensor, temperature: float, top_k: int | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The logits whose softmax is the distribution the sampler draws from, and the tokens it may draw.
+
+    logits (..., V) -> (logits / T with every token outside the k largest masked by
+    `ppo.core.mask_logits`, keep (..., V) bool or None when every token may be drawn); temperature > 0.
+    The sampler (`next_token`) and the RL update (`kingme.lm.rl.response_logprobs`) both go through
+    here, so the update's log π is the log-probability of the distribution each token was drawn from.
+    """
+    if temperature != 1.0:
+        logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1) the k-th largest
+        keep = logits >= kth  # (..., V)
+        return mask_logits(logits, keep), keep
+    return logits, None
+
+
 def next_token(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
     """One token per row from logits (B, V): greedy at temperature 0, else a sample of
-    softmax(logits / T) over the top_k largest logits (None = all)."""
+    softmax(logits / T) over the top_k largest logits (None = all), by `sampling_logits`."""
     if temperature == 0.0:
         return torch.argmax(logits, dim=-1)
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1) the k-th largest
-        logits = mask_logits(logits, logits >= kth)
-    return sample_actions(logits)
+    return sample_actions(sampling_logits(logits, temperature, top_k)[0])
 
 
 @torch.no_grad()
@@ -88,18 +103,6 @@ def generate(
     return Generation(tokens, mask, stacked)
 
 
-def response_logits(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
-    """The logits (B, N, V) that predicted each response token, from one pass over prompt + response.
-
-    Position P - 1 + i of the sequence predicts response token i, so the last response token is
-    never fed in.
-    """
-    P, N = prompts.shape[1], responses.shape[1]
-    seq = torch.cat([prompts, responses[:, :-1]], dim=1)  # (B, P + N - 1)
-    logits, _ = model(seq)  # (B, P + N - 1, V)
-    return logits[:, P - 1 : P - 1 + N, :]  # (B, N, V)
-
-
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log π(token) and the full log-softmax, for logits (B, N, V) and tokens (B, N): ((B, N), (B, N, V))."""
     B, N, V = logits.shape
@@ -114,5 +117,7 @@ def encode_prompts(prompts: list[str], width: int, device: torch.device | str = 
 
 
 def decode_responses(gen: Generation) -> list[str]:
-    """The text of every response, cut at its EOS."""
-    return [decode(row) for row in gen.tokens]
+    """The text of every response exactly as written, cut at its EOS: a PAD token the model wrote
+    inside a response stays in the text as "_" (which no verifier accepts as part of an answer), so
+    a verifier reads what was written, not a cleaned-up version of it."""
+    return [decode(row[m], keep_pad=True) for row, m in zip(gen.tokens, gen.mask, strict=True)]

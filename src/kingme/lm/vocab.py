@@ -30,15 +30,16 @@ def encode(text: str) -> list[int]:
         raise UserError(f"character {e.args[0]!r} is not in the vocabulary {ALPHABET!r}") from None
 
 
-def decode(ids: list[int] | torch.Tensor, stop_at_eos: bool = True) -> str:
-    """The text of token ids, without padding; by default cut at the first EOS."""
+def decode(ids: list[int] | torch.Tensor, stop_at_eos: bool = True, keep_pad: bool = False) -> str:
+    """The text of token ids, by default cut at the first EOS; PAD tokens are dropped (a prompt's
+    left padding) unless `keep_pad`, which writes each as "_" (a response, read as written)."""
     if isinstance(ids, torch.Tensor):
         ids = ids.tolist()
     out = []
     for i in ids:
         if i == EOS_ID and stop_at_eos:
             break
-        if i != PAD_ID:
+        if i != PAD_ID or keep_pad:
             out.append(ALPHABET[i])
     return "".join(out)
 
