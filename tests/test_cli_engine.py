@@ -67,3 +67,34 @@ def test_bare_perft_is_exact() -> None:
     for fen, depth, nodes in [(None, 7, 179740), ("W:WK2:B6,7,14,15", 1, 2)]:
         b = Board(fen)
         assert bare_perft(np.uint64(b.black), np.uint64(b.white), np.uint64(b.kings), int(b.turn), depth) == nodes
+
+
+@pytest.mark.parametrize("command", [["perft", "2"], ["moves"], ["show"]])
+@pytest.mark.parametrize("fen", ["", "  "])
+def test_an_empty_fen_is_refused_not_read_as_the_start(
+    command: list[str], fen: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `--fen "$POS"` with an empty $POS used to analyse the initial position without a word
+    assert main([*command, "--fen", fen]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "--fen is empty" in captured.err
+
+
+def test_bench_targets_have_one_list_that_both_helps_show(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from kingme.bench import TARGETS
+    from kingme.cli import COMMANDS, usage
+
+    assert set(TARGETS) == {"engine", "train", "search", "ppo-suite"}
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    bench_help = capsys.readouterr().out
+    assert "{" + ",".join(TARGETS) + "}" in bench_help  # every target, ppo-suite included
+    # `kingme --help` names no target of its own (it listed some and missed `search` before)
+    assert not re.search(r"bench (engine|train|search|ppo-suite)", usage())
+    assert "kingme bench --help" in COMMANDS["bench"][2]
+    # the experiments are about language models too, not only PPO
+    assert "published claims about PPO and RL on language models" in COMMANDS["experiment"][2]
+    assert max(len(line) for line in usage().splitlines()) <= 120

@@ -580,7 +580,7 @@ def test_resuming_another_kind_of_run_names_the_command_that_resumes_it(
     assert train_cli("--resume", "bad", "--runs-dir", str(tmp_path)) == 2
     err = capsys.readouterr().err
     # a JSON error says where in words, not as a character offset
-    assert "at line 1, column 28" in err and "char" not in err and err.count("\n") == 1
+    assert "at line 1, column 27" in err and "char" not in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "empty_dir"])

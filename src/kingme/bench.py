@@ -1,4 +1,5 @@
-"""`kingme bench engine|train|search [--json]`: the speed figures the issues name.
+"""`kingme bench engine|train|search [--json]` and `kingme bench ppo-suite`: the speed figures (and the
+PPO suite, `kingme.ppo.suite`) that the docs quote.
 
 Each benchmark runs on one core in this process, after a warm-up call that compiles (or loads
 from numba's cache) every kernel it uses, and reports the best of a few repeats.
@@ -245,13 +246,25 @@ def bench_engine(
     return res
 
 
+# The targets of `kingme bench`, the one list of them (`kingme bench --help` shows it).
+TARGETS: dict[str, str] = {
+    "engine": "perft beside a bare compiled generator, random games and the vectorised env (one core)",
+    "train": "the self-play training loop's steps/s against the bound its network sets (its own threads)",
+    "search": "alpha-beta search: nodes/s and time per move (one core)",
+    "ppo-suite": "kingme's PPO defaults beside SB3's on several tasks (options: kingme bench ppo-suite --help)",
+}
+
+
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "ppo-suite":  # kingme's PPO defaults beside SB3's on several tasks
+    if argv and argv[0] == "ppo-suite":  # its own options, parsed by kingme.ppo.suite
         from kingme.ppo.suite import main as ppo_suite_main
 
         return ppo_suite_main(argv[1:])
-    p = Parser(prog="kingme bench", description="Speed benchmarks (engine, search: one core; train: its own threads).")
-    p.add_argument("what", choices=["engine", "train", "search"], help="which benchmark")
+    p = Parser(
+        prog="kingme bench",
+        description="Benchmarks. " + "; ".join(f"{name}: {text}" for name, text in TARGETS.items()) + ".",
+    )
+    p.add_argument("what", choices=list(TARGETS), help="which benchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test, not a measurement)")
     p.add_argument(

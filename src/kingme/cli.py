@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "perft": ("kingme.checkers.commands", "perft_main", "count leaf nodes of the move tree"),
     "moves": ("kingme.checkers.commands", "moves_main", "list the legal moves of a position"),
     "show": ("kingme.checkers.commands", "show_main", "print a position as ASCII art"),
-    "bench": ("kingme.bench", "main", "benchmarks: `bench engine`, `bench train`, `bench ppo-suite`"),
+    "bench": ("kingme.bench", "main", "speed benchmarks and the PPO suite (`kingme bench --help` lists them)"),
     "train": ("kingme.cli", "train_main", "train with PPO: `train gym:ENV_ID` or `train checkers`"),
     "eval": ("kingme.ppo.eval", "eval_main", "evaluate a PPO run or checkpoint: mean return with a 95% interval"),
     "distill": ("kingme.selfplay.commands", "distill_main", "distil a critic into a small evaluation network"),
@@ -27,7 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ladder": ("kingme.arena.commands", "ladder_main", "rate a player against the ladder of bots"),
     "play": ("kingme.web.commands", "main", "play the agent in a browser"),
     "dt": ("kingme.dt.commands", "main", "Decision Transformer on graph navigation"),
-    "experiment": ("kingme.experiments.commands", "main", "experiments that test claims about PPO"),
+    "experiment": (
+        "kingme.experiments.commands",
+        "main",
+        "experiments that test published claims about PPO and RL on language models",
+    ),
     "sweep": ("kingme.sweep", "main", "train one PPO config over a grid of settings and seeds"),
     "lm": ("kingme.lm.commands", "main", "RL on a tiny language model: pretrain, train, eval, sample"),
 }

@@ -25,6 +25,16 @@ class UserError(Exception):
     """
 
 
+def one_line(e: BaseException) -> str:
+    """An exception as one plain line for a `UserError`: its first line, or its type's name when it
+    has no message. A JSON decode error says where in words ("Expecting ',' delimiter at line 1,
+    column 17") instead of Python's "line 1 column 17 (char 16)"."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg} at line {e.lineno}, column {e.colno}"
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one."""
     path = Path(path)

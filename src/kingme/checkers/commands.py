@@ -11,8 +11,14 @@ from kingme.config import Parser
 
 
 def _board(fen: str | None) -> Board:
+    """The position `--fen` names; the initial one when the option is left out (an empty `--fen ""`
+    is refused, not read as the start: a script's empty variable should not analyse the wrong position)."""
+    if fen is None:
+        return Board()
+    if not fen.strip():
+        raise UserError("--fen is empty: give a position (e.g. --fen B:W21,22:B9,10) or leave --fen out for the start")
     try:
-        return Board(fen) if fen else Board()
+        return Board(fen)
     except BoardError as e:
         raise UserError(str(e)) from None
 

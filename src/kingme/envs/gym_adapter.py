@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from kingme.common import UserError
+from kingme.common import UserError, one_line
 from kingme.envs.base import VecStep
 
 MASK_KEY = "action_mask"
@@ -94,7 +94,7 @@ def parse_env_id(env_id: str) -> str:
                 raise UserError(f"no module named {module!r} (for environment {env_id!r}), here or installed") from None
             raise UserError(f"module {module!r} needs a missing package: {e}") from None
         except Exception as e:  # the user's file raised while importing
-            raise UserError(f"module {module!r} failed to import: {type(e).__name__}: {_one_line(e)}") from None
+            raise UserError(f"module {module!r} failed to import: {type(e).__name__}: {one_line(e)}") from None
     return name
 
 
@@ -157,11 +157,11 @@ class GymVecEnv:
                 **dict(env_kwargs or {}),
             )
         except gym.error.Error as e:
-            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {_one_line(e)}") from None
+            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {one_line(e)}") from None
         except ModuleNotFoundError as e:
             raise UserError(f"Gymnasium environment {env_id!r} needs a missing package: {e}") from None
         except TypeError as e:  # an unknown keyword in --env-kwargs
-            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {_one_line(e)}") from None
+            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {one_line(e)}") from None
         self.env: Any = env  # a SyncVectorEnv or AsyncVectorEnv (get_attr, set_attr)
         self.env_id = env_id
         self.num_envs = num_envs
@@ -180,15 +180,15 @@ class GymVecEnv:
         try:
             spec = gym.spec(gym_id)
         except gym.error.Error as e:
-            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {_one_line(e)}") from None
+            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {one_line(e)}") from None
         try:
             probe = gym.make(spec, disable_env_checker=True, **kwargs)
         except gym.error.Error as e:
-            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {_one_line(e)}") from None
+            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {one_line(e)}") from None
         except ModuleNotFoundError as e:
             raise UserError(f"Gymnasium environment {env_id!r} needs a missing package: {e}") from None
         except TypeError as e:
-            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {_one_line(e)}") from None
+            raise UserError(f"cannot make Gymnasium environment {env_id!r}: {one_line(e)}") from None
         action_space, obs_space = probe.action_space, probe.observation_space
         probe.close()
         if not isinstance(action_space, gym.spaces.Discrete):
@@ -286,11 +286,6 @@ class GymVecEnv:
 
     def close(self) -> None:
         self.env.close()
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from safetensors import safe_open
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-from kingme.common import UserError, atomic_write_bytes, atomic_write_json
+from kingme.common import UserError, atomic_write_bytes, atomic_write_json, one_line
 
 FORMAT = "kingme-ppo"
 VERSION = 1
@@ -168,7 +168,7 @@ def load_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> Chec
         with safe_open(str(ckpt), framework="pt") as f:
             metadata = f.metadata() or {}
     except Exception as e:  # safetensors raises several types for a damaged header
-        raise UserError(f"{what} is not a readable safetensors file: {_one_line(e)}") from None
+        raise UserError(f"{what} is not a readable safetensors file: {one_line(e)}") from None
     if metadata.get("format") != FORMAT:
         raise UserError(f"{what} is not a kingme PPO checkpoint (format {metadata.get('format')!r})")
     if metadata.get("version") != str(VERSION):
@@ -178,7 +178,7 @@ def load_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> Chec
         meta = json.loads(metadata["meta"])
         state = unpack(json.loads(metadata["state"]), tensors)
     except Exception as e:  # truncated data, bad JSON, a dangling tensor reference
-        raise UserError(f"{what} is corrupt: {_one_line(e)}") from None
+        raise UserError(f"{what} is corrupt: {one_line(e)}") from None
     if not isinstance(meta, dict) or not isinstance(state, dict):
         raise UserError(f"{what} is corrupt: its metadata are not objects")
     weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
@@ -238,7 +238,7 @@ def resolve_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> P
         try:
             name = json.loads(pointer.read_text())["name"]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise UserError(f"{pointer} is corrupt: {_one_line(e)}") from None
+            raise UserError(f"{pointer} is corrupt: {one_line(e)}") from None
         if not (p / str(name)).is_file():
             raise UserError(f"{pointer} names {name!r}, which does not exist")
         return p / str(name)
@@ -251,11 +251,6 @@ def resolve_checkpoint(path: str | os.PathLike[str], which: str = "latest") -> P
 def list_checkpoints(root: Path) -> list[Path]:
     """The checkpoint files in `root`, oldest first."""
     return sorted(p for p in Path(root).iterdir() if NAME_RE.match(p.name))
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 # ---------------------------------------------------------------------------------------------

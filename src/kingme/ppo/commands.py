@@ -16,16 +16,47 @@ read, the run resumes from the newest one that can, and says so in one line.
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
-from kingme.common import UserError, resolve_device
+from kingme.common import UserError, one_line, resolve_device
 from kingme.config import Parser, add_config_args, config_from_args
 from kingme.envs.gym_adapter import parse_env_kwargs
-from kingme.ppo.checkpoint import load_resumable
+from kingme.ppo.checkpoint import Checkpoint, load_resumable
 from kingme.ppo.config import GymPPOConfig
-from kingme.runs import add_run_options, check_resume_options, create_run, find_run, read_config, write_config
+from kingme.runs import CONFIG, add_run_options, check_resume_options, create_run, find_run, read_config, write_config
 
 RESUME_OVERRIDES = ("total_steps", "device", "torch_threads")
+
+
+def check_train_target(run: Path, target: str) -> None:
+    """Refuse to resume `run` with `kingme train TARGET` unless it is such a run.
+
+    The saved config's `env` is the target that trained it (`gym:ENV_ID` or `checkers`), so a run
+    of another target is named with the command that resumes it, instead of a list of config
+    fields the wrong config class does not know."""
+    path = run / CONFIG
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot resume {run}: {path} is not readable JSON ({one_line(e)})") from None
+    env = data.get("env") if isinstance(data, dict) else None
+    if env == target:
+        return
+    if isinstance(env, str) and (env == "checkers" or env.startswith("gym:")):
+        raise UserError(
+            f"{run} holds a `kingme train {env}` run, not a `kingme train {target}` one: "
+            f"resume it with `kingme train {env} --resume {run}`"
+        )
+    raise UserError(f"{run} holds no `kingme train` run (its {CONFIG} names no training target): nothing to resume")
+
+
+def say_resuming(run: Path, ckpt: Checkpoint) -> None:
+    """One line on stdout: the run and the update and step count its training continues from."""
+    update, steps = int(ckpt.state.get("update", 0)), int(ckpt.state.get("global_step", 0))
+    sys.stdout.write(f"resuming {run} from update {update} ({steps} steps)\n")
+    sys.stdout.flush()
 
 
 def train_gym_main(env_id: str, argv: list[str]) -> int:
@@ -51,13 +82,12 @@ def train_gym_main(env_id: str, argv: list[str]) -> int:
     if ns.resume:
         run_dir = find_run(ns.runs_dir, ns.resume)
         given = check_resume_options(argv, RESUME_OVERRIDES)
+        check_train_target(run_dir, env_name)
         cfg = read_config(run_dir, GymPPOConfig)
-        if cfg.env != env_name:
-            raise UserError(f"run {run_dir} trained on {cfg.env}, not {env_name}")
         for name in given:
             setattr(cfg, name, getattr(ns, name))
         cfg.validate()
-        load_resumable(run_dir, warn=lambda _: None)  # no readable checkpoint fails here, before any write
+        ckpt = load_resumable(run_dir, warn=lambda _: None)  # no readable checkpoint fails here, before any write
     else:
         parse_env_kwargs(ns.env_kwargs)  # a malformed pair fails before anything is built
         cfg = config_from_args(GymPPOConfig, ns, env=env_name, env_kwargs=tuple(ns.env_kwargs))
@@ -68,6 +98,8 @@ def train_gym_main(env_id: str, argv: list[str]) -> int:
     from kingme.ppo.train import train
 
     env = gym_env(cfg)
+    if ns.resume and not ns.quiet:
+        say_resuming(run_dir, ckpt)
     callbacks = [] if cfg.target_return is None else [StopAtReturn(cfg.target_return, cfg.return_window)]
     try:
         if not ns.resume:

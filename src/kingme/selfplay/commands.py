@@ -27,16 +27,20 @@ def train_checkers_main(argv: list[str]) -> int:
     add_run_options(p, "checkers")
     a = p.parse_args(argv)
     if a.resume:
-        from kingme.ppo.checkpoint import load_checkpoint
+        from kingme.ppo.checkpoint import load_resumable
+        from kingme.ppo.commands import check_train_target, say_resuming
 
         run = find_run(a.runs_dir, a.resume)
         given = check_resume_options(argv, RESUME_OVERRIDES)
+        check_train_target(run, "checkers")
         cfg = read_config(run, SelfPlayConfig)
         for name in given:
             setattr(cfg, name, getattr(a, name))
         cfg.validate()
         resolve_device(cfg.device)
-        load_checkpoint(run)  # a missing or damaged checkpoint fails here, before any write
+        ckpt = load_resumable(run, warn=lambda _: None)  # no readable checkpoint fails here, before any write
+        if not a.quiet:
+            say_resuming(run, ckpt)
         resume = True
     else:
         cfg = config_from_args(SelfPlayConfig, a)

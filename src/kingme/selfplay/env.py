@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from kingme.checkers import Color
-from kingme.common import UserError, atomic_write_json
+from kingme.common import UserError, atomic_write_json, one_line
 from kingme.envs.base import VecStep
 from kingme.envs.bridge import legal_path, move_to_actions
 from kingme.envs.checkers_vec import CheckersVecEnv
@@ -255,9 +255,7 @@ class OpponentPool:
                 str(k): deque((float(x) for x in v), maxlen=self.window) for k, v in meta.get("results", {}).items()
             }
         except Exception as e:  # noqa: BLE001 - any corruption is reported the same way
-            raise UserError(
-                f"opponent pool in {folder} is corrupt: {str(e).splitlines()[0] if str(e) else e}"
-            ) from None
+            raise UserError(f"opponent pool in {folder} is corrupt: {one_line(e)}") from None
 
 
 class BotMover:
