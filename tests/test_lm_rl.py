@@ -19,6 +19,7 @@ from kingme.lm.rl import (
     concat_rollouts,
     dynamic_sampling,
     forward_responses,
+    response_logprobs,
     rl_update,
     select_groups,
     signal_groups,
@@ -227,3 +228,127 @@ def test_refill_groups_trains_on_p_signal_groups_reproducibly() -> None:
     assert any(r["charts/refill_rounds"] >= 1 for r in rows)  # some updates needed extra rounds
     assert rewards == rewards_again  # reproducible from the seed
     assert [r["charts/refill_rounds"] for r in rows] == [r["charts/refill_rounds"] for r in rows_again]
+
+
+def _step(cfg: RLConfig, model: GPT, reference: GPT | None, roll: Rollout) -> tuple[GPT, dict[str, float]]:
+    """One rl_update of a copy of `model` by SGD (lr 0.05, no gradient clipping): (the policy after, stats)."""
+    policy = copy.deepcopy(model)
+    value_head = ValueHead(model.config.n_embd) if cfg.advantage == "gae" else None
+    params = list(policy.parameters()) + (list(value_head.parameters()) if value_head is not None else [])
+    stats = rl_update(policy, reference, value_head, torch.optim.SGD(params, lr=0.05), roll, cfg)
+    return policy, stats
+
+
+def _same(a: GPT, b: GPT) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("algo", "advantage"), [("grpo", None), ("dr_grpo", None), ("rloo", None), ("reinforce", None), ("ppo", "group")]
+)
+def test_the_kl_in_the_reward_applies_to_every_per_response_advantage(algo: str, advantage: str | None) -> None:
+    """--kl-in-reward with a group or leave-one-out advantage: the update is the one on the rewards
+    r_i − β Σ_t (logp_old − ref_logp)_i,t with β = 0 elsewhere, and not the update without the KL."""
+    torch.manual_seed(0)
+    model = GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=PW + N, n_layer=1, n_head=2, n_embd=16))
+    reference = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.add_(0.3 * torch.randn_like(p))  # a reference the policy has moved away from
+    roll = _rollout()
+    fields = {"algo": algo, "advantage": advantage, "max_grad_norm": None, "scale_by_std": False}
+    cfg = RLConfig(kl_coef=0.5, kl_in_reward=True, **fields).resolved()  # type: ignore[arg-type]
+    without = RLConfig(kl_coef=0.0, kl_in_reward=True, **fields).resolved()  # type: ignore[arg-type]
+    with_kl, stats = _step(cfg, model, reference, roll)
+    assert stats["losses/kl_loss"] == 0.0  # the KL is in the reward, not in the loss
+    assert not _same(with_kl, _step(without, model, None, roll)[0])  # the KL changed the update
+    from kingme.lm.algos import kl_penalised_scores
+
+    with torch.no_grad():
+        logp = _token_logp(model, roll)
+        ref_logp = _token_logp(reference, roll)
+    shaped = dataclasses.replace(roll, rewards=kl_penalised_scores(roll.rewards, logp, ref_logp, roll.mask, 0.5))
+    by_hand, _ = _step(without, model, None, shaped)
+    for a, b in zip(with_kl.parameters(), by_hand.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def _token_logp(model: GPT, roll: Rollout) -> torch.Tensor:
+    logits, _ = forward_responses(model.eval(), roll.prompts, roll.responses)
+    return token_logprobs(logits, roll.responses)[0]  # (B, N)
+
+
+def test_with_dropout_theta_old_is_the_sampler_and_the_first_ratio_is_one() -> None:
+    """A base with dropout 0.1, handed over in train mode (as the training loop once did): the update
+    runs without dropout, so θ_old's log-probabilities are the sampler's and, while θ = θ_old, every
+    ratio is exactly 1."""
+    from kingme.lm.sampling import generate
+
+    torch.manual_seed(0)
+    config = TransformerConfig(vocab_size=VOCAB_SIZE, block_size=PW + N, n_layer=1, n_head=2, n_embd=16, dropout=0.1)
+    model = GPT(config)
+    roll = _rollout()
+    cfg = RLConfig(algo="grpo", epochs=3, max_grad_norm=None).resolved()
+    policy = copy.deepcopy(model).train()
+    opt = torch.optim.SGD(policy.parameters(), lr=0.0)  # θ stays θ_old through every epoch
+    stats = rl_update(policy, copy.deepcopy(model).eval(), None, opt, roll, cfg)
+    assert stats["losses/approx_kl"] == 0.0 and stats["losses/clipfrac"] == 0.0
+    assert stats["losses/kl_ref"] == pytest.approx(0.0, abs=1e-7)
+    assert not policy.training  # and the log-probabilities it computes are the sampler's:
+    gen = generate(policy, roll.prompts, N, temperature=0.0, return_logits=True)
+    assert gen.logits is not None
+    sampler_logp = token_logprobs(gen.logits, gen.tokens)[0]  # (B, n)
+    ours = response_logprobs(policy, roll.prompts, gen.tokens)[0]
+    torch.testing.assert_close(ours[gen.mask], sampler_logp[gen.mask], atol=1e-5, rtol=0)
+
+
+def test_training_from_a_dropout_base_starts_at_ratio_one() -> None:
+    from kingme.lm.pretrain import PretrainConfig, pretrain
+    from kingme.lm.rl import train
+
+    small = {"n_layer": 1, "n_head": 2, "n_embd": 16, "train_size": 200, "eval_problems": 8, "device": "cpu"}
+    base = pretrain(PretrainConfig(task="path", max_level=1, steps=5, warmup=1, dropout=0.1, **small))[:2]  # type: ignore[arg-type]
+    rows: list[dict[str, float]] = []
+    rl = {"updates": 2, "prompts_per_update": 4, "group_size": 4, "epochs": 2, "lr": 0.0, "eval_problems": 8}
+    train(RLConfig(algo="grpo", device="cpu", **rl), base=base, log=rows.append)  # type: ignore[arg-type]
+    assert all(r["losses/approx_kl"] == 0.0 and r["losses/clipfrac"] == 0.0 for r in rows)
+
+
+def test_the_update_optimises_the_sampling_distribution() -> None:
+    """With --temperature and --top-k, log π in the update is that of softmax(logits / T) over the
+    top k, the distribution each token was drawn from."""
+    from kingme.lm.sampling import generate, sampling_logits
+
+    torch.manual_seed(0)
+    model = GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=PW + N, n_layer=1, n_head=2, n_embd=16))
+    roll = _rollout()
+    torch.manual_seed(1)
+    gen = generate(model, roll.prompts, N, temperature=0.7, top_k=3, return_logits=True)
+    assert gen.logits is not None
+    drawn_from = torch.log_softmax(sampling_logits(gen.logits, 0.7, 3)[0], dim=-1)  # (B, n, V)
+    expected = drawn_from.gather(-1, gen.tokens.unsqueeze(-1)).squeeze(-1)  # (B, n)
+    ours = response_logprobs(model, roll.prompts, gen.tokens, 0.7, 3)[0]
+    torch.testing.assert_close(ours[gen.mask], expected[gen.mask], atol=1e-5, rtol=0)
+    assert not torch.allclose(ours[gen.mask], token_logprobs(gen.logits, gen.tokens)[0][gen.mask])  # not T = 1
+    # top-1 sampling is greedy: every token drawn has probability 1, so there is nothing to optimise
+    greedy = generate(model, roll.prompts, N, temperature=1.0, top_k=1)
+    top1 = dataclasses.replace(roll, responses=greedy.tokens, mask=greedy.mask)
+    cfg = RLConfig(algo="dr_grpo", top_k=1, max_grad_norm=None).resolved()
+    assert _same(_step(cfg, model, None, top1)[0], model)
+    assert not _same(_step(dataclasses.replace(cfg, top_k=None), model, None, top1)[0], model)
+
+
+def test_dr_grpo_divides_by_the_response_cap() -> None:
+    """A rollout keeps the sampler's cap: the constant normaliser is B · cap, however long the batch's
+    longest response happens to be."""
+    from kingme.lm.rl import collect_rollout
+    from kingme.lm.tasks import Addition, sample_problems
+
+    task = Addition(1)
+    model = GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=task.block_size, n_layer=1, n_head=2, n_embd=16))
+    roll = collect_rollout(
+        model, task, sample_problems(task, np.random.default_rng(0), 2, "train"), 2, 1.0, None, "cpu"
+    )
+    assert roll.max_len == task.response_width
+    short = select_groups(roll, [0])
+    assert short.max_len == task.response_width and concat_rollouts([short]).max_len == task.response_width

@@ -45,7 +45,15 @@ from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, sampling_logits, token_logprobs
 from kingme.lm.tasks import Problem, RewardName, Task, reward_fn, sample_problems, test_set
 from kingme.lm.vocab import PAD_ID
-from kingme.ppo.core import approx_kl, clip_fraction, explained_variance, masked_entropy, normalize, value_loss
+from kingme.ppo.core import (
+    approx_kl,
+    clip_fraction,
+    explained_variance,
+    mask_logits,
+    masked_entropy,
+    normalize,
+    value_loss,
+)
 from kingme.progress import progress_bar
 from kingme.transformer import GPT
 
@@ -361,11 +369,18 @@ def response_logprobs(
     log-softmax, the tokens that distribution may draw and the hidden states:
     ((B, N), (B, N, V), (B, N, V) bool or None, (B, N, C)).
 
-    With top-k, each model's own k largest logits define its distribution, so a token outside π_θ's
-    top k has log π_θ = log 0 (the most negative float): the policy optimised is the sampler itself.
+    With top-k, the tokens drawn are the model's own k largest logits plus the response's token o_t
+    itself: at θ = θ_old o_t is among them (the sampler drew it), so this is the sampler's
+    distribution exactly; after a step that pushes o_t out of π_θ's top k, its log π_θ stays finite
+    (a ratio, never exp(±3.4e38)).
     """
     logits, h = forward_responses(model, prompts, responses)  # (B, N, V), (B, N, C)
-    logits, keep = sampling_logits(logits, temperature, top_k)
+    logits, _ = sampling_logits(logits, temperature, None)  # (B, N, V) logits / T
+    _, keep = sampling_logits(logits, 1.0, top_k)  # (B, N, V) the top k, or None
+    if keep is not None:
+        drawn = torch.zeros_like(keep).scatter_(-1, responses.unsqueeze(-1), True)  # (B, N, V) o_t's one-hot
+        keep = keep | drawn
+        logits = mask_logits(logits, keep)
     logp, log_probs = token_logprobs(logits, responses)  # (B, N), (B, N, V)
     return logp, log_probs, keep, h
 
@@ -390,8 +405,10 @@ def rl_update(
     - The policy runs in eval mode (no dropout) throughout, as the sampler and the reference do:
       θ_old's log-probabilities are then the sampler's, and at θ = θ_old the ratio is exactly 1.
       Dropout, if the base was pre-trained with it, is off during RL (TRL's `disable_dropout`).
-    - Every log-probability (θ_old, θ, the reference) is that of the sampling distribution,
-      softmax(logits / T) over the top k (`response_logprobs`).
+    - Every log-probability of the policy (θ_old and θ) is that of the sampling distribution,
+      softmax(logits / T) over the top k (`response_logprobs`): the policy optimised is the sampler.
+      The reference's is softmax(logits_ref / T) over every token, so the KL to it stays finite
+      where the two models' top k differ.
     - With one epoch, θ_old's pass is the update's own forward pass, detached (θ = θ_old there).
     - The metrics are means over the K epochs (one minibatch each: the whole rollout); the KL to the
       reference is after the last one.
@@ -409,8 +426,10 @@ def rl_update(
             logp_old, h_old = first[0].detach(), first[3].detach()  # (B, N), (B, N, C): θ_old = θ
         else:
             logp_old, _, _, h_old = response_logprobs(policy, roll.prompts, roll.responses, T, k)
-        ref_logp = (
-            response_logprobs(reference, roll.prompts, roll.responses, T, k)[0] if reference is not None else logp_old
+        ref_logp = (  # at the same temperature, over every token (finite wherever π_θ may sample)
+            response_logprobs(reference, roll.prompts, roll.responses, T, None)[0]
+            if reference is not None
+            else logp_old
         )
         values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
         equal = equal_reward_groups(roll.rewards.view(P, G))  # (P,) by the verifier's rewards
