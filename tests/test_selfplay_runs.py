@@ -88,11 +88,35 @@ def test_resume_applies_a_time_budget(tmp_path: Path) -> None:
     assert _train(tmp_path, "--total-steps", "128", "--run-name", "t") == 0
     run = tmp_path / "t"
     resume = ["train", "checkers", "--resume", "t", "--runs-dir", str(tmp_path), "--quiet"]
-    # A step budget far beyond reach and a few seconds in all: the minutes end the resumed run.
-    assert main([*resume, "--total-steps", "100000000", "--minutes", "0.03"]) == 0
+    # A step budget far beyond reach and a few seconds more than the first session took (training
+    # time counts across a resume, so a fixed budget fails on a machine slow enough to spend it in
+    # the first session): the minutes end the resumed run.
+    first = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["time"]
+    minutes = round((first + 3.0) / 60, 4)
+    assert main([*resume, "--total-steps", "100000000", "--minutes", str(minutes)]) == 0
     updates = _updates(run)
     assert 2 < updates[-1] < 10_000
-    assert json.loads((run / "config.json").read_text())["minutes"] == 0.03
+    assert json.loads((run / "config.json").read_text())["minutes"] == minutes
+
+
+def test_resume_says_where_it_continues_and_refuses_a_gym_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _train(tmp_path, "--total-steps", "128", "--run-name", "r") == 0
+    run = tmp_path / "r"
+    capsys.readouterr()
+    resume = ["train", "checkers", "--resume", "r", "--runs-dir", str(tmp_path), "--total-steps", "192"]
+    assert main(resume) == 0  # without --quiet
+    assert f"resuming {run} from update 2 (128 steps)\n" in capsys.readouterr().out
+    # a PPO run on a Gymnasium task: named with the command that resumes it, not as the unknown
+    # fields of SelfPlayConfig
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "config.json").write_text(json.dumps({"env": "gym:CartPole-v1", "num_envs": 4}))
+    assert main(["train", "checkers", "--resume", "g", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "holds a `kingme train gym:CartPole-v1` run" in err and "unknown fields" not in err
+    assert f"resume it with `kingme train gym:CartPole-v1 --resume {tmp_path / 'g'}`" in err
+    assert err.count("\n") == 1
 
 
 def test_time_budget_drives_schedules_without_rewriting_the_config() -> None:
