@@ -12,9 +12,11 @@ import pytest
 from kingme.checkers import Board
 from kingme.common import UserError
 from kingme.experiments import learned_eval
+from kingme.experiments.base import Arm
+from kingme.experiments.match_runs import MATCH
 from kingme.experiments.registry import get
 from kingme.experiments.report import write_folder
-from kingme.experiments.runner import Arm, make_config, run_experiment
+from kingme.experiments.runner import run_experiment
 from kingme.players.alphabeta import Searcher
 from kingme.players.policy import DEFAULT_MODEL, load_model
 from kingme.players.search import HAND_SCALE, NetSearch
@@ -107,7 +109,7 @@ def test_crossing_is_interpolated_in_elo() -> None:
 )
 def test_bad_arms_fail_before_any_game(over: dict[str, object], message: str) -> None:
     with pytest.raises(UserError, match=message):
-        make_config(Arm("x", learned_eval.ENV, over), 1)
+        MATCH.config(Arm("x", learned_eval.ENV, over), 1)
 
 
 def test_tiny_run_report_numbers(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""The language-model experiments (issue 14): each run tiny through `kingme experiment run`, its report
+"""The language-model experiments: each run tiny through `kingme experiment run`, its report
 and plots written, and its numbers checked against what must hold whatever was learned."""
 
 from __future__ import annotations

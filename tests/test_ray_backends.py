@@ -15,7 +15,7 @@ import pytest
 
 from kingme.cli import main as cli
 from kingme.common import UserError
-from kingme.experiments.runner import RunResult
+from kingme.experiments.base import RunResult
 from kingme.scale import init_ray, map_tasks, require_ray
 
 pytestmark = pytest.mark.timeout(600)

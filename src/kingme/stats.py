@@ -1,4 +1,10 @@
-"""Means with 95% t-intervals over seeds, and Welch intervals for a difference of two means.
+"""Means over seeds with 95% intervals, and Welch intervals for a difference of two means.
+
+`summarise(xs, bounds, share)` is the one place that picks a mean's interval:
+- an unbounded quantity (a difference of two means): the t-interval, mean ± t_{0.975, n−1}·s/√n;
+- a bounded one (a probability, a length, a KL; `bounds` = its range): the t-interval intersected
+  with the range, which never leaves it (the plain one does: pass@64 0.938 [0.835, 1.04]);
+- a share of runs (each run 1 or 0): Wilson's score interval.
 
 No SciPy: the two-sided 97.5% quantiles of Student's t are tabulated for 1-30 degrees of freedom
 (interpolated for Welch's fractional degrees), and the normal 1.96 is used beyond.
@@ -65,6 +71,63 @@ def mean_ci(xs: Sequence[float]) -> Interval:
     return Interval(m, m - half, m + half, n)
 
 
+Z975 = 1.959964  # the normal distribution's 97.5% quantile
+
+
+def clip_interval(iv: Interval, bounds: tuple[float, float]) -> Interval:
+    """The interval intersected with the quantity's range [a, b]: [max(lo, a), min(hi, b)].
+
+    The true mean lies in the range, so the part of an interval outside it can never cover it:
+    dropping that part keeps the interval's coverage (95% stays 95%) and only removes impossible
+    values (a t-interval of pass@64 printed as [0.835, 1.04] becomes [0.835, 1])."""
+    a, b = bounds
+    return Interval(iv.mean, min(max(iv.lo, a), b), min(max(iv.hi, a), b), iv.n)
+
+
+def wilson(successes: float, n: int) -> tuple[float, float]:
+    """Wilson's 95% score interval for a proportion p̂ = k/n:
+
+        (p̂ + z²/2n ± z·sqrt(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n),   z = 1.96.
+
+    It stays inside [0, 1] and is not empty at k = 0 or k = n (0 of 10: [0, 0.278])."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    z2 = Z975**2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z975 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def share_ci(xs: Sequence[float]) -> Interval:
+    """The share of runs that did something (each value 1 or 0: solved or not) with Wilson's interval."""
+    v = _clean(xs)
+    if not v:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    if any(x not in (0.0, 1.0) for x in v):
+        raise ValueError(f"share_ci takes 0 or 1 per run, got {v}")
+    lo, hi = wilson(sum(v), len(v))
+    return Interval(sum(v) / len(v), lo, hi, len(v))
+
+
+def summarise(xs: Sequence[float], bounds: tuple[float, float] | None = None, share: bool = False) -> Interval:
+    """The one place that picks the 95% interval of a mean over seeds:
+    - `share` (each run's value is 1 or 0): Wilson's interval for the proportion (`share_ci`);
+    - `bounds` (the quantity's range: (0, 1) for a probability, (0, inf) for a length or a KL): the
+      t-interval intersected with the range (`clip_interval`), so it never leaves it;
+    - neither: the t-interval (`mean_ci`).
+
+    Why not a percentile bootstrap over seeds for a bounded mean: with 3 seeds it is the seeds'
+    range [min, max], which covered the true mean of Beta-distributed values only 71-75% of the
+    time in a simulation (2000 draws each of Beta(9, 1), Beta(2, 2), Beta(30, 2)); the clipped
+    t-interval covered it 90-95% of the time.
+    """
+    if share:
+        return share_ci(xs)
+    iv = mean_ci(xs)
+    return iv if bounds is None or math.isnan(iv.lo) else clip_interval(iv, bounds)
+
+
 def welch_diff(a: Sequence[float], b: Sequence[float]) -> Interval:
     """Mean(a) − mean(b) with a 95% Welch t-interval (unequal variances)."""
     va, vb = _clean(a), _clean(b)
@@ -83,9 +146,22 @@ def welch_diff(a: Sequence[float], b: Sequence[float]) -> Interval:
     return Interval(d, d - half, d + half, min(na, nb))
 
 
-def compare(a_label: str, a: Sequence[float], b_label: str, b: Sequence[float], what: str, digits: int = 3) -> str:
-    """One sentence: does `what` differ between a and b (a Welch 95% interval of the difference)?"""
+def compare(
+    a_label: str,
+    a: Sequence[float],
+    b_label: str,
+    b: Sequence[float],
+    what: str,
+    digits: int = 3,
+    bounds: tuple[float, float] | None = None,
+) -> str:
+    """One sentence: does `what` differ between a and b (a Welch 95% interval of the difference)?
+
+    With `bounds`, the range [lo, hi] of the quantity, the interval is cut to the difference's range
+    [lo − hi, hi − lo] (two probabilities differ by at most 1), which never changes the verdict."""
     d = welch_diff(a, b)
+    if bounds is not None and not math.isnan(d.lo):
+        d = clip_interval(d, (bounds[0] - bounds[1], bounds[1] - bounds[0]))
     if math.isnan(d.mean):
         return f"{what}: too few seeds to compare {a_label} with {b_label}."
     if d.lo > 0:

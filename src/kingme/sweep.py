@@ -11,12 +11,14 @@ settings drawn from it) and seeds 1..K. Each value goes through the config's own
 and `validate()`, so a bad value is one line that names the field. Values are comma-separated; a
 tuple field (hidden_sizes) separates its settings with `;` instead.
 
-A sweep is an experiment whose arms are the settings: it runs on the experiments' harness
-(kingme.experiments.runner, serial or each (setting, seed) a Ray task) and writes the same folder
-(kingme.runs): config.json (this command's SweepConfig, the base options and every setting's full
-config), results.json, metrics.jsonl, report.md with the table of final return, mean return and
-largest drop per setting (means with 95% t-intervals over seeds, kingme.stats), the
-learning curves and final_return.png (each setting's final return with its interval).
+A sweep is an experiment whose arms are the settings and whose runs are of the PPO kind
+(kingme.experiments.ppo_runs): it runs on the experiments' harness (kingme.experiments.runner,
+serial or each (setting, seed) a Ray task) and writes the same folder (kingme.runs): config.json
+(this command's SweepConfig, the base options and every setting's full config), results.json,
+metrics.jsonl, report.md with the table of final return, mean return and largest drop per setting
+(means with 95% t-intervals over seeds, cut to the return's range where it has one:
+kingme.stats.summarise), the learning curves and final_return.png (each setting's final return
+with its interval).
 """
 
 from __future__ import annotations
@@ -33,22 +35,16 @@ import numpy as np
 
 from kingme.common import UserError, atomic_write_json, json_safe
 from kingme.config import Parser, add_config_args, arg, config_to_dict, require
-from kingme.experiments.runner import (
-    Arm,
-    Experiment,
-    Results,
-    config_record,
-    make_config,
-    make_env,
-    print_outcome,
-    run_experiment,
-)
+from kingme.experiments.base import Arm, Experiment, Results
+from kingme.experiments.ppo_runs import PPO, make_env
+from kingme.experiments.report import config_record, write_folder
+from kingme.experiments.runner import print_outcome, run_experiment
 from kingme.experiments.shared import RETURN_CURVE, RETURN_METRICS
 from kingme.ppo.config import CARTPOLE_DEFAULTS, PPOConfig
 from kingme.runs import add_run_options, create_run, given_options
 
 # Set by the sweep itself: the positional environment, seeds 1..K, and what every experiment run
-# gets (one CPU thread, no TensorBoard or checkpoints: kingme.experiments.runner.BASE).
+# gets (one CPU thread, no TensorBoard or checkpoints: kingme.experiments.ppo_runs.BASE).
 FIXED = ("env", "seed", "device", "torch_threads", "tensorboard", "checkpoint_every", "keep_checkpoints")
 RANKED_BY = "final_return"
 
@@ -139,7 +135,7 @@ def sweep_arms(env: str, base: dict[str, Any], combos: list[dict[str, Any]]) -> 
     arms = [Arm(_label(s), env, {**base, **s}) for s in combos]
     for arm in arms:
         try:
-            make_config(arm, 1)
+            PPO.config(arm, 1)
         except UserError as e:
             raise UserError(f"--grid setting {arm.label}: {e}") from None
     return arms
@@ -160,6 +156,7 @@ def sweep_experiment(cfg: SweepConfig, arms: list[Arm]) -> Experiment:
         metrics=RETURN_METRICS,
         curves=[RETURN_CURVE],
         conclude=conclude,
+        kind=PPO,
         extra_plots=plot_final,
     )
 
@@ -244,8 +241,6 @@ def main(argv: list[str]) -> int:
     out = create_run(ns.runs_dir, ns.run_name, "sweep")
     results = run_experiment(exp, cfg.seeds, False, progress=not ns.quiet and not ns.json, backend=cfg.backend)
     command = shlex.join(["kingme", "sweep", *argv])
-    from kingme.experiments.report import write_folder
-
     answer = write_folder(exp, results, out, command)
     record = {"sweep": config_to_dict(cfg), "base": base, **config_record(exp, results)}
     atomic_write_json(out / "config.json", json_safe(record))  # the sweep's own config beside the arms'

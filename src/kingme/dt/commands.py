@@ -30,7 +30,7 @@ from kingme.runs import METRICS, add_run_options, create_run, write_config
 
 
 @dataclass
-class SweepConfig(RunConfig):
+class StochasticSweepConfig(RunConfig):
     """`kingme dt sweep-stochastic`: the run comparison repeated as moves fail more often."""
 
     fail_probs: tuple[float, ...] = arg(
@@ -93,7 +93,7 @@ def _print_table(title: str, agg: dict[str, Any]) -> None:
 def _parser(prog: str, cls: type) -> Parser:
     p = Parser(prog=prog, description=(cls.__doc__ or "").strip())
     add_config_args(p, cls)
-    add_run_options(p, "dt-sweep" if cls is SweepConfig else "dt", resume=False)
+    add_run_options(p, "dt-sweep" if cls is StochasticSweepConfig else "dt", resume=False)
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     return p
 
@@ -154,8 +154,8 @@ def run_main(argv: list[str]) -> int:
 
 
 def sweep_main(argv: list[str]) -> int:
-    ns = _parser("kingme dt sweep-stochastic", SweepConfig).parse_args(argv)
-    cfg = config_from_args(SweepConfig, ns)
+    ns = _parser("kingme dt sweep-stochastic", StochasticSweepConfig).parse_args(argv)
+    cfg = config_from_args(StochasticSweepConfig, ns)
     _set_threads(cfg.threads)
     run_dir = create_run(ns.runs_dir, ns.run_name, "dt-sweep")
     write_config(run_dir, cfg)

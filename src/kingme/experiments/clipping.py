@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, overall_max, overall_mean
+from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.ppo_runs import PPO
 from kingme.experiments.shared import (
     ACROBOT,
     CARTPOLE,
@@ -24,6 +25,7 @@ from kingme.experiments.shared import (
     arms_over,
     compare_all,
 )
+from kingme.experiments.summaries import overall_max, overall_mean
 
 REF = "ε=0.2"
 SETTINGS: list[tuple[str, dict[str, Any]]] = [
@@ -73,14 +75,15 @@ below its best (instability).
     arms=arms,
     metrics=[
         *RETURN_METRICS,
-        Metric("clipfrac", "clip fraction (mean)", overall_mean("losses/clipfrac"), 2),
-        Metric("clipfrac_max", "clip fraction (max)", overall_max("losses/clipfrac"), 2),
+        Metric("clipfrac", "clip fraction (mean)", overall_mean("losses/clipfrac"), 2, UNIT),
+        Metric("clipfrac_max", "clip fraction (max)", overall_max("losses/clipfrac"), 2, UNIT),
         KL_METRIC,
         KL_MAX_METRIC,
         OUTSIDE_METRIC,
     ],
     curves=[RETURN_CURVE, Curve("losses/clipfrac", "clip fraction", bounds=(0.0, 1.0)), KL_CURVE],
     conclude=conclude,
+    kind=PPO,
     published="Engstrom et al. (2020): PPO's ratios leave the clipping interval during training, so clipping alone "
     "does not keep the policy in a trust region; Andrychowicz et al. (2021) recommend the clipped loss with ε "
     "around 0.25 as a start; Huang et al. (2022): approx KL usually stays below about 0.02.",

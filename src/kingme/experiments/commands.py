@@ -22,7 +22,10 @@ from kingme.runs import add_run_options, create_run
 
 
 def main(argv: list[str]) -> int:
-    parser = Parser(prog="kingme experiment", description="Experiments that test claims about PPO.")
+    parser = Parser(
+        prog="kingme experiment",
+        description="Experiments that test published claims about PPO and RL on language models.",
+    )
     sub = parser.add_subparsers(dest="cmd", metavar="{list,run,report}")
     sub.add_parser("list", help="List the experiments.")
     run = sub.add_parser("run", help="Run one experiment and write its report folder.")
@@ -62,10 +65,9 @@ def main(argv: list[str]) -> int:
     if ns.seeds < 2:
         raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {ns.seeds}")
     from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import make_config, print_outcome, run_experiment
+    from kingme.experiments.runner import check_arms, print_outcome, run_experiment
 
-    for arm in exp.arms(ns.tiny):
-        make_config(arm, 1)  # bad settings fail before the folder is made
+    check_arms(exp, ns.tiny)  # bad settings fail before the folder is made
     if ns.backend == "ray":
         from kingme.scale import init_ray
 

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from kingme.envs.base import VecEnv
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, make_env, overall_mean
+from kingme.experiments.base import NONNEGATIVE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.ppo_runs import PPORuns, make_env
 from kingme.experiments.shared import CARTPOLE, RETURN_CURVE, RETURN_METRICS, arms_over, compare_all
+from kingme.experiments.summaries import overall_mean
 from kingme.ppo import core
 from kingme.ppo.buffer import RolloutBuffer
 from kingme.ppo.config import PPOConfig
@@ -129,12 +131,12 @@ gradient, so the ratio is a relative, not absolute, measure). The table shows ea
     arms=arms,
     metrics=[
         *RETURN_METRICS,
-        Metric("nsr", "gradient noise/signal (median)", median_nsr, 2),
-        Metric("grad_norm", "grad norm (mean, logged)", overall_mean("losses/grad_norm"), 2),
+        Metric("nsr", "gradient noise/signal (median)", median_nsr, 2, NONNEGATIVE),
+        Metric("grad_norm", "grad norm (mean, logged)", overall_mean("losses/grad_norm"), 2, NONNEGATIVE),
     ],
     curves=[RETURN_CURVE, Curve("grad/noise_to_signal", "gradient noise-to-signal ratio", log=True, smooth=20)],
     conclude=conclude,
-    callbacks=callbacks,
+    kind=PPORuns(callbacks=callbacks),
     published="Andrychowicz et al. (2021) recommend GAE with λ around 0.9; Ilyas et al. (2020) found that at the "
     "usual batch sizes the gradient estimate correlates poorly with the true gradient and the learned value "
     "function fits the true values poorly, yet agents still improve.",

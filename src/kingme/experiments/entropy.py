@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, final_mean
+from kingme.experiments.base import NONNEGATIVE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.ppo_runs import PPO
 from kingme.experiments.shared import ACROBOT, CARTPOLE, RETURN_CURVE, RETURN_METRICS, arms_over, compare_all
+from kingme.experiments.summaries import final_mean
 
 REF = "no bonus"
 C = 0.01
@@ -51,9 +53,13 @@ PPOConfig defaults (K = 10, one 256-sample minibatch, Adam 2.5e-3 annealed, ε =
 over the last 10% of updates.
 """,
     arms=arms,
-    metrics=[*RETURN_METRICS, Metric("final_entropy", "final entropy (nats)", final_mean("losses/entropy"), 2)],
+    metrics=[
+        *RETURN_METRICS,
+        Metric("final_entropy", "final entropy (nats)", final_mean("losses/entropy"), 2, NONNEGATIVE),
+    ],
     curves=[RETURN_CURVE, Curve("losses/entropy", "policy entropy (nats)", bounds=(0.0, math.inf))],
     conclude=conclude,
+    kind=PPO,
     published="Andrychowicz et al. (2021): regularisers such as an entropy bonus did not clearly help on their "
     "five continuous-control tasks.",
 )

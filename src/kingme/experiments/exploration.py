@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from kingme.envs.base import VecEnv
-from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column
+from kingme.experiments.base import NONNEGATIVE, UNIT, Arm, Curve, Experiment, History, Metric, Results
+from kingme.experiments.ppo_runs import PPORuns
+from kingme.experiments.summaries import column
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo
-from kingme.stats import mean_ci
 
 SIZES = (4, 6, 8, 10, 12, 16)
 TINY_SIZES = (4, 6)
@@ -103,12 +104,12 @@ def plot_vs_size(results: Results, out: Path) -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(5, 3.4))
     sizes = [int(e.split(":")[1]) for e in results.envs()]
     for bonus, color in ((0.0, "tab:blue"), (BONUS, "tab:orange")):
-        ivs = [mean_ci(results.values(_label(bonus), "p_reward", f"deepsea:{n}")) for n in sizes]
+        ivs = [results.summary(_label(bonus), "p_reward", f"deepsea:{n}") for n in sizes]
         m = np.array([iv.mean for iv in ivs])
         lo = np.array([iv.lo if math.isfinite(iv.lo) else iv.mean for iv in ivs])
         hi = np.array([iv.hi if math.isfinite(iv.hi) else iv.mean for iv in ivs])
         ax.plot(sizes, m, "o-", color=color, label=_label(bonus))
-        ax.fill_between(sizes, np.clip(lo, 0, 1), np.clip(hi, 0, 1), color=color, alpha=0.2, lw=0)
+        ax.fill_between(sizes, lo, hi, color=color, alpha=0.2, lw=0)
     ax.plot(sizes, [2.0 ** (1 - n) for n in sizes], "k:", label="random policy, 2^(1-N)")
     ax.set_xlabel("deep-sea size N", fontsize=8)
     ax.set_ylabel("final P(reach reward)", fontsize=8)
@@ -140,15 +141,15 @@ rewarded episode during training.
 """,
     arms=arms,
     metrics=[
-        Metric("p_reward", "final P(reward)", _last("deepsea/p_reward"), 2),
-        Metric("p_path", "final P(all-right path)", _last("deepsea/p_right_path"), 2),
-        Metric("solved", "share of seeds solved", _solved, 2),
-        Metric("found", "share of seeds that ever got the reward", _found, 2),
-        Metric("rewarded", "rewarded episodes", _last("deepsea/rewarded_episodes"), 3),
+        Metric("p_reward", "final P(reward)", _last("deepsea/p_reward"), 2, UNIT),
+        Metric("p_path", "final P(all-right path)", _last("deepsea/p_right_path"), 2, UNIT),
+        Metric("solved", "share of seeds solved", _solved, 2, share=True),
+        Metric("found", "share of seeds that ever got the reward", _found, 2, share=True),
+        Metric("rewarded", "rewarded episodes", _last("deepsea/rewarded_episodes"), 3, NONNEGATIVE),
     ],
     curves=[Curve("deepsea/p_reward", "P(reach reward)", bounds=(0.0, 1.0))],
     conclude=conclude,
-    callbacks=callbacks,
+    kind=PPORuns(callbacks=callbacks),
     extra_plots=plot_vs_size,
     published="Osband et al. (bsuite, 2020): deep sea defeats dithering exploration such as ε-greedy or an entropy "
     "bonus as N grows, because the chance of reaching the reward by chance falls like 2^-N.",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kingme.experiments.runner import Arm, Experiment, Results
+from kingme.experiments.base import Arm, Experiment, Results
+from kingme.experiments.ppo_runs import PPO
 from kingme.experiments.shared import (
     ACROBOT,
     CARTPOLE,
@@ -25,9 +26,9 @@ from kingme.experiments.shared import (
     compare_all,
 )
 
-PPO = "PPO, θ_old frozen, K=10"
+REF = "PPO, θ_old frozen, K=10"
 SETTINGS: list[tuple[str, dict[str, Any]]] = [
-    (PPO, {}),
+    (REF, {}),
     ("no θ_old, K=10", {"freeze_old_policy": False}),
     ("no θ_old, K=1 (vanilla PG)", {"freeze_old_policy": False, "update_epochs": 1}),
 ]
@@ -38,10 +39,10 @@ def arms(tiny: bool) -> list[Arm]:
 
 
 def conclude(results: Results) -> list[str]:
-    out = compare_all(results, PPO, "final_return", "final return")
-    out += compare_all(results, PPO, "mean_return", "mean return over training (learning speed)")
-    out += compare_all(results, PPO, "kl_update", "median KL moved per update")
-    out += compare_all(results, PPO, "kl_max", "largest KL moved in one update")
+    out = compare_all(results, REF, "final_return", "final return")
+    out += compare_all(results, REF, "mean_return", "mean return over training (learning speed)")
+    out += compare_all(results, REF, "kl_update", "median KL moved per update")
+    out += compare_all(results, REF, "kl_max", "largest KL moved in one update")
     return out
 
 
@@ -66,6 +67,7 @@ running return below its best so far (stability).
     metrics=[*RETURN_METRICS, KL_METRIC, KL_MAX_METRIC],
     curves=[RETURN_CURVE, KL_CURVE],
     conclude=conclude,
+    kind=PPO,
     published="Huang et al. (2022, the 37 implementation details) give r = 1 on the first minibatch of the first "
     "epoch as the invariant that a frozen θ_old produces, and approx KL usually below about 0.02 per update; "
     "Engstrom et al. (2020) found that ratios do leave the clip interval during training.",

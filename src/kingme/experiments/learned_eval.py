@@ -1,4 +1,4 @@
-"""Checkers strength (issue 13): what is PPO's value worth inside a search, against a hand-written one?
+"""Checkers strength: what is PPO's value worth inside a search, against a hand-written one?
 
 One search, three evaluations. Every search player here is the same code, `NetSearch` of
 `kingme.players.search` (negamax alpha-beta, the last two plies batched, captures played out before
@@ -25,159 +25,25 @@ against (a) crosses 0 is how many plies of the hand-written search the learned p
 and where its Elo against (c) crosses 0, how many plies of a search with its own network (the
 TD-Gammon question: what search adds to what was learned).
 
-Each run is one match, played in this process (one core: the time limits are wall-clock, so two
-workers sharing one core would halve every player's time).
+Each run is one match of the `MATCH` kind (kingme.experiments.match_runs), played in this process.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from kingme.arena.elo import MatchStats, format_elo, match_stats
-from kingme.arena.match import MAX_PLIES, play_games, schedule_match, tally
-from kingme.arena.openings import acf_openings
-from kingme.checkers import Board, Move
-from kingme.common import UserError
-from kingme.config import arg, require
-from kingme.experiments.runner import Arm, Experiment, History, Metric, Results, RunResult, final_mean
-from kingme.nets import ActorCritic
-from kingme.players import Player, is_batched, load_player, parse_spec
-from kingme.players.policy import load_model, resolve_model_path
-from kingme.players.registry import PolicySpec, parse_search_args
-from kingme.players.search import SearchPlayer
-from kingme.progress import Advance
+from kingme.experiments.base import NONNEGATIVE, UNIT, Arm, Experiment, Metric, Results
+from kingme.experiments.match_runs import MATCH
+from kingme.experiments.summaries import final_mean
 
 ENV = "arena:acf"  # the arms' "environment": matches from the ACF 3-move openings
-# the search players of the experiment: name -> (leaf, order) of NetSearch
-SEARCHES = {"hand": ("hand", "none"), "value": ("critic", "none"), "value+policy": ("critic", "policy")}
 DEPTHS = (1, 2, 3, 4)
 EQUAL_MS = 20  # the equal-time comparison: this many milliseconds per move for both sides
 GAMES = {"depth": 12, "policy": 24, "time": 16}  # games per seed of each family (3 seeds by default)
 TINY_GAMES, TINY_PLIES, TINY_MS = 2, 30, 1  # the smoke run: a game pair per seed, cut at 30 plies, 1 ms
-
-
-@dataclass
-class MatchConfig:
-    """One run (arm, seed) of learned-eval: a match of A against B."""
-
-    a: str = arg("value:1", "Player A (scored): hand:D[:MS], value:D[:MS], value+policy:D[:MS] or a player spec.")
-    b: str = arg("hand:1", "Player B, in the same forms.")
-    games: int = arg(2, "Games (even: each opening played twice, colours swapped).")
-    # v1: the model its documented report measured (shipped until 2026-12-01; policy:default is newer)
-    model: str = arg("v1", "The network of value, value+policy and policy (what policy: accepts).")
-    seed: int = arg(1, "The match seed (the openings' order and every game's seed).")
-    max_plies: int = arg(MAX_PLIES, "Games still going after this many plies are drawn (the arena's cap).")
-
-    def validate(self) -> None:
-        require(self.games >= 2 and self.games % 2 == 0, f"games must be a positive even number, not {self.games}")
-        require(self.max_plies >= 4, f"max_plies must be at least 4, not {self.max_plies}")
-        require(self.a != self.b, f"the two players must differ, both are {self.a!r}")
-        for name in (self.a, self.b):
-            check_player(name)
-
-    @property
-    def num_updates(self) -> int:  # the harness's progress bar counts num_updates x batch_size per run
-        return self.games
-
-    @property
-    def batch_size(self) -> int:
-        return 1
-
-
-def check_player(name: str) -> None:
-    """UserError unless `name` is one of the experiment's players or a player spec."""
-    kind, sep, rest = name.partition(":")
-    if kind in SEARCHES:
-        if not sep:
-            raise UserError(f"{name!r}: expected {kind}:DEPTH[:MS] or {kind}::MS")
-        parse_search_args(f"default:{rest}")
-    elif name != "policy":
-        parse_spec(name)
-
-
-def make_match_config(arm: Arm, seed: int) -> MatchConfig:
-    """The run's config from an arm (UserError on an unknown field or a bad value)."""
-    try:
-        cfg = MatchConfig(seed=seed, **arm.overrides)
-    except TypeError as e:
-        raise UserError(f"arm {arm.label!r}: {e}") from None
-    cfg.validate()
-    return cfg
-
-
-class Timed:
-    """A player that records, for every move it searched (forced moves are not searched), the
-    wall time, and for a search player the depth reached and the leaves evaluated."""
-
-    def __init__(self, player: Player) -> None:
-        self.player = player
-        self.name = player.name
-        self.seconds = 0.0
-        self.moves = self.depth = self.leaves = 0
-
-    def reseed(self, seed: int) -> None:
-        self.player.reseed(seed)
-
-    def choose(self, board: Board) -> Move:
-        t0 = time.perf_counter()
-        move = self.player.choose(board)
-        last = getattr(self.player, "last", None)
-        if len(board.legal_moves()) > 1:
-            self.seconds += time.perf_counter() - t0
-            self.moves += 1
-            self.depth += getattr(last, "depth", 0)
-            self.leaves += getattr(last, "leaves", 0)
-        return move
-
-
-@cache
-def network(model: str) -> ActorCritic:
-    """The network of `model` (loaded once per process; the players only read it)."""
-    return load_model(resolve_model_path(PolicySpec(model, False, 1.0)))[0]
-
-
-def make_player(name: str, model: str) -> Player:
-    """The player `name` (see the module docstring), the network loaded from `model`."""
-    kind, _, rest = name.partition(":")
-    if name == "policy":
-        return load_player(f"policy:{model}")
-    if kind not in SEARCHES:
-        player = load_player(name)
-        return player if is_batched(player) else Timed(player)
-    _, depth, ms = parse_search_args(f"{model}:{rest}")
-    agent = network(model)
-    torch.set_num_threads(1)  # one core per player, as for search: and policy:
-    leaf, order = SEARCHES[kind]
-    return Timed(SearchPlayer(agent, depth, ms, name=name, leaf=leaf, order=order))
-
-
-def run_match(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
-    """One (arm, seed) run: the match, one history row with its tallies and the players' costs."""
-    assert isinstance(cfg, MatchConfig), type(cfg)
-    players = {n: make_player(n, cfg.model) for n in (cfg.a, cfg.b)}
-    specs = schedule_match(cfg.a, cfg.b, cfg.games, cfg.seed, acf_openings())
-    t0 = time.perf_counter()
-    records, _ = play_games(specs, workers=1, max_plies=cfg.max_plies, on_done=lambda r: advance(1), players=players)
-    seconds = time.perf_counter() - t0
-    t = tally(records)
-    row: dict[str, Any] = {"global_step": t.games, "wins": t.wins, "draws": t.draws, "losses": t.losses}
-    row |= {"score": (t.wins + 0.5 * t.draws) / t.games, "plies": sum(r.plies for r in records) / len(records)}
-    for side, name in (("a", cfg.a), ("b", cfg.b)):
-        p = players[name]
-        if isinstance(p, Timed) and p.moves:
-            row[f"{side}_ms"] = 1000.0 * p.seconds / p.moves
-            row[f"{side}_depth"] = p.depth / p.moves
-            row[f"{side}_leaves_per_s"] = p.leaves / p.seconds if p.leaves else math.nan
-    history: History = [row]  # one row: final_mean of a column is its value
-    return RunResult(arm.label, arm.env, cfg.seed, seconds, [t.games], {}, {m.key: m.fn(history) for m in exp.metrics})
-
 
 # ------------------------------------------------------------------------------------------------
 # The arms
@@ -390,28 +256,29 @@ the raw `policy:default` (no search); it meets (a) and (c) at depths 1-4, and th
 Elo crosses 0 (linear between depths) is what it is worth in plies of each search. Matches from
 the 156 ACF 3-move openings, colours swapped, one game at a time in one process; each seed is a
 match with its own opening order and game seeds.
-The table gives per-seed means with t-intervals over seeds; the answer pools the seeds' games into
-one match per arm (score with the draw-aware Wilson 95% interval, Elo difference from it).
+The table gives per-seed means with t-intervals over seeds, cut to each quantity's range; the answer
+pools the seeds' games into one match per arm (score with the draw-aware Wilson 95% interval, Elo
+difference from it).
 "ms" is the wall time of a searched move (forced moves are not searched), "depth" the depth
 reached, both from the matches' own moves; time limits are wall-clock, so other jobs on the core
 cost the time-limited players depth.
 """,
     arms=arms,
     metrics=[
-        Metric("score", "score of A", final_mean("score"), 3),
-        Metric("wins", "A wins", final_mean("wins"), 3),
-        Metric("draws", "draws", final_mean("draws"), 3),
-        Metric("losses", "A losses", final_mean("losses"), 3),
-        Metric("plies", "plies per game", final_mean("plies"), 3),
-        Metric("a_ms", "A ms/move", final_mean("a_ms"), 2),
-        Metric("a_depth", "A depth", final_mean("a_depth"), 2),
-        Metric("b_ms", "B ms/move", final_mean("b_ms"), 2),
-        Metric("b_depth", "B depth", final_mean("b_depth"), 2),
+        Metric("score", "score of A", final_mean("score"), 3, bounds=UNIT),
+        Metric("wins", "A wins", final_mean("wins"), 3, bounds=NONNEGATIVE),
+        Metric("draws", "draws", final_mean("draws"), 3, bounds=NONNEGATIVE),
+        Metric("losses", "A losses", final_mean("losses"), 3, bounds=NONNEGATIVE),
+        Metric("plies", "plies per game", final_mean("plies"), 3, bounds=NONNEGATIVE),
+        Metric("a_ms", "A ms/move", final_mean("a_ms"), 2, bounds=NONNEGATIVE),
+        Metric("a_depth", "A depth", final_mean("a_depth"), 2, bounds=NONNEGATIVE),
+        Metric("b_ms", "B ms/move", final_mean("b_ms"), 2, bounds=NONNEGATIVE),
+        Metric("b_depth", "B depth", final_mean("b_depth"), 2, bounds=NONNEGATIVE),
     ],
     curves=[],
     conclude=conclude,
+    kind=MATCH,
     extra_plots=extra_plots,
-    defaults="MatchConfig",
     published="GuiNN Checkers 2.x: four small learned MLPs beat the same program's hand-written evaluation "
     "1169-31 with 1680 draws (+145 Elo) at 0.2 s a move; Blondie24: an evolved MLP inside a 4-ply search rated "
     "above 99.61% of its online human opponents; TD-Gammon: the same network with a 2-ply search went from "

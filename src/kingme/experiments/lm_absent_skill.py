@@ -9,18 +9,9 @@ and by pass@k, and a third arm takes the one-digit sums (the simple examples) ou
 
 from __future__ import annotations
 
-from kingme.experiments.lm_runs import (
-    ADDITION_BASE,
-    DEFAULTS,
-    REWARD_CURVE,
-    TEST_CURVE,
-    TEST_PASS1,
-    gain,
-    last,
-    lm_arm,
-    paired,
-)
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.lm_runs import ADDITION_BASE, LM, REWARD_CURVE, TEST_CURVE, TEST_PASS1, lm_arm, paired
+from kingme.experiments.summaries import gain, last
 
 SKILL = 2  # a carry out of the tens digit
 SHARE = 0.05  # its share of the pre-training set in the "rare" arms
@@ -81,11 +72,16 @@ the paired difference). A short RL budget: what 30 updates do, not where longer 
     arms=arms,
     metrics=[
         TEST_PASS1,
-        Metric("base_skill", "skill greedy pass@1, base", last("eval/base_skill_pass1")),
-        Metric("skill", "skill greedy pass@1 after RL", last("eval/skill_pass1")),
-        Metric("skill_gain", "skill greedy pass@1 gained", gain("eval/skill_pass1", "eval/base_skill_pass1")),
-        *[Metric(f"base_pass@{k}", f"skill pass@{k}, base", last(f"eval/base_pass@{k}")) for k in KS],
-        *[Metric(f"pass@{k}", f"skill pass@{k} after RL", last(f"eval/pass@{k}")) for k in KS],
+        Metric("base_skill", "skill greedy pass@1, base", last("eval/base_skill_pass1"), bounds=UNIT),
+        Metric("skill", "skill greedy pass@1 after RL", last("eval/skill_pass1"), bounds=UNIT),
+        Metric(
+            "skill_gain",
+            "skill greedy pass@1 gained",
+            gain("eval/skill_pass1", "eval/base_skill_pass1"),
+            bounds=UNIT_DIFFERENCE,
+        ),
+        *[Metric(f"base_pass@{k}", f"skill pass@{k}, base", last(f"eval/base_pass@{k}"), bounds=UNIT) for k in KS],
+        *[Metric(f"pass@{k}", f"skill pass@{k} after RL", last(f"eval/pass@{k}"), bounds=UNIT) for k in KS],
     ],
     curves=[
         TEST_CURVE,
@@ -95,7 +91,7 @@ the paired difference). A short RL budget: what 30 updates do, not where longer 
         REWARD_CURVE,
     ],
     conclude=conclude,
-    defaults=DEFAULTS,
+    kind=LM,
     published="Yue et al. (2025): RL-trained models win at pass@1 and the base models at large k: RL sharpens, it "
     "does not add (the 'can't reinforce what doesn't exist' remark, measured). Ran-Milo, Alexander, Mendel & Cohen "
     "(2026): with outcome-only reward, a one-layer transformer on graph traversal provably learns a step-by-step "

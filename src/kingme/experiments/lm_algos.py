@@ -12,32 +12,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kingme.experiments.base import NONNEGATIVE, UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results
 from kingme.experiments.lm_runs import (
     ADDITION_BASE,
     BASE_PASS1,
-    DEFAULTS,
+    LM,
     RESPONSES,
     REWARD_CURVE,
     TEST_CURVE,
     TEST_GAIN,
     TEST_PASS1,
-    change,
-    gain,
-    last,
     lm_arm,
     pass1_over_time,
     plot_against,
 )
-from kingme.experiments.runner import (
-    Arm,
-    Curve,
-    Experiment,
-    History,
-    Metric,
-    Results,
-    final_mean,
-    overall_mean,
-)
+from kingme.experiments.summaries import change, final_mean, gain, last, overall_mean
 from kingme.stats import compare
 
 SECONDS = 30  # of RL per run (evaluations included): 15 runs and their 3 bases fit in 10 minutes
@@ -139,15 +128,16 @@ lowers its count of responses.
         TEST_GAIN,
         Metric("responses", "responses sampled", lambda h: float(h[-1]["global_step"]), 4),
         Metric("gain_per_k", "pass@1 gained per 1000 responses", per_thousand, 2),
-        Metric("seconds", "seconds of RL", last("eval/rl_seconds"), 3),
-        Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward")),
-        Metric("reward_gain", "sampled reward gained", change("charts/reward"), 2),
-        Metric("entropy", "entropy per token (mean)", overall_mean("losses/entropy"), 2),
+        Metric("seconds", "seconds of RL", last("eval/rl_seconds"), 3, NONNEGATIVE),
+        Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward"), bounds=UNIT),
+        Metric("reward_gain", "sampled reward gained", change("charts/reward"), 2, UNIT_DIFFERENCE),
+        Metric("entropy", "entropy per token (mean)", overall_mean("losses/entropy"), 2, NONNEGATIVE),
         Metric(
             "zero_adv",
             "groups with equal rewards (mean)",
             overall_mean("charts/zero_adv_groups"),
             2,
+            UNIT,
         ),
     ],
     curves=[
@@ -163,7 +153,7 @@ lowers its count of responses.
     ],
     conclude=conclude,
     extra_plots=extra_plots,
-    defaults=DEFAULTS,
+    kind=LM,
     published="Yue et al. (2025): six RL algorithms performed alike on pass@k. Ahmadian et al. (2024, RLOO): RLOO "
     "beat PPO on RLHF win rates. de Oliveira et al. (2025): with a reward only at the end of a short response, a "
     "learned critic has little to add (critic-free methods lost only on long-horizon tasks). VAPO (2025): a tuned "

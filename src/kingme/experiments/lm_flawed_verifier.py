@@ -10,16 +10,9 @@ the policy is paid and what it gets right is measured over training.
 
 from __future__ import annotations
 
-from kingme.experiments.lm_runs import (
-    ADDITION_BASE,
-    DEFAULTS,
-    RESPONSES,
-    TEST_CURVE,
-    TEST_GAIN,
-    TEST_PASS1,
-    lm_arm,
-)
-from kingme.experiments.runner import Arm, Curve, Experiment, History, Metric, Results, column, final_mean
+from kingme.experiments.base import NONNEGATIVE, UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results
+from kingme.experiments.lm_runs import ADDITION_BASE, LM, RESPONSES, TEST_CURVE, TEST_GAIN, TEST_PASS1, lm_arm
+from kingme.experiments.summaries import column, final_mean
 
 UPDATES = 40
 EXACT, FLAWED_KL, FLAWED = "exact verifier", "last digit only, β = 0.04", "last digit only, β = 0"
@@ -78,12 +71,12 @@ updates, measured in every arm (`measure_kl`), β = 0 included.
 """,
     arms=arms,
     metrics=[
-        Metric("proxy", "reward paid (last 10%)", final_mean("charts/reward")),
-        Metric("true", "truly correct (last 10%)", final_mean("charts/true_reward")),
-        Metric("gap", "paid − correct (last 10%)", final_gap, 2),
+        Metric("proxy", "reward paid (last 10%)", final_mean("charts/reward"), bounds=UNIT),
+        Metric("true", "truly correct (last 10%)", final_mean("charts/true_reward"), bounds=UNIT),
+        Metric("gap", "paid − correct (last 10%)", final_gap, 2, UNIT_DIFFERENCE),
         TEST_PASS1,
         TEST_GAIN,
-        Metric("kl", "KL to reference (last 10%)", final_mean("losses/kl_ref"), 2),
+        Metric("kl", "KL to reference (last 10%)", final_mean("losses/kl_ref"), 2, NONNEGATIVE),
     ],
     curves=[
         Curve("charts/reward", "reward paid (sampled)", bounds=(0.0, 1.0), smooth=5, xlabel=RESPONSES),
@@ -91,7 +84,7 @@ updates, measured in every arm (`measure_kl`), β = 0 included.
         TEST_CURVE,
     ],
     conclude=conclude,
-    defaults=DEFAULTS,
+    kind=LM,
     published="allenai/open-instruct issue 659: an additive format reward made GRPO raise long wrong responses (fix: "
     "pay the answer reward only when the format is right); TinyZero's Countdown reward gives 0.1 for a well-formed "
     "wrong answer. InstructGPT (Ouyang et al. 2022) keeps a per-token KL penalty to the reference to limit "

@@ -12,24 +12,9 @@ isolates the length term from the std division and the KL.
 
 from __future__ import annotations
 
-from kingme.experiments.lm_runs import (
-    DEFAULTS,
-    RESPONSES,
-    TEST_CURVE,
-    TEST_GAIN,
-    TEST_PASS1,
-    change,
-    lm_arm,
-)
-from kingme.experiments.runner import (
-    Arm,
-    Curve,
-    Experiment,
-    Metric,
-    Results,
-    final_mean,
-    overall_mean,
-)
+from kingme.experiments.base import NONNEGATIVE, UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.lm_runs import LM, RESPONSES, TEST_CURVE, TEST_GAIN, TEST_PASS1, lm_arm
+from kingme.experiments.summaries import change, final_mean, overall_mean
 
 UPDATES = 60
 MIXED_BASE = {
@@ -113,17 +98,18 @@ show only as a different speed, or by weighting prompts that favour different le
 """,
     arms=arms,
     metrics=[
-        Metric("wrong", "wrong length (last 10%)", final_mean("charts/length_wrong"), 3),
+        Metric("wrong", "wrong length (last 10%)", final_mean("charts/length_wrong"), 3, NONNEGATIVE),
         Metric("wrong_change", "wrong length change", change("charts/length_wrong"), 2),
-        Metric("wrong_mean", "wrong length over training", overall_mean("charts/length_wrong"), 3),
+        Metric("wrong_mean", "wrong length over training", overall_mean("charts/length_wrong"), 3, NONNEGATIVE),
         Metric(
             "correct",
             "correct length (last 10%)",
             final_mean("charts/length_correct"),
             3,
+            NONNEGATIVE,
         ),
-        Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward")),
-        Metric("reward_change", "sampled reward change", change("charts/reward")),
+        Metric("reward", "sampled reward (last 10%)", final_mean("charts/reward"), bounds=UNIT),
+        Metric("reward_change", "sampled reward change", change("charts/reward"), bounds=UNIT_DIFFERENCE),
         TEST_PASS1,
         TEST_GAIN,
     ],
@@ -143,7 +129,7 @@ show only as a different speed, or by weighting prompts that favour different le
         TEST_CURVE,
     ],
     conclude=conclude,
-    defaults=DEFAULTS,
+    kind=LM,
     published="Liu et al. (2025, Dr. GRPO): 1/|o_i| makes wrong answers cheaper per token when they are long, so "
     "wrong responses grow; the std division adds a difficulty bias. DAPO (Yu et al. 2025) averages over all "
     "tokens of the batch. TRL's docs call the per-response normalisation 'not recommended due to length bias'.",

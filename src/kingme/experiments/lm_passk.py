@@ -11,21 +11,20 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from kingme.experiments.base import UNIT_DIFFERENCE, Arm, Experiment, Metric, Results
 from kingme.experiments.lm_runs import (
     ADDITION_BASE,
-    DEFAULTS,
+    LM,
     REWARD_CURVE,
     TEST_CURVE,
     TEST_PASS1,
-    gain,
     lm_arm,
     paired,
     pass_at_k_curve,
     pass_k_metrics,
     plot_against,
 )
-from kingme.experiments.runner import Arm, Experiment, Metric, Results
-from kingme.stats import mean_ci
+from kingme.experiments.summaries import gain
 
 KS = (1, 2, 4, 8, 16, 32, 64)
 UPDATES = 100
@@ -53,7 +52,7 @@ def conclude(results: Results) -> list[str]:
         out.append(f"pass@{k}: base {b.fmt(3)}, after GRPO {a.fmt(3)}; RL − base per seed {d}: {word}.")
     ks = ks_of(results)
     if ks:
-        small, large = mean_ci(results.values(RL, f"gain@{ks[0]}")), mean_ci(results.values(RL, f"gain@{ks[-1]}"))
+        small, large = results.summary(RL, f"gain@{ks[0]}"), results.summary(RL, f"gain@{ks[-1]}")
         out.append(
             f"RL's gain shrinks from {small.fmt(3)} at k = {ks[0]} to {large.fmt(3)} at k = {ks[-1]}"
             if small.mean > large.mean
@@ -87,12 +86,20 @@ is the paired difference per seed (the same base), with a 95% t-interval over se
     metrics=[
         TEST_PASS1,
         *pass_k_metrics(KS),
-        *[Metric(f"gain@{k}", f"RL − base at pass@{k}", gain(f"eval/pass@{k}", f"eval/base_pass@{k}")) for k in KS],
+        *[
+            Metric(
+                f"gain@{k}",
+                f"RL − base at pass@{k}",
+                gain(f"eval/pass@{k}", f"eval/base_pass@{k}"),
+                bounds=UNIT_DIFFERENCE,
+            )
+            for k in KS
+        ],
     ],
     curves=[TEST_CURVE, REWARD_CURVE],
     conclude=conclude,
     extra_plots=extra_plots,
-    defaults=DEFAULTS,
+    kind=LM,
     published="Yue et al. (2025): RL-trained models win at pass@1 but the base models win at large k (e.g. "
     "pass@256); six RL algorithms performed alike; distillation, unlike RL, added new reasoning patterns.",
 )

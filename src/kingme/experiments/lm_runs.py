@@ -1,8 +1,8 @@
-"""The runs of the language-model experiments (issue 14), inside the same harness as the PPO ones.
+"""The language-model kind of run (`LM`): RL on the tiny language model, inside the same harness as PPO.
 
-An arm whose environment is `lm:TASK` is one of these: `runner.make_config` and `runner._run_one`
-hand it here, and everything else (arms × seeds, Results, the statistics, report.md, the plots,
-`kingme experiment report`) is the harness's. One run (arm, seed):
+An experiment whose kind is `LM` has arms on `lm:TASK`; everything but the run itself (arms × seeds,
+Results, the statistics, report.md, the plots, `kingme experiment report`) is the harness's. One
+run (arm, seed):
 1. pre-train a base model on TASK (`kingme.lm.pretrain`), or take it from this process's cache
    when another arm of the same seed already built the same one (pre-training is deterministic for
    a seed and its settings, so every arm of a seed starts from the same base, and it costs once);
@@ -35,26 +35,19 @@ import torch
 
 from kingme.common import UserError
 from kingme.config import arg, config_to_dict, require
-from kingme.experiments.runner import (
-    Arm,
-    Curve,
-    Experiment,
-    History,
-    Metric,
-    Results,
-    RunResult,
-    column,
-)
+from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, History, Metric, Results, RunOutput, RunResult
+from kingme.experiments.plots import COLORS
+from kingme.experiments.summaries import gain, last
 from kingme.lm.evaluate import greedy_accuracy, pass_at_ks
 from kingme.lm.pretrain import PretrainConfig, pretrain
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Task, test_set
 from kingme.progress import Advance
-from kingme.stats import mean_ci
+from kingme.stats import summarise
 from kingme.transformer import GPT
 
 PRETRAIN = "pretrain_"  # the prefix of an arm's PretrainConfig overrides
-DEFAULTS = "RLConfig (and, for pretrain_*, PretrainConfig)"  # Experiment.defaults of every LM experiment
+DEFAULTS = "RLConfig (and, for pretrain_*, PretrainConfig)"  # LMRuns.defaults: the report's arms table
 RESPONSES = "responses sampled"  # the curves' x-axis
 FIXED: dict[str, Any] = {
     "device": "cpu",
@@ -109,16 +102,6 @@ class LMRunConfig:
             f"pass_samples {self.pass_samples} must be at least the largest k {max(self.pass_k or (0,))}",
         )
 
-    @property
-    def num_updates(
-        self,
-    ) -> int:  # the harness's progress bar counts num_updates × batch_size per run
-        return self.rl.updates if self.do_rl else 1
-
-    @property
-    def batch_size(self) -> int:
-        return 1
-
 
 def lm_arm(label: str, task: str, tiny: bool, base: dict[str, Any], **overrides: Any) -> Arm:
     """An arm on `lm:TASK`: the base recipe `base` (pretrain_* fields), then the arm's overrides; with
@@ -132,6 +115,29 @@ def lm_arm(label: str, task: str, tiny: bool, base: dict[str, Any], **overrides:
             settings["skill_problems"] = 8
     lists = {k: list(v) for k, v in settings.items() if isinstance(v, tuple)}  # as config.json will hold them
     return Arm(label, f"lm:{task}", settings | lists)
+
+
+class LMRuns:
+    """RunKind: pre-train (or reuse) the base of `lm:TASK`, measure it, RL from it, measure the policy."""
+
+    name: str = "lm"
+    defaults: str = DEFAULTS
+    kept: tuple[str, ...] = ("time", "charts/test_pass1")
+
+    def config(self, arm: Arm, seed: int) -> LMRunConfig:
+        return make_lm_config(arm, seed)
+
+    def work(self, config: LMRunConfig) -> int:
+        return config.rl.updates if config.do_rl else 1  # history rows logged by RL (one without RL)
+
+    def run(self, arm: Arm, config: LMRunConfig, advance: Advance) -> RunOutput:
+        return run_lm(config, advance)
+
+    def saved(self, config: LMRunConfig) -> dict[str, Any]:
+        return config_to_dict(config)
+
+
+LM = LMRuns()
 
 
 def make_lm_config(arm: Arm, seed: int) -> LMRunConfig:
@@ -196,9 +202,8 @@ def measure(model: GPT, task: Task, cfg: LMRunConfig, prefix: str) -> dict[str, 
     return out
 
 
-def run_lm(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
+def run_lm(cfg: LMRunConfig, advance: Advance) -> RunOutput:
     """One (arm, seed) run: the base, its measurements, RL, the policy's measurements (module docstring)."""
-    assert isinstance(cfg, LMRunConfig), type(cfg)
     t0 = time.perf_counter()
     model, task, pre = base_model(cfg.pretrain)
     key = json.dumps([config_to_dict(cfg.pretrain), cfg.pass_k, cfg.pass_samples, cfg.pass_problems,
@@ -235,17 +240,7 @@ def run_lm(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
     first |= {f"charts/test_pass1_{k}": v for k, v in start.items() if k != "all"}
     history.insert(0, first)
     history[-1] |= base_eval | after | {"eval/base_test_pass1": start["all"], "eval/rl_seconds": rl_seconds}
-    keys = {c.key for c in exp.curves} | {"time", "charts/test_pass1"}
-    series = {k: [None if math.isnan(x) else round(float(x), 6) for x in column(history, k)] for k in keys}
-    return RunResult(
-        arm=arm.label,
-        env=arm.env,
-        seed=cfg.seed,
-        seconds=time.perf_counter() - t0,
-        steps=[int(r["global_step"]) for r in history],
-        series=series,  # type: ignore[arg-type]
-        metrics={m.key: m.fn(history) for m in exp.metrics},
-    )
+    return RunOutput(history, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,43 +248,17 @@ def run_lm(exp: Experiment, arm: Arm, cfg: Any, advance: Advance) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def last(key: str) -> Callable[[History], float]:
-    """The column's last recorded value (the `eval/...` measurements are in the last row)."""
-
-    def fn(h: History) -> float:
-        c = column(h, key)
-        return float(c[-1]) if len(c) else float("nan")
-
-    return fn
-
-
-def gain(after: str, before: str) -> Callable[[History], float]:
-    """The last value of `after` minus the last of `before` (a per-seed, paired difference)."""
-    return lambda h: last(after)(h) - last(before)(h)
-
-
-def change(key: str, frac: float = 0.1) -> Callable[[History], float]:
-    """Over the updates (row 0, the base, left out): the column's mean over the last `frac` minus its
-    mean over the first `frac`."""
-
-    def fn(h: History) -> float:
-        c = column(h[1:], key)
-        c = c[np.isfinite(c)]
-        k = max(1, int(round(len(c) * frac)))
-        return float(c[-k:].mean() - c[:k].mean()) if len(c) else float("nan")
-
-    return fn
-
-
-TEST_PASS1 = Metric("test_pass1", "test pass@1 at the end", last("charts/test_pass1"))
-BASE_PASS1 = Metric("base_pass1", "test pass@1 of the base", last("eval/base_test_pass1"))
-TEST_GAIN = Metric("gain", "test pass@1 gained", gain("charts/test_pass1", "eval/base_test_pass1"))
-TEST_CURVE = Curve("charts/test_pass1", "test pass@1 (greedy)", bounds=(0.0, 1.0), xlabel=RESPONSES)
-REWARD_CURVE = Curve("charts/reward", "sampled reward", bounds=(0.0, 1.0), smooth=5, xlabel=RESPONSES)
+TEST_PASS1 = Metric("test_pass1", "test pass@1 at the end", last("charts/test_pass1"), bounds=UNIT)
+BASE_PASS1 = Metric("base_pass1", "test pass@1 of the base", last("eval/base_test_pass1"), bounds=UNIT)
+TEST_GAIN = Metric(
+    "gain", "test pass@1 gained", gain("charts/test_pass1", "eval/base_test_pass1"), bounds=UNIT_DIFFERENCE
+)
+TEST_CURVE = Curve("charts/test_pass1", "test pass@1 (greedy)", bounds=UNIT, xlabel=RESPONSES)
+REWARD_CURVE = Curve("charts/reward", "sampled reward", bounds=UNIT, smooth=5, xlabel=RESPONSES)
 
 
 def pass_k_metrics(ks: Sequence[int], prefix: str = "", label: str = "") -> list[Metric]:
-    return [Metric(f"{prefix}pass@{k}", f"{label}pass@{k}", last(f"eval/{prefix}pass@{k}")) for k in ks]
+    return [Metric(f"{prefix}pass@{k}", f"{label}pass@{k}", last(f"eval/{prefix}pass@{k}"), bounds=UNIT) for k in ks]
 
 
 def plot_against(
@@ -302,14 +271,13 @@ def plot_against(
     points: Callable[[RunResult], tuple[Sequence[float], Sequence[float]]],
     log2x: bool = False,
 ) -> tuple[str, str]:
-    """One PNG: per arm, `points(run)` = (x, y) for each seed, their mean over seeds at each x with a
-    95% t-band (seeds share the x values), thin lines per seed; arms overlaid, as the harness's plots."""
+    """One PNG: per arm, `points(run)` = (x, y in [0, 1]) for each seed, their mean over seeds at each x
+    with a 95% t-band cut to [0, 1] (seeds share the x values; kingme.stats.summarise), thin lines
+    per seed; arms overlaid, as the harness's plots."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from kingme.experiments.report import COLORS
 
     fig, ax = plt.subplots(figsize=(10.0, 4.6))
     for i, arm in enumerate(dict.fromkeys(a.label for a in results.arms)):
@@ -321,7 +289,7 @@ def plot_against(
         xs = np.array([np.asarray(x[:n], dtype=float) for x, _ in pts])  # (seeds, points)
         for x, y in zip(xs, ys, strict=True):
             ax.plot(x, y, color=color, lw=0.6, alpha=0.25)
-        ivs = [mean_ci(list(ys[:, j])) for j in range(n)]
+        ivs = [summarise(list(ys[:, j]), UNIT) for j in range(n)]
         x = xs.mean(axis=0)
         ax.plot(
             x,
@@ -332,9 +300,7 @@ def plot_against(
             label=arm,
         )
         if len(runs) > 1:
-            lo = np.clip([iv.lo for iv in ivs], 0.0, 1.0)
-            hi = np.clip([iv.hi for iv in ivs], 0.0, 1.0)
-            ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
+            ax.fill_between(x, [iv.lo for iv in ivs], [iv.hi for iv in ivs], color=color, alpha=0.15, lw=0)
     if log2x:
         ax.set_xscale("log", base=2)
     ax.set_xlabel(xlabel, fontsize=11)
@@ -367,9 +333,9 @@ def pass1_over_time(r: RunResult) -> tuple[list[float], list[float]]:
 
 
 def paired(results: Results, arm: str, key: str, higher: str, lower: str) -> tuple[str, str]:
-    """A per-seed difference's mean and 95% t-interval, formatted, and the verdict: `higher` when the
-    interval lies above 0, `lower` below it, else "no difference found"."""
-    d = mean_ci(results.values(arm, key))
+    """A per-seed difference's mean and 95% interval (the metric's, Results.summary), formatted, and the
+    verdict: `higher` when the interval lies above 0, `lower` below it, else "no difference found"."""
+    d = results.summary(arm, key)
     if d.n >= 2 and d.lo > 0:
         return d.fmt(3), higher
     if d.n >= 2 and d.hi < 0:

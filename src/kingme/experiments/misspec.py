@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 
 from kingme.envs.base import VecEnv
-from kingme.experiments.runner import Arm, Curve, Experiment, Metric, Results, final_mean, overall_mean
+from kingme.experiments.base import NONNEGATIVE, UNIT, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.ppo_runs import PPORuns
+from kingme.experiments.summaries import final_mean, overall_mean
 from kingme.ppo.config import PPOConfig
 from kingme.ppo.train import Callback, UpdateInfo
 
@@ -78,18 +80,18 @@ episode collected, the steps that moved away from the goal, and the episode leng
 """,
     arms=arms,
     metrics=[
-        Metric("success", "true success rate", final_mean("grid/success_rate"), 2),
-        Metric("success_auc", "true success rate over training", overall_mean("grid/success_rate"), 2),
-        Metric("away", "steps away from goal / episode", final_mean("grid/steps_away"), 2),
+        Metric("success", "true success rate", final_mean("grid/success_rate"), 2, UNIT),
+        Metric("success_auc", "true success rate over training", overall_mean("grid/success_rate"), 2, UNIT),
+        Metric("away", "steps away from goal / episode", final_mean("grid/steps_away"), 2, NONNEGATIVE),
         Metric("bonus", "progress bonus / episode", final_mean("grid/progress_bonus"), 2),
-        Metric("length", "episode length", final_mean("grid/length"), 3),
+        Metric("length", "episode length", final_mean("grid/length"), 3, NONNEGATIVE),
     ],
     curves=[
         Curve("grid/success_rate", "true success rate", bounds=(0.0, 1.0)),
         Curve("grid/steps_away", "steps away from the goal per episode", bounds=(0.0, math.inf)),
     ],
     conclude=conclude,
-    callbacks=callbacks,
+    kind=PPORuns(callbacks=callbacks),
     published="claims.md has no study on reward shaping; the textbook result we test against is Ng, Harada & "
     "Russell (1999): only potential-based shaping F = γΦ(s') − Φ(s) is guaranteed to leave the optimal policy "
     "unchanged.",

@@ -1,9 +1,9 @@
-"""The experiments by name, in the order of the claims they test (issue 8)."""
+"""The experiments by name: PPO's claims first, then the language model's, then checkers strength."""
 
 from __future__ import annotations
 
 from kingme.common import UserError
-from kingme.experiments.runner import Experiment
+from kingme.experiments.base import Experiment
 
 
 def experiments() -> dict[str, Experiment]:
@@ -23,8 +23,8 @@ def experiments() -> dict[str, Experiment]:
     )
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
-    exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]  # issue 14
-    exps += [learned_eval]  # issue 13
+    exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
+    exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
 

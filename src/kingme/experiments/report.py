@@ -1,21 +1,17 @@
-"""An experiment's folder: report.md (question, setup, table, answer, plots), results.json, PNGs."""
+"""An experiment's folder: report.md (question, setup, table, answer, plots), config.json,
+results.json, metrics.jsonl and the PNGs (kingme.experiments.plots)."""
 
 from __future__ import annotations
 
 import json
 import platform
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from kingme.common import atomic_write_json, atomic_write_text, json_safe
-from kingme.experiments.runner import Curve, Experiment, Results, config_record
+from kingme.common import UserError, atomic_write_json, atomic_write_text, json_safe
+from kingme.experiments.base import Arm, Experiment, Results, RunResult
+from kingme.experiments.plots import plot_curves
 from kingme.runs import METRICS
-from kingme.stats import mean_ci, t_quantile
-
-COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
 
 
 def table_rows(exp: Experiment, results: Results) -> list[dict[str, Any]]:
@@ -55,108 +51,32 @@ def results_record(exp: Experiment, results: Results, answer: list[str], command
     )
 
 
-def plot_curves(exp: Experiment, results: Results, out: Path) -> list[tuple[str, str]]:
-    """One PNG per curve: one panel, every arm overlaid (mean over seeds, 95% t-band, thin seed lines).
+def config_record(exp: Experiment, results: Results) -> dict[str, Any]:
+    """What config.json holds: enough to rerun every arm (seeds 1..K), each arm's config as its kind saves it."""
+    return {
+        "experiment": exp.name,
+        "kind": exp.kind.name,
+        "seeds": list(range(1, results.seeds + 1)),
+        "tiny": results.tiny,
+        "arms": [
+            {"label": a.label, "env": a.env, "overrides": a.overrides, "config": exp.kind.saved(exp.kind.config(a, 1))}
+            for a in results.arms
+        ],
+    }
 
-    All arms share one y-scale so they compare at a glance; a band never leaves the quantity's range
-    (`Curve.bounds`, e.g. [0, 1] for a probability). When arms repeat over several environments
-    (the same label on deepsea:4, deepsea:8, ...), colour marks the environment and the line style
-    the arm.
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = list(dict.fromkeys(a.label for a in results.arms))
-    envs = results.envs()
-    repeated = len(labels) < len(results.arms)  # some label appears under several environments
-    styles = ("-", "--", ":", "-.")
-    files = []
-    for curve in exp.curves:
-        fig, ax = plt.subplots(figsize=(10.0, 4.6))
-        for arm in results.arms:
-            runs = [r for r in results.runs if r.arm == arm.label and r.env == arm.env]
-            if not runs:
-                continue
-            n = min(len(r.steps) for r in runs)
-            x = np.array(runs[0].steps[:n])
-            ys = np.array(
-                [[np.nan if v is None else v for v in r.series.get(curve.key, [None] * n)[:n]] for r in runs],
-                dtype=float,
-            )  # (seeds, updates)
-            mean, lo, hi = _band(ys, curve)
-            if curve.log:
-                ys = np.where(ys > 0, ys, np.nan)
-            if repeated:
-                color = COLORS[envs.index(arm.env) % len(COLORS)]
-                style = styles[labels.index(arm.label) % len(styles)]
-                name = f"{arm.label}, {arm.env}"
-            else:
-                color, style, name = COLORS[labels.index(arm.label) % len(COLORS)], "-", arm.label
-            for y in ys:  # each seed, thin
-                ax.plot(x, _smoothed(y, curve.smooth), color=color, ls=style, lw=0.6, alpha=0.25)
-            ax.plot(x, mean, color=color, ls=style, lw=2.0, label=name)
-            if lo is not None and hi is not None:
-                ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
-        ax.set_xlabel(curve.xlabel, fontsize=11)
-        ax.set_ylabel(curve.ylabel, fontsize=11)
-        if curve.log:
-            ax.set_yscale("log")
-        ax.tick_params(labelsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(
-            fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
-        )  # beside the plot, off the lines
-        what = "geometric mean" if curve.log else "mean and 95% t-band"
-        smooth = f", moving average over {curve.smooth} updates" if curve.smooth > 1 else ""
-        ax.set_title(
-            f"{exp.name}: {curve.ylabel}\n({what} over {results.seeds} seeds, thin lines: each seed{smooth})",
-            fontsize=11,
+def interval_note(exp: Experiment, seeds: int) -> str:
+    """The sentence above the results table: which interval the columns have (kingme.stats.summarise)."""
+    note = f"Means over seeds with 95% t-intervals (n = {seeds})"
+    if any(m.bounds is not None and not m.share for m in exp.metrics):
+        note += (
+            ", each cut to its quantity's range where it has one (a probability's to [0, 1], a count's, a "
+            "length's or a KL's to ≥ 0): the part outside the range cannot hold the mean"
         )
-        fig.tight_layout()
-        name = curve.key.replace("/", "_") + ".png"
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        files.append((name, f"{curve.ylabel} over training"))
-    return files
-
-
-def _smoothed(y: np.ndarray, w: int) -> np.ndarray:
-    return _moving_average(y, w) if w > 1 else y
-
-
-def _band(ys: np.ndarray, curve: Curve) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Mean over seeds per update and its 95% t-band, clipped to `curve.bounds`.
-
-    ys: (seeds, updates), NaN where a seed has no value yet. With `curve.log` the mean is geometric
-    (the mean of log10) and there is no band.
-    """
-    ys = np.array([_smoothed(y, curve.smooth) for y in ys])  # (seeds, updates)
-    if curve.log:
-        ys = np.log10(np.where(ys > 0, ys, np.nan))
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # all-NaN columns before the first episode ends
-        mean = np.nanmean(ys, axis=0)  # (updates,)
-        k = np.sum(np.isfinite(ys), axis=0)  # seeds with a value, per update
-        sd = np.nanstd(ys, axis=0, ddof=1) if len(ys) > 1 else np.zeros_like(mean)
-        half = np.array([t_quantile(kk - 1) if kk > 1 else 0.0 for kk in k]) * sd / np.sqrt(np.maximum(k, 1))
-    if curve.log:
-        return 10.0**mean, None, None
-    lo, hi = mean - half, mean + half
-    if curve.bounds is not None:
-        lo, hi = np.clip(lo, *curve.bounds), np.clip(hi, *curve.bounds)
-    return mean, lo, hi
-
-
-def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
-    out = np.full_like(y, np.nan)
-    for i in range(len(y)):
-        win = y[max(0, i - w + 1) : i + 1]
-        win = win[np.isfinite(win)]
-        if len(win):
-            out[i] = win.mean()
-    return out
+    shares = [m.label for m in exp.metrics if m.share]
+    if shares:
+        note += f"; the shares of seeds ({', '.join(shares)}) with Wilson's score interval"
+    return note + "."
 
 
 def _settings(overrides: dict[str, Any]) -> str:
@@ -168,7 +88,7 @@ def render_report(
 ) -> str:
     lines = [f"# {exp.title}", "", f"**Claim.** {exp.claim}", "", f"**Question.** {exp.question}", "", "## Setup", ""]
     lines += [exp.setup.strip(), ""]
-    lines += [f"| arm | environment | settings changed from the {exp.defaults} defaults |", "|---|---|---|"]
+    lines += [f"| arm | environment | settings changed from the {exp.kind.defaults} defaults |", "|---|---|---|"]
     lines += [f"| {a.label} | {a.env} | {_settings(a.overrides)} |" for a in results.arms]
     lines += [
         "",
@@ -178,7 +98,7 @@ def render_report(
         "",
         "## Results",
         "",
-        f"Means over seeds with 95% t-intervals (n = {results.seeds}).",
+        interval_note(exp, results.seeds),
         "",
         "| arm | environment | " + " | ".join(m.label for m in exp.metrics) + " |",
         "|---|---|" + "---:|" * len(exp.metrics),
@@ -223,16 +143,15 @@ def write_metrics(out: Path, results: Results) -> None:
 def load_folder(out: Path) -> tuple[Experiment, Results, str]:
     """Rebuild an experiment's results from its folder's config.json and results.json (no training),
     and the command that produced it, so the report and plots can be written again."""
-    from kingme.common import UserError
     from kingme.experiments.registry import get
-    from kingme.experiments.runner import Arm, RunResult
 
     try:
         cfg = json.loads((out / "config.json").read_text())
         res = json.loads((out / "results.json").read_text())
         exp = get(cfg["experiment"])
         arms = [Arm(a["label"], a["env"], a["overrides"]) for a in cfg["arms"]]
-        results = Results(exp.name, int(res["seeds"]), bool(res["tiny"]), arms, seconds=float(res["seconds"]))
+        results = exp.new_results(int(res["seeds"]), bool(res["tiny"]), arms)
+        results.seconds = float(res["seconds"])
         for r in res["runs"]:
             metrics = {k: float("nan") if v is None else float(v) for k, v in r["metrics"].items()}
             results.runs.append(
@@ -245,4 +164,4 @@ def load_folder(out: Path) -> tuple[Experiment, Results, str]:
     return exp, results, command
 
 
-__all__ = ["mean_ci", "write_folder", "render_report", "table_rows"]
+__all__ = ["config_record", "load_folder", "render_report", "results_record", "table_rows", "write_folder"]
