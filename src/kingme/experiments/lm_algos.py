@@ -3,7 +3,7 @@
 Every algorithm is a preset of RLConfig (kingme.lm.rl.ALGO_PRESETS) on the one rollout loop, so the
 arms differ in the advantage, the token weights, the clip and the KL only. They start from the same
 base per seed (addition up to two digits with the scratchpad, 130 pre-training steps: the base of
-the issue's target) and get the same wall-clock budget of RL; the table gives test pass@1 after it,
+the RL target in docs/reasoning.md) and get the same wall-clock budget of RL; the table gives test pass@1 after it,
 the responses each sampled in it and the gain per thousand responses, the plots pass@1 against
 responses and against seconds.
 """
@@ -108,7 +108,7 @@ EXPERIMENT = Experiment(
     "many responses does it sample, and how much does it gain per response?",
     setup=f"""
 Base per seed: `kingme lm pretrain addition --scratchpad --max-level 2 --steps 130` (the base of the
-issue's target, docs/reasoning.md), built once per seed and shared by the arms. RL: {SECONDS} s of
+RL target of docs/reasoning.md), built once per seed and shared by the arms. RL: {SECONDS} s of
 updates (`max_minutes`) of P = 32 prompts × G = 8 samples, lr 5e-4 after a 20-update warm-up, K = 1
 epoch, each algorithm's preset (GRPO: std-normalised group advantage, per-response token mean, k3
 KL β = 0.04; Dr. GRPO: no std, constant normaliser, no KL; RLOO: leave-one-out baseline, the
@@ -117,7 +117,7 @@ response one action; REINFORCE: r − mean, token mean; PPO: a value head, token
 at the end. "Gained" = after − before for the same seed; "per 1000 responses" divides it by the
 responses sampled; "sampled reward gained" = the rollouts' mean reward over the last 10% of the
 updates minus the first 10%. A short budget: this compares the first half-minute of learning, not
-where the algorithms end (the issue's 0.9 target, 10 minutes a run, is in docs/reasoning.md).
+where the algorithms end (the 0.9 target, 10 minutes a run, is in docs/reasoning.md).
 Seconds are wall-clock on a shared machine: another job's load on the core slows an arm's run and
 lowers its count of responses.
 """,

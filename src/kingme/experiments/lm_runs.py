@@ -54,7 +54,7 @@ FIXED: dict[str, Any] = {
     "torch_threads": 1,
 }  # one torch thread, as every experiment run
 
-# The base of the target (docs/reasoning.md): addition up to two digits with the scratchpad,
+# The base of the RL target (docs/reasoning.md): addition up to two digits with the scratchpad,
 # 130 steps of pre-training, greedy test pass@1 0.31, 0.31, 0.42 for seeds 1-3.
 ADDITION_BASE: dict[str, Any] = {
     "pretrain_max_level": 2,
