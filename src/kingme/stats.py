@@ -118,9 +118,9 @@ def summarise(xs: Sequence[float], bounds: tuple[float, float] | None = None, sh
     - neither: the t-interval (`mean_ci`).
 
     Why not a percentile bootstrap over seeds for a bounded mean: with 3 seeds it is the seeds'
-    range [min, max], which covered the true mean of Beta-distributed values only 71-75% of the
-    time in a simulation (2000 draws each of Beta(9, 1), Beta(2, 2), Beta(30, 2)); the clipped
-    t-interval covered it 90-95% of the time.
+    range [min, max], which held the true mean of Beta-distributed values 71-75% of the time (2000
+    draws each of Beta(9, 1), Beta(2, 2), Beta(30, 2)); the cut t-interval held it 90-94% of the
+    time (tests/test_experiments_harness.py).
     """
     if share:
         return share_ci(xs)
