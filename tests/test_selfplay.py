@@ -235,7 +235,7 @@ def test_learner_beats_random_after_a_short_run(tmp_path: Path) -> None:
 
 
 def test_capture_shaping_is_off_by_default_and_the_draw_reward_applies_to_draws() -> None:
-    from kingme.selfplay.train import SelfPlayConfig
+    from kingme.selfplay.config import SelfPlayConfig
 
     # shaping that pays for anything but the result stays off; a draw's worth is a choice of the
     # result's value (contempt, -0.3 by default: measured in docs/selfplay.md)

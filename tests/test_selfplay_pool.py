@@ -136,3 +136,86 @@ def test_a_draw_penalty_moves_the_wdl_critics_draw_point_so_a_draw_stays_a_draw(
     assert torch.allclose(net.value(obs), p[:, 2] - p[:, 0] - 0.3 * p[:, 1], atol=1e-6)
     with pytest.raises(ValueError, match="between -1 and 1"):
         make_network("mlp", (16,), 8, (6, 32), 128, "wdl", draw_value=-1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool's bots go through the players registry
+# ---------------------------------------------------------------------------------------------
+
+
+def _play_digest(bots: list[str], steps: int) -> tuple[str, list[tuple[str, float]]]:
+    """A digest of everything the learner saw in `steps` steps of 16 games against `bots` only (a
+    uniformly random learner, no network opponent: the games are integer work and numpy's seeded
+    generator, the same on every processor), and the games' results."""
+    import hashlib
+
+    pool = OpponentPool(make_net=_mlp, p_self=0.0, bots=bots, weighting="hard")
+    pool.learner = _mlp()
+    env = SelfPlayEnv(16, pool, max_plies=200, seed=7, draw_reward=-0.3)
+    h = hashlib.sha256()
+    obs, mask = env.reset()
+    h.update(obs.tobytes())
+    h.update(mask.tobytes())
+    rng = np.random.default_rng(5)
+    for _ in range(steps):
+        step = env.step(np.array([rng.choice(np.flatnonzero(m)) for m in mask]))
+        mask = step.action_mask
+        for x in step:
+            h.update(np.ascontiguousarray(x).tobytes())
+    h.update(repr(env.results).encode())
+    return h.hexdigest(), env.results
+
+
+def test_the_default_pool_plays_the_same_games_as_before_the_registry() -> None:
+    # The digest of these 300 steps as the pool played them before its bots went through the players
+    # registry (commit 4837054, when the env tokenised "random" and "alphabeta:D" itself).
+    digest, results = _play_digest(["random", "alphabeta:1", "alphabeta:2", "alphabeta:3"], 300)
+    assert len(results) == 173 and {name for name, _ in results} == {
+        "random",
+        "alphabeta:1",
+        "alphabeta:2",
+        "alphabeta:3",
+    }
+    assert digest == "e1b4624d1f88c51603c4948468c7a6bc027c36c957774a3ba7cafd4cacc4cc30"
+
+
+def test_any_registered_player_can_join_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kingme.checkers import Board, Move
+    from kingme.players import registry
+
+    class FirstMove:
+        """Always the first legal move; remembers how often it was asked."""
+
+        def __init__(self, seed: int) -> None:
+            self.name, self.calls = "first", 0
+
+        def choose(self, board: Board) -> Move:
+            self.calls += 1
+            return board.legal_moves()[0]
+
+        def reseed(self, seed: int) -> None:
+            pass
+
+    made: list[FirstMove] = []
+
+    def factory(args: str, seed: int) -> FirstMove:
+        made.append(FirstMove(seed))
+        return made[-1]
+
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # the registration ends with the test
+    registry.register_player_kind("first", factory)
+    # a kind of the user's own and a built-in one that the env does not know by name
+    _, results = _play_digest(["first", "greedy"], 150)
+    names = {name for name, _ in results}
+    assert names == {"first", "greedy"}
+    assert len(made) == 1 and made[0].calls > 0  # built once, asked for every move it made
+
+
+@pytest.mark.parametrize(("bot", "says"), [("nobody", "unknown player"), ("human", "reads a terminal")])
+def test_a_bot_that_is_no_player_is_refused_in_one_line(bot: str, says: str) -> None:
+    from kingme.common import UserError
+    from kingme.selfplay.config import SelfPlayConfig
+
+    with pytest.raises(UserError, match=says) as e:
+        SelfPlayConfig(bots=("random", bot)).validate()
+    assert "\n" not in str(e.value)

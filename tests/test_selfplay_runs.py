@@ -153,7 +153,7 @@ def test_time_budget_drives_schedules_without_rewriting_the_config() -> None:
 
 def test_string_list_fields_are_refused_in_one_line() -> None:
     from kingme.common import UserError
-    from kingme.selfplay.train import SelfPlayConfig
+    from kingme.selfplay.config import SelfPlayConfig
 
     with pytest.raises(UserError, match="tuple of player specs"):
         SelfPlayConfig(bots="random").validate()  # type: ignore[arg-type]

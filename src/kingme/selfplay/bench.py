@@ -24,7 +24,8 @@ import torch
 from kingme.nets import make_network
 from kingme.ppo.core import mask_logits
 from kingme.ppo.train import make_optimizer
-from kingme.selfplay.train import SelfPlayConfig, train_checkers
+from kingme.selfplay.config import SelfPlayConfig
+from kingme.selfplay.train import train_checkers
 
 
 def _time(fn: Any, repeats: int) -> float:

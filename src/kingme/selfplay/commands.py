@@ -20,7 +20,8 @@ RESUME_OVERRIDES = ("minutes", "total_steps", "device", "torch_threads")
 
 
 def train_checkers_main(argv: list[str]) -> int:
-    from kingme.selfplay.train import SelfPlayConfig, train_checkers
+    from kingme.selfplay.config import SelfPlayConfig
+    from kingme.selfplay.train import train_checkers
 
     p = Parser(prog="kingme train checkers", description="Train a checkers policy by self-play PPO.")
     add_config_args(p, SelfPlayConfig, skip=("env",))

@@ -13,9 +13,11 @@ drawn by rule (80 plies or threefold repetition; a negative value is "contempt" 
 bootstraps from `final_obs`, always in the learner's frame.
 
 The opponent pool: the learner itself (its live parameters, sampled), frozen snapshots of earlier
-learners, and search bots (`random`, `alphabeta:D`) used as a curriculum. `OpponentPool.sample`
-draws a game's opponent (a fixed mixture, or prioritised fictitious self-play over the learner's
-recent scores), and `OpponentPool.grow` adds snapshots and bots by rule.
+learners, and players named by spec used as a curriculum (any kind the players registry knows:
+`random`, `alphabeta:D`, `greedy`, `policy:NAME`, `search:...`, a kind registered by the user;
+`kingme.players.registry`). `OpponentPool.sample` draws a game's opponent (a fixed mixture, or
+prioritised fictitious self-play over the learner's recent scores), and `OpponentPool.grow` adds
+snapshots and bots by rule. `BotMover` plays the bots' moves inside the vectorised env.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from kingme.checkers import Color
+from kingme.checkers import Color, Move
 from kingme.common import UserError, atomic_write_json, one_line
 from kingme.envs.base import VecStep
-from kingme.envs.bridge import legal_path, move_to_actions
+from kingme.envs.bridge import Position, legal_path, move_to_actions
 from kingme.envs.checkers_vec import CheckersVecEnv
 from kingme.nets import ActorCritic
+from kingme.players import Player, PlayerSpec, load_player, parse_spec
 from kingme.ppo.core import mask_logits
 
 
@@ -52,6 +55,7 @@ def flip_view(obs: np.ndarray) -> np.ndarray:
 
 
 Weighting = Literal["uniform", "hard", "even"]
+RANDOM = PlayerSpec("random", "random")  # a bot without a spec plays random legal actions
 
 
 def pfsp_weights(scores: np.ndarray, weighting: Weighting, power: float = 2.0) -> np.ndarray:
@@ -76,12 +80,12 @@ def pfsp_weights(scores: np.ndarray, weighting: Weighting, power: float = 2.0) -
 
 @dataclass(eq=False)
 class Opponent:
-    """One member of the pool: the live learner, a frozen snapshot, or a search bot. Games in
-    flight hold a reference, so a snapshot that leaves the pool still finishes its games."""
+    """One member of the pool: the live learner, a frozen snapshot, or a bot (a registered player).
+    Games in flight hold a reference, so a snapshot that leaves the pool still finishes its games."""
 
     name: str  # "self", "snapshot@U" or the bot's spec
     net: ActorCritic | None = None  # None for a bot
-    bot: str | None = None  # "random" or "alphabeta:D"
+    spec: PlayerSpec | None = None  # a bot's parsed spec (`kingme.players.parse_spec`)
 
 
 @dataclass
@@ -105,7 +109,7 @@ class OpponentPool:
     max_snapshots: int = 10
     p_self: float = 0.5  # probability of playing the live learner
     p_bots: float = 0.0  # uniform weighting only: probability of playing a curriculum bot
-    bots: list[str] = field(default_factory=list)  # e.g. ["random", "alphabeta:1"], easiest first
+    bots: list[str] = field(default_factory=list)  # player specs, e.g. ["random", "alphabeta:1"], easiest first
     weighting: Weighting = "uniform"
     power: float = 2.0  # p of the "hard" weighting
     snapshot_rule: Literal["every", "beat"] = "every"
@@ -123,6 +127,7 @@ class OpponentPool:
     _bot_opps: dict[str, Opponent] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self._specs = {b: bot_spec(b) for b in self.bots}  # a malformed or interactive spec fails here
         if self.active_bots < 0:
             self.active_bots = len(self.bots) if self.bot_rule == "all" else min(1, len(self.bots))
         self._self_opp = Opponent("self")
@@ -136,7 +141,7 @@ class OpponentPool:
 
     def bot_opponents(self) -> list[Opponent]:
         """The bots in play, as opponents (one object per bot, reused)."""
-        return [self._bot_opps.setdefault(b, Opponent(b, bot=b)) for b in self.bots[: self.active_bots]]
+        return [self._bot_opps.setdefault(b, Opponent(b, spec=self._specs[b])) for b in self.bots[: self.active_bots]]
 
     def snapshot_opponents(self) -> list[Opponent]:
         if len(self._snapshot_opps) != len(self.snapshots) or any(
@@ -258,27 +263,52 @@ class OpponentPool:
             raise UserError(f"opponent pool in {folder} is corrupt: {one_line(e)}") from None
 
 
+def bot_spec(text: str) -> PlayerSpec:
+    """A curriculum bot's spec, parsed by the players registry (the one grammar of player specs):
+    any registered kind that plays by itself; UserError in one line otherwise."""
+    spec = parse_spec(text)
+    if spec.interactive:
+        raise UserError(f"curriculum bot {text!r} reads a terminal: a bot must play by itself")
+    return spec
+
+
 class BotMover:
-    """Search bots inside the vectorised env: a full move is searched once, then fed action by
-    action (a multi-jump spans several sub-steps)."""
+    """The bots' moves inside the vectorised env: a full move is chosen once, then fed action by
+    action (a multi-jump spans several sub-steps).
+
+    Any registered player plays through its `choose(board)`, built once per spec by
+    `load_player(spec, seed)`. Two built-in kinds keep the moves they have always made in
+    training, so the default pool plays the same games as before the pool went through the
+    registry: ``random`` takes a uniformly random legal action at each sub-step, and
+    ``alphabeta:D`` (no time limit) searches with the env's one compiled `Searcher` on the
+    bitboards, without building a `Board`."""
 
     def __init__(self, num_envs: int, seed: int) -> None:
         from kingme.players.alphabeta import Searcher
 
+        self.seed = seed
         self.searcher = Searcher(seed)
         self.queue: list[list[int]] = [[] for _ in range(num_envs)]
         self.rng = np.random.default_rng(seed)
+        self.players: dict[str, Player] = {}  # spec text -> the player, built on first use
 
-    def act(self, env: CheckersVecEnv, i: int, bot: str) -> int:
+    def act(self, env: CheckersVecEnv, i: int, spec: PlayerSpec) -> int:
         if self.queue[i]:
             return self.queue[i].pop(0)
-        if bot == "random" or env.jumping[i] >= 0:
+        if spec.kind == "random" or env.jumping[i] >= 0:
             legal = np.flatnonzero(env.mask[i])
             return int(legal[self.rng.integers(len(legal))])
-        depth = int(bot.split(":")[1])
         black, white, kings, side = int(env.black[i]), int(env.white[i]), int(env.kings[i]), int(env.side[i])
-        r = self.searcher.search(black, white, kings, side, depth)
-        actions = move_to_actions(legal_path(black, white, kings, side, r.index), side)
+        if spec.kind == "alphabeta" and spec.ms is None and spec.depth is not None:
+            r = self.searcher.search(black, white, kings, side, spec.depth)
+            path: Move | tuple[int, ...] = legal_path(black, white, kings, side, r.index)
+        else:
+            player = self.players.get(spec.text)
+            if player is None:
+                player = self.players[spec.text] = load_player(spec.text, self.seed)
+            board = Position(black, white, kings, Color(side), -1, int(env.clock[i])).board()
+            path = player.choose(board)
+        actions = move_to_actions(path, side)
         self.queue[i] = actions[1:]
         return actions[0]
 
@@ -336,7 +366,7 @@ class SelfPlayEnv:
                 net = opp.net
                 if net is None:
                     for i in members:
-                        acts[i] = self.bots.act(env, i, opp.bot or "random")
+                        acts[i] = self.bots.act(env, i, opp.spec or RANDOM)
                     continue
                 obs = torch.from_numpy(env.obs[sel]).to(self.device)  # (n, 6, 32)
                 mask = torch.from_numpy(env.mask[sel]).to(self.device)  # (n, 128)
