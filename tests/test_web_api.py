@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import warnings
 from typing import Any
@@ -20,8 +21,15 @@ with warnings.catch_warnings():
 from kingme.checkers import Board, read_games
 from kingme.players import parse_spec
 from kingme.web.analysis import UNIFORM_SOURCE, Analysis, PolicyAnalyzer, analyzer_for
-from kingme.web.app import create_app
-from kingme.web.sessions import FALLBACK_OPPONENT, MAX_MOVE_MS, MAX_UNTIMED_DEPTH, refusal
+from kingme.web.app import MAX_BODY, REQUEST_SECONDS, create_app
+from kingme.web.sessions import FALLBACK_OPPONENT, MAX_MOVE_MS, MAX_UNTIMED_DEPTH, refusal, warm_up
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm() -> None:
+    """Torch, the shipped model and the compiled searches loaded once: a request's budget is for
+    the engine's work, not for a process's first import (`kingme play` warms up at start)."""
+    warm_up()
 
 
 @pytest.fixture
@@ -306,7 +314,12 @@ def test_the_servers_own_opponent_is_trusted() -> None:
     assert c.post("/api/games", json={"opponent": "alphabeta:12"}).status_code == 201
     assert c.post("/api/games", json={"opponent": "alphabeta:13"}).status_code == 422
     limits = c.get("/api/players").json()["limits"]
-    assert limits == {"max_untimed_depth": MAX_UNTIMED_DEPTH, "max_move_ms": MAX_MOVE_MS}
+    assert limits == {
+        "max_untimed_depth": MAX_UNTIMED_DEPTH,
+        "max_move_ms": MAX_MOVE_MS,
+        "request_seconds": REQUEST_SECONDS,
+        "max_body": MAX_BODY,
+    }
 
 
 def test_engine_move_on_your_turn_is_refused(client: TestClient) -> None:
@@ -359,3 +372,150 @@ def test_play_help_names_the_shipped_model() -> None:
     text = " ".join(build_parser().format_help().split())
     assert "policy:default, the shipped model" in text
     assert "none does" not in text and "once a shipped model exists" not in text
+
+
+# --- the cost bound of a request -----------------------------------------------------------------
+
+KING_ENDING = "B:WK1,K2,K3,K4,K5:BK28,K29,K30,K31,K32"  # a slow position for a search
+
+
+def test_a_deep_search_analysis_answers_within_the_budget() -> None:
+    """Before the budget, this request ran 11-16 s (the depth limit bounds depth, not cost)."""
+    c = TestClient(create_app("random"))
+    body = {"fen": KING_ENDING, "model": "search:policy:default:10"}
+    c.post("/api/analysis", json={"fen": KING_ENDING, "model": "search:policy:default:1"})  # load, compile
+    t0 = time.perf_counter()
+    r = c.post("/api/analysis", json=body)
+    dt = time.perf_counter() - t0
+    assert dt < REQUEST_SECONDS + 0.5, f"answered after {dt:.1f} s, budget {REQUEST_SECONDS} s"
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert math.isclose(sum(m["prob"] for m in a["moves"]), 1.0, abs_tol=1e-6) and a["value"] is not None
+    assert a["search_cut"] or a["best"] == a["pv"][0]  # the search's result, or says it was cut
+
+
+def test_a_player_that_ignores_its_budget_is_answered_at_the_budget() -> None:
+    app = create_app("random", budget=0.5)
+    app.state.games.analyze_position = lambda *a, **k: time.sleep(3)  # a player that never looks
+    c = TestClient(app)
+    t0 = time.perf_counter()
+    r = c.post("/api/analysis", json={"fen": "B:W21-32:B1-12"})
+    assert time.perf_counter() - t0 < 1.5
+    assert "budget of 0.5 s" in one_line_error(r, 422)
+
+
+def test_an_engine_move_cut_by_the_budget_is_a_one_line_4xx_and_changes_nothing() -> None:
+    from kingme.players.limits import Stopped
+
+    app = create_app("random", budget=0.5)
+    c = TestClient(app)
+    g = new_game(c, opponent="random", human="both")
+
+    def over(board: Board) -> str:  # a player cut by its limit: no move to give
+        time.sleep(0.5)
+        raise Stopped("time budget of 0.5 s spent")
+
+    game = app.state.games.store.get(g["id"])
+    game.opponent.choose = over
+    one_line_error(c.post(f"/api/games/{g['id']}/reply"), 422)
+    after = c.get(f"/api/games/{g['id']}").json()
+    assert after["line"] == [] and not after["thinking"]
+
+
+def test_a_full_search_pool_answers_503_at_once() -> None:
+    app = create_app("random", workers=1, queue=1, budget=3.0)
+    release = threading.Event()
+    app.state.games.analyze_position = lambda *a, **k: release.wait(5) and {"moves": []}
+    c = TestClient(app)
+    answers: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: answers.append(c.post("/api/analysis", json={"fen": "B:W21-32:B1-12"}).status_code)
+        )
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while app.state.pool.load() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    r = c.post("/api/analysis", json={"fen": "B:W21-32:B1-12"})
+    assert time.perf_counter() - t0 < 0.5
+    assert "busy" in one_line_error(r, 503) and r.headers["retry-after"] == "1"
+    assert c.get("/api/players").status_code == 200  # a read is not behind the searches
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert answers == [200, 200]
+
+
+@pytest.mark.parametrize(
+    "spec", ["policy:default:sample:1e308", "alphabeta:4:1e-9", "alphabeta:4:inf", "mix:nan:random", "alphabeta:1e308"]
+)
+def test_absurd_numbers_in_a_spec_are_a_one_line_422(client: TestClient, spec: str) -> None:
+    r = client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": spec})
+    one_line_error(r, 422)
+    one_line_error(client.post("/api/games", json={"opponent": spec}), 422)
+
+
+def test_request_bodies_are_capped(client: TestClient) -> None:
+    big = b'{"fen": "' + b"x" * MAX_BODY + b'"}'
+    r = client.post("/api/analysis", content=big, headers={"Content-Type": "application/json"})
+    assert "over" in one_line_error(r, 413)
+
+    def chunks() -> Any:  # no Content-Length: counted as it arrives
+        yield b'{"fen": "'
+        for _ in range(MAX_BODY // 4096 + 2):
+            yield b"x" * 4096
+        yield b'"}'
+
+    r = client.post("/api/analysis", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "over" in one_line_error(r, 413)
+
+
+# --- the page's needs ------------------------------------------------------------------------------
+
+
+def test_after_a_resignation_the_analysis_offers_nothing(client: TestClient) -> None:
+    g = new_game(client, opponent="random", human="black")
+    client.post(f"/api/games/{g['id']}/resign")
+    a = client.get(f"/api/games/{g['id']}/analysis", params={"model": "policy:default"}).json()
+    assert a["moves"] == [] and a["value"] is None and a["wdl"] is None and a["pv"] is None
+    assert "over" in a["source"]
+
+
+def test_an_imported_pdns_tags_are_kept_on_export(client: TestClient) -> None:
+    pdn = '[Event "Club match"]\n[Black "Ann"]\n[White "Bob"]\n[Date "2024.01.02"]\n1. 11-15 23-19 *'
+    g = new_game(client, pdn=pdn, human="both")
+    text = client.get(f"/api/games/{g['id']}/pdn").text
+    (game,) = read_games(text)
+    assert {k: game.tags[k] for k in ("Event", "Black", "White", "Date")} == {
+        "Event": "Club match",
+        "Black": "Ann",
+        "White": "Bob",
+        "Date": "2024.01.02",
+    }
+    assert [str(m) for m in game.moves] == ["11-15", "23-19"]
+
+
+def test_the_opponent_can_be_changed_in_analysis_mode_only(client: TestClient) -> None:
+    g = new_game(client, opponent="random", human="both")
+    r = client.post(f"/api/games/{g['id']}/opponent", json={"opponent": "alphabeta:2"})
+    assert r.status_code == 200 and r.json()["opponent"] == "alphabeta:2"
+    assert client.get(f"/api/games/{g['id']}").json()["opponent"] == "alphabeta:2"
+    client.post(f"/api/games/{g['id']}/reply")
+    assert client.get(f"/api/games/{g['id']}/pdn").status_code == 200
+    one_line_error(client.post(f"/api/games/{g['id']}/opponent", json={"opponent": "nobody"}), 422)
+    played = new_game(client, opponent="random", human="black")
+    assert "fixed" in one_line_error(
+        client.post(f"/api/games/{played['id']}/opponent", json={"opponent": "greedy"}), 409
+    )
+
+
+def test_a_search_models_choice_and_line_are_in_the_analysis(client: TestClient) -> None:
+    a = client.post("/api/analysis", json={"fen": "B:W21-32:B1-12", "model": "alphabeta:3"}).json()
+    assert a["policy"] is False and a["best"] == a["pv"][0]
+    assert [len(p) for p in a["pv_paths"]] == [2] * len(a["pv"])
+    assert a["best"] in [m["move"] for m in a["moves"]]
+    assert not a["search_cut"]

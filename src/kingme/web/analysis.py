@@ -22,7 +22,14 @@ to move wins for sure, -1: it loses). A player whose critic predicts win / draw 
 -> (win, draw, loss)``, the `--value-head wdl` networks) adds those three probabilities.
 
 Probabilities are checked (finite, non-negative, only legal moves, positive total) and
-renormalised over the legal moves, so they always sum to one.
+renormalised over the legal moves, so they always sum to one. ``policy`` says whether they are a
+policy's (False for the uniform stand-in of a player without one: the page then ranks nothing).
+
+A search's conclusion is its chosen move (``best``, the first move of its line), its line and its
+score; `forced_result` reads a score beyond the evaluation's range as a forced win or loss in so
+many plies. The static parts (probabilities, the network's value) are computed first and the
+search last: when the request's cost bound (`kingme.players.limits`) cuts the search, the answer
+keeps the static parts and says ``search_cut``.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from kingme.checkers import Board, BoardError, Move
+from kingme.players.alphabeta import MATE
+from kingme.players.limits import Stopped
 
 UNIFORM_SOURCE = "uniform (no policy loaded)"
 
@@ -49,13 +58,23 @@ class Analysis:
     pv: list[Move] | None = None  # a search's best line from the position (None: no search)
     score: float | None = None  # the search's score of the position for the side to move
     score_units: str | None = None  # what the score is measured in
+    policy: bool = True  # probs are a policy's (False: the uniform stand-in of a player without one)
+    search_cut: bool = False  # the search was cut by the request's cost bound (no pv, no score)
 
     def to_json(self) -> dict[str, Any]:
+        forced = None
+        if self.score is not None and self.score_units is not None:
+            forced = forced_result(self.score, self.score_units)
         return {
             "moves": [{"move": str(m), "path": list(m.path), "prob": p} for m, p in self.probs],
+            "policy": self.policy,
+            "best": str(self.pv[0]) if self.pv else None,
+            "forced": None if forced is None else {"win": forced[0], "plies": forced[1]},
+            "search_cut": self.search_cut,
             "value": self.value,
             "wdl": None if self.wdl is None else dict(zip(("win", "draw", "loss"), self.wdl)),
             "pv": None if self.pv is None else [str(m) for m in self.pv],
+            "pv_paths": None if self.pv is None else [list(m.path) for m in self.pv],
             "score": self.score,
             "score_units": self.score_units,
             "source": self.source,
@@ -81,7 +100,7 @@ class UniformAnalyzer:
     def analyze(self, board: Board) -> Analysis:
         moves = board.legal_moves()
         p = 1.0 / len(moves) if moves else 0.0
-        return Analysis([(m, p) for m in moves], None, self.source)
+        return Analysis([(m, p) for m in moves], None, self.source, policy=False)
 
 
 class PolicyAnalyzer:
@@ -98,11 +117,10 @@ class PolicyAnalyzer:
             return Analysis([], None, self.source, self.critic)
         raw = self.player.move_probabilities(board.copy())
         probs = normalise(board, raw, self.source)
-        pv, score = search_line(self.player, board)
+        value, wdl = self.expected_return(board), self.win_draw_loss(board)  # static: before the search
+        pv, score, cut = search_line(self.player, board)
         units = SEARCH_UNITS if pv is not None else None
-        return Analysis(
-            probs, self.expected_return(board), self.source, self.critic, self.win_draw_loss(board), pv, score, units
-        )
+        return Analysis(probs, value, self.source, self.critic, wdl, pv, score, units, search_cut=cut)
 
     def win_draw_loss(self, board: Board) -> tuple[float, float, float] | None:
         """(win, draw, loss) from a critic that predicts them (``wdl(board)``), checked; else None."""
@@ -148,13 +166,28 @@ SEARCH_UNITS = "critic value for the side to move, -1..1 (beyond +-1: a forced r
 ALPHABETA_UNITS = "hand-written evaluation for the side to move (a man = 100)"
 
 
-def search_line(player: Any, board: Board) -> tuple[list[Move] | None, float | None]:
+def forced_result(score: float, units: str) -> tuple[bool, int] | None:
+    """(the side to move wins, in how many plies) when a search ``score`` in ``units`` is a forced
+    result, else None. Network units (-1..1) score a win at ply p as 2 - p / 1000; the hand-written
+    evaluation (points) as MATE - p (losses negated)."""
+    a = abs(score)
+    if units == ALPHABETA_UNITS:
+        plies = MATE - a if a > MATE // 2 else None
+    else:
+        plies = (2.0 - a) * 1000.0 if a > 1.5 else None
+    return None if plies is None else (score > 0, round(plies))
+
+
+def search_line(player: Any, board: Board) -> tuple[list[Move] | None, float | None, bool]:
     """A searching player's best line and score (``principal_variation(board)``), checked, or
-    (None, None) for a player that does not search."""
+    (None, None) for a player that does not search; the flag: the cost bound cut the search."""
     pv_of = getattr(player, "principal_variation", None)
     if not callable(pv_of):
-        return None, None
-    line, score = pv_of(board.copy())
+        return None, None, False
+    try:
+        line, score = pv_of(board.copy())
+    except Stopped:
+        return None, None, True
     b = board.copy()
     for m in line:  # the line must be playable from the position
         if m not in b.legal_moves():
@@ -162,7 +195,7 @@ def search_line(player: Any, board: Board) -> tuple[list[Move] | None, float | N
         b.push(m)
     if not math.isfinite(float(score)):
         raise ValueError(f"search score {score} is not a number")
-    return list(line), float(score)
+    return list(line), float(score), False
 
 
 class SearchAnalyzer:
@@ -178,12 +211,14 @@ class SearchAnalyzer:
         uniform = UniformAnalyzer(self.source).analyze(board)
         if not uniform.probs:
             return uniform
-        pv, score = search_line(self.player, board)
-        units = str(getattr(self.player, "score_units", ALPHABETA_UNITS))
         value = None
         if getattr(self.player, "net", None) is not None:  # a search with an evaluation network
             value = PolicyAnalyzer(self.player, self.source).expected_return(board)
-        return Analysis(uniform.probs, value, self.source, value is not None, None, pv, score, units)
+        pv, score, cut = search_line(self.player, board)
+        units = str(getattr(self.player, "score_units", ALPHABETA_UNITS)) if pv is not None else None
+        return Analysis(
+            uniform.probs, value, self.source, value is not None, None, pv, score, units, policy=False, search_cut=cut
+        )
 
 
 def analyzer_for(player: Any) -> Analyzer | None:

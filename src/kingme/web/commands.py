@@ -1,8 +1,9 @@
 """`kingme play [--opponent SPEC] [--port 8000] [--host 127.0.0.1] [--no-browser]`: the server.
 
 Binds the socket itself (so a busy port is a one-line error before anything starts), then runs
-uvicorn on it. SIGTERM or Ctrl-C stops it promptly: requests still running after
-`kingme.web.app.SHUTDOWN_GRACE_S` (an engine search, say) are dropped, not waited for.
+uvicorn on it. SIGTERM or Ctrl-C stops it promptly: the engine's work is stopped first
+(`kingme.web.app.close_pool`: its requests answer 503 at once), and requests still running after
+`kingme.web.app.SHUTDOWN_GRACE_S` are dropped, not waited for.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+from types import FrameType
 
 from kingme.common import UserError
 from kingme.config import Parser
@@ -74,7 +76,7 @@ def main(argv: list[str]) -> int:
     try:
         import uvicorn
 
-        from kingme.web.app import SHUTDOWN_GRACE_S, create_app
+        from kingme.web.app import SHUTDOWN_GRACE_S, close_pool, create_app
     except ImportError as e:
         raise UserError(
             f"kingme play needs fastapi and uvicorn ({e.name} is missing): pip install fastapi uvicorn"
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> int:
     if args.opponent is not None:
         load_player(args.opponent)  # a bad spec is a UserError now, not in the browser
     trusted = (args.opponent,) if args.opponent else ()
-    app = create_app(args.opponent, max_games=args.max_games, trusted_specs=trusted)
+    app = create_app(args.opponent, max_games=args.max_games, trusted_specs=trusted, warm=True)
 
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
@@ -105,6 +107,15 @@ def main(argv: list[str]) -> int:
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
-    server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+
+    class PlayServer(uvicorn.Server):
+        """uvicorn's server; a signal first stops the engine's work, so its requests answer 503
+        at once and the graceful shutdown has nothing to wait for."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # a thread of its own: the handler may interrupt the loop inside the pool's lock
+            threading.Thread(target=close_pool, args=(app,), daemon=True).start()
+            super().handle_exit(sig, frame)
+
+    PlayServer(config).run(sockets=[sock])
     return 0

@@ -39,7 +39,8 @@ from kingme.checkers import Board, BoardError, Color, Move
 from kingme.checkers.pdn import game_from_board, read_games, write_game
 from kingme.common import UserError, mix_seed
 from kingme.players import Player, PlayerSpec, is_interactive, load_player, parse_spec
-from kingme.web.analysis import UNIFORM_SOURCE, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
+from kingme.players.limits import Stopped
+from kingme.web.analysis import UNIFORM_SOURCE, Analysis, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
 
 FALLBACK_OPPONENT = "alphabeta:4"  # the default opponent when the shipped model does not load
 # suggested first: the strongest kingme player (the search with the distilled critic, 100 ms a move;
@@ -120,17 +121,33 @@ def default_opponent() -> str:
     return "policy:default"
 
 
+def warm_up() -> None:
+    """Pay the process's one-time costs before the first request does: importing torch, loading
+    the shipped model, compiling the searches (seconds, more than a request's budget)."""
+    board = Board()
+    for spec in ("alphabeta:2", "policy:default", "search:policy:default:2"):
+        try:
+            player = load_player(spec)
+            player.choose(board.copy())
+            analyzer = analyzer_for(player)
+            if analyzer is not None:
+                analyzer.analyze(board)
+        except Exception:  # a model that does not load: requests will say so
+            continue
+
+
 def color_name(c: Color) -> str:
     return "black" if c is Color.BLACK else "white"
 
 
-def parse_position(fen: str | None, pdn: str | None) -> tuple[str | None, list[Move], str | None]:
-    """(start FEN or None for the standard start, moves, recorded result) from a FEN or a PDN."""
+def parse_position(fen: str | None, pdn: str | None) -> tuple[str | None, list[Move], str | None, dict[str, str]]:
+    """(start FEN or None for the standard start, moves, recorded result, the PDN's tags but
+    those the position and result make: Result, FEN, SetUp) from a FEN or a PDN."""
     if fen is not None and pdn is not None:
         raise BadRequest("give a FEN or a PDN, not both")
     if fen is not None:
         try:
-            return Board(fen).fen(), [], None
+            return Board(fen).fen(), [], None, {}
         except BoardError as e:
             raise BadRequest(str(e)) from None
     if pdn is not None:
@@ -141,8 +158,12 @@ def parse_position(fen: str | None, pdn: str | None) -> tuple[str | None, list[M
         if not games:
             raise BadRequest("bad PDN: no game found")
         g = games[0]
-        return g.fen, list(g.moves), (g.result if g.result != "*" else None)
-    return None, [], None
+        tags = {k: v for k, v in g.tags.items() if k not in DERIVED_TAGS}
+        return g.fen, list(g.moves), (g.result if g.result != "*" else None), tags
+    return None, [], None, {}
+
+
+DERIVED_TAGS = frozenset({"Result", "FEN", "SetUp"})  # written from the game itself on export
 
 
 # ------------------------------------------------------------------------------------------------
@@ -163,6 +184,7 @@ class GameSession:
     board: Board = field(default_factory=Board)
     resigned: Color | None = None
     recorded_result: str | None = None  # the Result of a loaded PDN
+    tags: dict[str, str] = field(default_factory=dict)  # a loaded PDN's tags, kept on export
     seed: int = 0
     thinking: bool = False  # an engine move is being searched (writes are refused meanwhile)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -245,6 +267,7 @@ class GameSession:
             names[self.human] = "human"
             names["white" if self.human == "black" else "black"] = self.opponent_spec
         tags = {"Event": "kingme play", "Black": names["black"], "White": names["white"]}
+        tags.update(self.tags)  # a loaded game's own tags win
         return write_game(game_from_board(full, result=res, **tags))
 
     def state(self, reply: Move | None = None) -> dict[str, Any]:
@@ -369,7 +392,7 @@ class Games:
             raise BadRequest(f"human must be black, white or both, not {human!r}")
         if ply is not None and ply < 0:
             raise BadRequest(f"ply must be >= 0, not {ply}")
-        start_fen, moves, recorded = parse_position(fen, pdn)
+        start_fen, moves, recorded, tags = parse_position(fen, pdn)
         seed = secrets.randbits(63)
         spec = (opponent or "").strip() or self.default
         g = GameSession(
@@ -380,6 +403,7 @@ class Games:
             start_fen=start_fen,
             line=moves,
             seed=seed,
+            tags=tags,
         )
         g.goto(len(moves) if ply is None else min(ply, len(moves)))
         g.recorded_result = recorded
@@ -397,6 +421,28 @@ class Games:
 
     def delete(self, gid: str) -> None:
         self.store.remove(gid)
+
+    def opponent_spec(self, gid: str) -> str:
+        """The spec of a game's opponent (what its engine moves and default analysis run)."""
+        g = self.store.get(gid)
+        with g.lock:
+            return g.opponent_spec
+
+    def set_opponent(self, gid: str, text: str) -> dict[str, Any]:
+        """In analysis mode, the player the engine-move button asks from now on; in a game
+        against the engine the opponent is fixed (`Conflict`: start a new game)."""
+        g = self.store.get(gid)
+        spec = text.strip() or self.default
+        with g.lock:
+            g.require_idle()
+            if g.play_mode:
+                raise Conflict("the opponent of a game is fixed: start a new game to play another")
+            seed = g.seed
+        player = self.make_player(spec, seed)  # loading may take a moment: no lock held
+        with g.lock:
+            g.require_idle()
+            g.opponent, g.opponent_spec = player, spec
+            return g.state()
 
     def move(self, gid: str, text: str) -> dict[str, Any]:
         """Play the human's move; the engine replies if it is then its turn."""
@@ -478,6 +524,10 @@ class Games:
         `thinking` meanwhile, so nothing else changed it)."""
         try:
             m = board.parse_move(g.opponent.choose(board))  # a buggy player cannot corrupt a game
+        except Stopped:  # cut by the request's cost bound: the web layer says why
+            with g.lock:
+                g.thinking = False
+            raise
         except Exception as e:
             with g.lock:
                 g.thinking = False
@@ -532,7 +582,11 @@ class Games:
         """The analysis of a game's current position (answered while the engine thinks)."""
         g = self.store.get(gid)
         with g.lock:
-            board, opponent = g.board.copy(), g.opponent
+            board, opponent, resigned = g.board.copy(), g.opponent, g.resigned_here()
+            over = g.result()
+        if resigned:  # the board has moves left, but the game is over: nothing to estimate
+            data = Analysis([], None, f"none: the game is over ({over}, resigned)", policy=False).to_json()
+            return data | {"turn": color_name(board.turn), "fen": board.fen()}
         return self.analyze_board(board, model, opponent)
 
     def analyze_position(
@@ -541,7 +595,7 @@ class Games:
         """The analysis of a FEN, or of a PDN game's final position."""
         if fen is None and pdn is None:
             raise BadRequest("give a fen or a pdn")
-        start, moves, _ = parse_position(fen, pdn)
+        start, moves, _, _ = parse_position(fen, pdn)
         board = Board(start) if start else Board()
         for m in moves:
             board.push(m)

@@ -3,6 +3,8 @@
 
 const SVGNS = "http://www.w3.org/2000/svg";
 const CELL = 60;
+const PV_ARROWS = 4;      // plies of a search's line drawn as arrows
+const MIN_ARROW = 0.0005; // a move shown as 0.0% gets no arrow
 const $ = (id) => document.getElementById(id);
 
 let game = null;       // the last state from the server
@@ -63,9 +65,14 @@ function showError(msg) {
   e.hidden = !msg;
 }
 
+let idle = Promise.resolve(); // settles when the running action ends
+
+// One action at a time: another one asked meanwhile is dropped (see `after` for buttons).
 async function run(fn) {
   if (busy) return;
   busy = true;
+  let done;
+  idle = new Promise((resolve) => { done = resolve; });
   render();
   try {
     await fn();
@@ -73,8 +80,15 @@ async function run(fn) {
     showError(err.message);
   } finally {
     busy = false;
+    done();
     render();
   }
+}
+
+// A button's action, run once the action in progress and a change of opponent have ended (the
+// click that leaves the opponent's field comes after the field's change).
+function after(fn) {
+  return async () => { await opponentSet; await idle; fn(); };
 }
 
 async function setGame(state) {
@@ -121,10 +135,49 @@ function newGame(extra) {
 
 function sendMove(text) {
   return run(async () => {
-    // show the human's move at once, before the reply comes
-    setStatus("thinking…");
-    await setGame(await api("POST", `/api/games/${game.id}/move`, { move: text }));
+    // show the human's move at once, before the reply comes: the old position's arrows go
+    const before = game;
+    const m = game.legal_moves.find((x) => x.move === text);
+    if (m) { game = played(game, m); analysis = null; selected = []; render(); }
+    try {
+      await setGame(await api("POST", `/api/games/${before.id}/move`, { move: text }));
+    } catch (err) {
+      game = before;
+      refreshAnalysis();
+      throw err;
+    }
   });
+}
+
+// The state after the human plays legal move m, as the page shows it while the server answers
+// (the board only: no legal moves, no fen, so no analysis of it is drawn).
+function played(g, m) {
+  const squares = Object.assign({}, g.squares);
+  const to = m.path[m.path.length - 1];
+  let p = squares[String(m.path[0])];
+  delete squares[String(m.path[0])];
+  for (const c of m.captures) delete squares[String(c)];
+  if (p === "b" && to >= 29) p = "B";
+  if (p === "w" && to <= 4) p = "W";
+  squares[String(to)] = p;
+  return Object.assign({}, g, {
+    squares, fen: null, legal_moves: [], your_turn: false, thinking: true,
+    line: g.line.slice(0, g.ply).concat([m.move]), ply: g.ply + 1,
+    last_move: { move: m.move, path: m.path }, turn: g.turn === "black" ? "white" : "black",
+  });
+}
+
+let opponentSet = Promise.resolve(); // settles when the last change of opponent has landed
+
+// In analysis mode a new opponent applies at once (the engine-move button and the analysis ask
+// it); in a game the opponent is fixed and the field applies to the next game. Not an action
+// (`run`): leaving the field to click a button must not disable the button under the click.
+function setOpponent() {
+  if (!game || game.human !== "both") return;
+  const id = game.id;
+  opponentSet = api("POST", `/api/games/${id}/opponent`, { opponent: $("opponent").value.trim() })
+    .then((state) => { if (game && game.id === id && !busy) setGame(state); })
+    .catch((err) => showError(err.message));
 }
 
 function post(action, body) {
@@ -187,6 +240,10 @@ function drawBoard() {
   const defs = el("defs", {}, svg);
   const marker = el("marker", { id: "head", viewBox: "0 0 10 10", refX: "5", refY: "5", markerWidth: "3", markerHeight: "3", orient: "auto-start-reverse" }, defs);
   el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#1f77b4" }, marker);
+  for (const [id, fill] of [["head-own", "#c0392b"], ["head-reply", "#555"]]) {
+    const mk = el("marker", { id, viewBox: "0 0 10 10", refX: "5", refY: "5", markerWidth: "3", markerHeight: "3", orient: "auto-start-reverse" }, defs);
+    el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill }, mk);
+  }
   for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) {
     el("rect", { x: c * CELL, y: r * CELL, width: CELL, height: CELL, fill: (r + c) % 2 ? "#b58863" : "#f0d9b5" }, svg);
   }
@@ -223,13 +280,38 @@ function drawBoard() {
       k.textContent = "K";
     }
   }
-  if ($("arrows").checked && analysis && analysis.fen === game.fen && !game.result) {
-    for (const m of analysis.moves) {
-      if (m.prob <= 0) continue;
-      const pts = m.path.map(center).map(([x, y]) => `${x},${y}`).join(" ");
-      el("polyline", { points: pts, fill: "none", stroke: "#1f77b4", "stroke-opacity": 0.65, "stroke-width": (2 + 16 * m.prob).toFixed(1), "stroke-linecap": "round", "stroke-linejoin": "round", "marker-end": "url(#head)", class: "arrow", "data-move": m.move }, svg);
+  if ($("arrows").checked && current()) {
+    for (const a of arrowsOf(analysis)) {
+      const pts = a.path.map(center).map(([x, y]) => `${x},${y}`).join(" ");
+      el("polyline", { points: pts, fill: "none", stroke: a.color, "stroke-opacity": a.opacity, "stroke-width": a.width.toFixed(1), "stroke-linecap": "round", "stroke-linejoin": "round", "marker-end": `url(#${a.head})`, class: a.pv ? "arrow pv" : "arrow", "data-move": a.move }, svg);
+      if (a.pv) {
+        const [x, y] = center(a.path[0]);
+        const t = el("text", { x: x + 14, y: y - 12, class: "pvnum", fill: a.color }, svg);
+        t.textContent = a.ply;
+      }
     }
   }
+}
+
+// The analysis is of the position shown, and nothing is being searched or sent meanwhile.
+function current() {
+  return !!(game && analysis && !busy && !game.thinking && !game.result && analysis.fen === game.fen);
+}
+
+// What the arrows show: a search's line (its choice first, then the replies), else the policy's
+// probabilities (a move shown as 0.0% gets none); a player with neither ranks nothing.
+function arrowsOf(a) {
+  if (a.pv_paths && a.pv_paths.length) {
+    return a.pv_paths.slice(0, PV_ARROWS).map((path, i) => ({
+      move: a.pv[i], path, pv: true, ply: i + 1,
+      color: i % 2 === 0 ? "#c0392b" : "#555", head: i % 2 === 0 ? "head-own" : "head-reply",
+      width: i === 0 ? 10 : 5, opacity: i === 0 ? 0.85 : 0.6 - 0.1 * i,
+    }));
+  }
+  if (!a.policy) return [];
+  return a.moves.filter((m) => m.prob >= MIN_ARROW).map((m) => ({
+    move: m.move, path: m.path, pv: false, color: "#1f77b4", head: "head", width: 2 + 16 * m.prob, opacity: 0.65,
+  }));
 }
 
 function drawMoves() {
@@ -242,6 +324,10 @@ function drawMoves() {
     const blackMove = (i % 2 === 0) !== whiteFirst;
     if (blackMove || li === null) {
       li = document.createElement("li");
+      const num = document.createElement("span");
+      num.className = "num";
+      num.textContent = `${ol.children.length + 1}.`;
+      li.appendChild(num);
       ol.appendChild(li);
       if (!blackMove) { const s = document.createElement("span"); s.className = "mv"; s.textContent = "…"; li.appendChild(s); }
     }
@@ -250,46 +336,66 @@ function drawMoves() {
     s.textContent = mv;
     s.dataset.ply = i + 1;
     s.addEventListener("click", () => gotoPly(i + 1));
-    if (li.childNodes.length) li.append(" ");
+    li.append(" ");
     li.appendChild(s);
   });
   const cur = ol.querySelector(".current");
   if (cur) cur.scrollIntoView({ block: "nearest" });
 }
 
+function signed(x, digits) { return `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`; }
+
+// The panel: the search's conclusion (its choice, its line, its score or a forced result) when
+// the model searches, and the network's static view of the position (its value, and its
+// policy's probabilities), each labelled, never one beside the other unexplained.
 function drawAnalysis() {
   const body = $("probs").querySelector("tbody");
   body.replaceChildren();
-  $("source").textContent = "";
-  $("value").textContent = "";
-  $("pv").textContent = "";
-  if (!game || !analysis || analysis.fen !== game.fen) return;
-  $("source").textContent = `source: ${analysis.source}`;
-  const side = analysis.turn === "black" ? "Black" : "White";
+  for (const id of ["source", "value", "pv"]) $(id).textContent = "";
+  if (!game) return;
+  if (game.result) { $("value").textContent = `the game is over (${game.result}): nothing to estimate`; return; }
+  if (busy || game.thinking) { $("source").textContent = "the engine is thinking…"; return; }
+  if (!analysis || analysis.fen !== game.fen) { $("source").textContent = "analysing…"; return; }
+  const a = analysis;
+  $("source").textContent = `source: ${a.source}`;
+  const side = a.turn === "black" ? "Black" : "White";
+  const other = a.turn === "black" ? "White" : "Black";
+  const searched = a.pv !== null || a.search_cut;
+  if (a.search_cut) {
+    $("pv").textContent = "search: cut by this request's time budget before it finished (no line); the network's static view only";
+  } else if (a.pv && a.pv.length) {
+    const points = (a.score_units || "").includes("man = 100");
+    let verdict;
+    if (a.forced) verdict = `${a.forced.win ? side : other} wins by force within ${a.forced.plies} plies`;
+    else verdict = `score ${signed(a.score, points ? 0 : 3)} for ${side} (${a.score_units})`;
+    $("pv").textContent = `search plays ${a.best}: ${verdict}; its line: ${a.pv.join(" ")}`;
+  }
   let value;
-  if (analysis.value !== null) {
-    const v = analysis.value;
-    value = `value (expected return, -1..1) for ${side} (to move): ${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
-    if (analysis.wdl) {
+  const staticLabel = searched ? "the network alone, before any search: " : "";
+  if (a.value !== null) {
+    value = `${staticLabel}value (expected return, -1..1) for ${side} (to move): ${signed(a.value, 2)}`;
+    if (a.wdl) {
       const pc = (x) => `${Math.round(100 * x)}%`;
-      value += ` (win ${pc(analysis.wdl.win)}, draw ${pc(analysis.wdl.draw)}, loss ${pc(analysis.wdl.loss)})`;
+      value += ` (win ${pc(a.wdl.win)}, draw ${pc(a.wdl.draw)}, loss ${pc(a.wdl.loss)})`;
     }
-  } else if (!analysis.critic) value = "value: none (no critic loaded)";
+  } else if (!a.critic) value = "value: none (no critic loaded)";
   else value = "value: none (the game is over)";
   $("value").textContent = value;
-  $("pv").textContent = analysis.pv
-    ? `best line: ${analysis.pv.join(" ") || "(none)"}; score ${analysis.score >= 0 ? "+" : ""}${analysis.score} (${analysis.score_units})`
-    : "";
-  const moves = [...analysis.moves].sort((a, b) => b.prob - a.prob);
+  const rank = (m) => (m.move === a.best ? 1 : 0);
+  const moves = [...a.moves].sort((x, y) => rank(y) - rank(x) || y.prob - x.prob);
   for (const m of moves) {
     const tr = document.createElement("tr");
     tr.dataset.move = m.move;
     const td1 = document.createElement("td"); td1.textContent = m.move;
-    const td2 = document.createElement("td"); td2.textContent = `${(100 * m.prob).toFixed(1)}%`;
-    const td3 = document.createElement("td"); td3.style.width = "50%";
-    const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = `${(100 * m.prob).toFixed(1)}%`;
-    td3.appendChild(bar);
-    tr.append(td1, td2, td3);
+    const td2 = document.createElement("td"); td2.textContent = a.policy ? `${(100 * m.prob).toFixed(1)}%` : "";
+    const td3 = document.createElement("td"); td3.style.width = "45%";
+    if (a.policy) {
+      const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = `${(100 * m.prob).toFixed(1)}%`;
+      td3.appendChild(bar);
+    }
+    const td4 = document.createElement("td");
+    if (m.move === a.best) { tr.classList.add("best"); td4.textContent = "the search's choice"; }
+    tr.append(td1, td2, td3, td4);
     tr.title = "play this move";
     tr.addEventListener("click", () => { if (game.your_turn && !busy) sendMove(m.move); });
     body.appendChild(tr);
@@ -330,11 +436,14 @@ function render() {
   $("bot").disabled = busy || game.thinking || !!game.result || yours;
   $("bot").title = yours ? "it is your move: the engine moves on its own turn" : "ask the engine to move now";
   $("new").disabled = busy;
+  $("opponent").title = game.human === "both"
+    ? "the player the engine-move button asks (applies at once)"
+    : "the opponent of the next game (press New game)";
 }
 
 // --- start -----------------------------------------------------------------------------------
 async function init() {
-  $("new").addEventListener("click", () => newGame());
+  $("new").addEventListener("click", after(() => newGame()));
   $("undo").addEventListener("click", () => post("undo"));
   $("resign").addEventListener("click", () => { if (confirm("Resign this game?")) post("resign"); });
   $("download").addEventListener("click", download);
@@ -343,10 +452,11 @@ async function init() {
   $("next").addEventListener("click", () => gotoPly(game.ply + 1));
   $("last").addEventListener("click", () => gotoPly(game.line.length));
   $("flip").addEventListener("click", () => { flipped = !flipped; render(); });
-  $("bot").addEventListener("click", () => post("reply"));
+  $("bot").addEventListener("click", after(() => post("reply")));
   $("arrows").addEventListener("change", render);
   $("model").addEventListener("change", () => refreshAnalysis());
-  $("load").addEventListener("click", loadText);
+  $("opponent").addEventListener("change", setOpponent);
+  $("load").addEventListener("click", after(loadText));
   document.addEventListener("keydown", (e) => {
     if (!game || e.target.tagName === "INPUT" || e.target.tagName === "TEXTAREA") return;
     if (e.key === "ArrowLeft") gotoPly(game.ply - 1);
