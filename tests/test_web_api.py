@@ -519,3 +519,59 @@ def test_a_search_models_choice_and_line_are_in_the_analysis(client: TestClient)
     assert [len(p) for p in a["pv_paths"]] == [2] * len(a["pv"])
     assert a["best"] in [m["move"] for m in a["moves"]]
     assert not a["search_cut"]
+
+
+def test_an_analyzer_serves_one_request_at_a_time_within_the_budget() -> None:
+    """A search keeps state between calls: two requests must not run the same one at once."""
+    from kingme.players.limits import Limit, Stopped, bounded
+    from kingme.web.sessions import OneAtATime
+
+    inside, most = 0, 0
+    lock = threading.Lock()
+
+    class Slow:
+        source = "slow"
+
+        def analyze(self, board: Board) -> Analysis:
+            nonlocal inside, most
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.3)
+            with lock:
+                inside -= 1
+            return Analysis([], None, "slow")
+
+    a = OneAtATime(Slow())
+    outcomes: list[str] = []
+
+    def ask(seconds: float) -> None:
+        with bounded(Limit(seconds=seconds)):
+            try:
+                a.analyze(Board())
+                outcomes.append("done")
+            except Stopped:
+                outcomes.append("stopped")
+
+    threads = [threading.Thread(target=ask, args=(5.0,)) for _ in range(3)]
+    threads.append(threading.Thread(target=ask, args=(0.1,)))  # gives up waiting within its budget
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert most == 1 and sorted(outcomes) == ["done", "done", "done", "stopped"]
+
+
+def test_a_games_analysis_never_uses_the_games_own_player() -> None:
+    """The game's player may be searching its move; the analysis asks a copy of its own."""
+    app = create_app("random")
+    c = TestClient(app)
+    g = new_game(c, opponent="search:policy:default:2", human="both")
+    game = app.state.games.store.get(g["id"])
+
+    def busy(board: Board) -> Any:
+        raise AssertionError("the analysis used the game's player")
+
+    game.opponent.principal_variation = game.opponent.move_probabilities = busy
+    a = c.get(f"/api/games/{g['id']}/analysis").json()
+    assert a["best"] is not None and a["source"] == "search:policy:default:2"

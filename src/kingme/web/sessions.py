@@ -39,7 +39,7 @@ from kingme.checkers import Board, BoardError, Color, Move
 from kingme.checkers.pdn import game_from_board, read_games, write_game
 from kingme.common import UserError, mix_seed
 from kingme.players import Player, PlayerSpec, is_interactive, load_player, parse_spec
-from kingme.players.limits import Stopped
+from kingme.players.limits import Stopped, current
 from kingme.web.analysis import UNIFORM_SOURCE, Analysis, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
 
 FALLBACK_OPPONENT = "alphabeta:4"  # the default opponent when the shipped model does not load
@@ -304,6 +304,27 @@ class GameSession:
         }
 
 
+class OneAtATime:
+    """An analyzer that serves one request at a time: a search keeps state between its calls (its
+    last result, its tables), so two threads must not share it. A request waits for it at most
+    its budget's remaining time (`kingme.players.limits.current`), then is `Stopped`."""
+
+    def __init__(self, inner: Analyzer) -> None:
+        self.inner = inner
+        self.source = inner.source
+        self._lock = threading.Lock()
+
+    def analyze(self, board: Board) -> Analysis:
+        limit = current()
+        wait = threading.TIMEOUT_MAX if limit is None else min(limit.remaining(), threading.TIMEOUT_MAX)
+        if not self._lock.acquire(timeout=max(wait, 0.0)):
+            raise Stopped(f"{self.source} was busy with another request for this request's whole budget")
+        try:
+            return self.inner.analyze(board)
+        finally:
+            self._lock.release()
+
+
 class GameStore:
     """At most ``cap`` games by id; the least recently used one goes when a new one comes."""
 
@@ -540,27 +561,31 @@ class Games:
     # --- analysis ---------------------------------------------------------------------------
 
     def analyzer(self, spec: str) -> Analyzer | None:
+        """The analyzer of ``spec``, loaded once and kept (`MAX_ANALYZERS`), used by one request at
+        a time (`OneAtATime`)."""
         with self._analyzers_lock:
             if spec in self._analyzers:
                 self._analyzers.move_to_end(spec)
                 return self._analyzers[spec]
-        a = analyzer_for(self.make_player(spec, 0))
+        found = analyzer_for(self.make_player(spec, 0))
+        a = None if found is None else OneAtATime(found)
         with self._analyzers_lock:
             self._analyzers[spec] = a
             while len(self._analyzers) > MAX_ANALYZERS:
                 self._analyzers.popitem(last=False)
         return a
 
-    def analyze_board(self, board: Board, model: str | None = None, opponent: Player | None = None) -> dict[str, Any]:
-        """The analysis of ``board`` by ``model``; without one, by the opponent if it is a
-        policy, else ``policy:default`` if it loads, else the uniform fallback."""
+    def analyze_board(self, board: Board, model: str | None = None, opponent: str | None = None) -> dict[str, Any]:
+        """The analysis of ``board`` by ``model``; without one, by the ``opponent`` spec if it is a
+        policy, else ``policy:default`` if it loads, else the uniform fallback. The analyzer is
+        a copy of its own, never the game's player (which may be searching its move)."""
         a: Analyzer | None = None
         if model:
             a = self.analyzer(model.strip())
         else:
             if opponent is not None:  # the opponent's own view, if it has a policy
-                a = analyzer_for(opponent)
-                if isinstance(a, SearchAnalyzer):
+                a = self.analyzer(opponent)
+                if isinstance(a, OneAtATime) and isinstance(a.inner, SearchAnalyzer):
                     a = None  # a bare search bot: policy:default's probabilities say more
             if a is None:
                 try:
@@ -582,7 +607,7 @@ class Games:
         """The analysis of a game's current position (answered while the engine thinks)."""
         g = self.store.get(gid)
         with g.lock:
-            board, opponent, resigned = g.board.copy(), g.opponent, g.resigned_here()
+            board, opponent, resigned = g.board.copy(), g.opponent_spec, g.resigned_here()
             over = g.result()
         if resigned:  # the board has moves left, but the game is over: nothing to estimate
             data = Analysis([], None, f"none: the game is over ({over}, resigned)", policy=False).to_json()
