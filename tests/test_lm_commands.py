@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kingme.common import UserError
@@ -60,3 +63,103 @@ def test_user_errors(tmp_path: Path) -> None:
         RLConfig(group_size=1).validate()
     with pytest.raises(SystemExit):
         main(["pretrain", "chess"])
+
+
+def _kingme_lm(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kingme.cli", "lm", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    argv = ["pretrain", "addition", "--max-level", "1", "--steps", "2", "--run-name", "b", *TINY]
+    assert main([*argv, "--runs-dir", str(runs), "--quiet", "--device", "cpu"]) == 0
+    return runs / "b" / "checkpoints" / "base.safetensors"
+
+
+def _damaged(good: Path, folder: Path) -> dict[str, Path]:
+    """Copies of a checkpoint: empty, cut inside the header, cut inside the weights, the header garbled."""
+    data = good.read_bytes()
+    contents = {
+        "empty": b"",
+        "header-cut": data[:300],
+        "weights-cut": data[:-100],
+        "garbled": data[:8] + b"\xff\xff" + data[10:],
+    }
+    paths = {name: folder / f"{name}.safetensors" for name in contents}
+    for name, content in contents.items():
+        paths[name].write_bytes(content)
+    return paths
+
+
+def _one_line_user_error(argv: list[str]) -> str:
+    with pytest.raises(UserError) as err:
+        main(argv)
+    message = str(err.value)
+    assert message and "\n" not in message
+    return message
+
+
+def test_a_damaged_model_file_is_a_user_error(tiny_base: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for name, path in _damaged(tiny_base, tmp_path).items():
+        for argv in (["sample", str(path), "1+2="], ["eval", str(path)], ["train", str(path), "--runs-dir", str(runs)]):
+            assert path.name in _one_line_user_error([*argv, "--device", "cpu"]), (name, argv)
+    assert not runs.exists()  # train made no run folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sample", "BASE", "1+2=", "--top-k", "0"], "--top-k"),
+        (["eval", "BASE", "--top-k", "0"], "--top-k"),
+        (["train", "BASE", "--top-k", "0"], "--top-k"),
+        (["train", "BASE", "--mix", "1,2"], "--mix"),
+        (["pretrain", "addition", "--max-level", "19"], "--max-level"),
+        (["pretrain", "countdown", "--max-level", "99"], "--max-level"),
+        (["pretrain", "path", "--max-level", "7"], "--max-level"),
+        (["pretrain", "addition", "--max-level", "2", "--mix", "1,2,3"], "--mix"),
+    ],
+)
+def test_bad_options_are_a_user_error_before_any_run_folder(
+    argv: list[str], message: str, tiny_base: Path, tmp_path: Path
+) -> None:
+    argv = [str(tiny_base) if a == "BASE" else a for a in argv]
+    runs = tmp_path / "runs"
+    extra = ["--runs-dir", str(runs), "--run-name", "x"] if argv[0] in ("pretrain", "train") else []
+    assert message in _one_line_user_error([*argv, *extra, "--device", "cpu"])
+    assert not runs.exists()
+
+
+def test_the_command_line_says_one_line_and_exits_2(tiny_base: Path, tmp_path: Path) -> None:
+    """Through the real entry point: a damaged file, and a bare `kingme lm` (its usage)."""
+    damaged = _damaged(tiny_base, tmp_path)["weights-cut"]
+    done = _kingme_lm(["sample", str(damaged), "1+2=", "--device", "cpu"], tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert damaged.name in done.stderr and done.stdout == ""
+    bare = _kingme_lm([], tmp_path)
+    assert bare.returncode == 2 and bare.stderr.startswith("usage: kingme lm") and bare.stdout == ""
+
+
+def test_the_task_bounds_work_and_one_past_them_is_refused() -> None:
+    from kingme.lm.tasks import MAX_LEVELS, make_task
+
+    rng = np.random.default_rng(0)
+    for name, top in MAX_LEVELS.items():
+        task = make_task(name, top)
+        problem = task.sample(rng, task.levels[-1])  # the hardest level draws a problem that verifies
+        assert task.verify(problem.prompt, problem.solution), name
+        with pytest.raises(UserError, match=f"in \\[1, {top}\\]"):
+            make_task(name, top + 1)
+
+
+def test_help_lists_every_subcommand_and_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: kingme lm" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for sub in ("pretrain", "train", "eval", "sample"):
+        assert f"kingme lm {sub} options:" in out
+    assert all(flag in out for flag in ("--kl-coef", "--max-level", "--samples", "--top-k", "--n,"))

@@ -14,6 +14,7 @@ BASE and RUN are run folders (or .safetensors files); a train run's folder gives
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,14 +26,14 @@ from kingme.config import Parser, add_config_args, arg, config_from_args, config
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.report import write_train_report
 from kingme.lm.rl import RLConfig, train
-from kingme.lm.tasks import Split, reward_fn, sample_problems
+from kingme.lm.tasks import Split, mix_weights, reward_fn, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
 
 SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
 
 
 @dataclass
-class EvalConfig:
+class LMEvalConfig:
     """`kingme lm eval RUN`: pass@k (unbiased estimator, Chen et al. 2021) on the held-out test split."""
 
     k: tuple[int, ...] = arg((1, 8, 64), "The k of pass@k, comma-separated.")
@@ -49,6 +50,7 @@ class EvalConfig:
         require(self.samples >= max(self.k), f"--samples {self.samples} must be at least the largest k {max(self.k)}")
         require(self.problems >= 1, f"--problems must be at least 1, got {self.problems}")
         require(self.temperature > 0, f"--temperature must be positive, got {self.temperature}")
+        require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
 
 
 @dataclass
@@ -64,6 +66,7 @@ class SampleConfig:
     def validate(self) -> None:
         require(self.n >= 1, f"--n must be at least 1, got {self.n}")
         require(self.temperature >= 0, f"--temperature must be >= 0, got {self.temperature}")
+        require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
 
 
 def _parser(prog: str, cls: type, skip: tuple[str, ...] = ()) -> Parser:
@@ -114,6 +117,7 @@ def train_main(argv: list[str]) -> int:
     cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
     reward_fn(base[1], cfg.reward)  # so does a reward the task has no verifier for
+    mix_weights(base[1], cfg.mix)  # and a --mix that does not fit the base's task
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-train")
     write_config(run_dir, cfg)
     log, close = _logged(run_dir, ns.quiet)
@@ -133,11 +137,11 @@ def eval_main(argv: list[str]) -> int:
     from kingme.common import seed_everything
     from kingme.lm.evaluate import pass_at_ks
 
-    p = _parser("kingme lm eval", EvalConfig)
+    p = _parser("kingme lm eval", LMEvalConfig)
     p.add_argument("run", help="A run folder (its RL policy, else its base model) or a .safetensors file.")
     p.add_argument("--json", action="store_true", help="Print the result as JSON.")
     ns = p.parse_args(argv)
-    cfg = config_from_args(EvalConfig, ns)
+    cfg = config_from_args(LMEvalConfig, ns)
     device = resolve_device(cfg.device)
     model, task = load_checkpoint(ns.run, device)
     seed_everything(cfg.seed)
@@ -172,9 +176,30 @@ def sample_main(argv: list[str]) -> int:
     return 0
 
 
+USAGE = f"""usage: kingme lm {{{",".join(SUBCOMMANDS)}}} ... (kingme lm COMMAND --help lists a command's options)"""
+
+
+def help_text() -> str:
+    """`kingme lm --help`: the module's overview, then every subcommand's options."""
+    parts = [USAGE, "", (__doc__ or "").strip()]
+    for prog, cls, skip in (
+        ("pretrain", PretrainConfig, ("task",)),
+        ("train", RLConfig, ("base",)),
+        ("eval", LMEvalConfig, ()),
+        ("sample", SampleConfig, ()),
+    ):
+        options = _parser(f"kingme lm {prog}", cls, skip)._actions
+        flags = ", ".join(a.option_strings[0] for a in options if a.option_strings and a.dest != "help")
+        parts += ["", f"kingme lm {prog} options: {flags}"]
+    return "\n".join(parts)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
+        print(help_text())
         return 0
     sub, rest = argv[0], argv[1:]
     handlers = {"pretrain": pretrain_main, "train": train_main, "eval": eval_main, "sample": sample_main}

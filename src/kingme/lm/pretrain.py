@@ -24,7 +24,7 @@ import torch
 from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
-from kingme.lm.tasks import Problem, Task, TaskName, make_task, sample_problems, test_set
+from kingme.lm.tasks import Problem, Task, TaskName, make_task, mix_weights, sample_problems, test_set
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.progress import progress_bar
 from kingme.transformer import GPT, TransformerConfig
@@ -102,6 +102,7 @@ class PretrainConfig:
         require(self.n_embd % self.n_head == 0, f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.torch_threads >= 0, f"--torch-threads must be >= 0, got {self.torch_threads}")
+        mix_weights(self.make_task(), self.mix)  # the task's bounds and the mix's length, before any run folder
 
     def make_task(self) -> Task:
         return make_task(self.task, self.max_level, self.scratchpad)
@@ -183,7 +184,7 @@ def save_checkpoint(path: Path, model: GPT, task: Task) -> None:
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
     """The model and task saved by `save_checkpoint`; for a run folder, its RL policy if it has one, else its base."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_model
 
     p = Path(path)
@@ -192,14 +193,27 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
         p = policy if policy.is_file() else p / "checkpoints" / BASE_CHECKPOINT
     if not p.is_file():
         raise UserError(f"no language-model checkpoint at {p}")
-    with safe_open(str(p), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError) as e:  # empty, truncated or not safetensors at all
+        raise UserError(f"{p} is not a readable safetensors file: {_first_line(e)}") from None
     if "model" not in meta or "task" not in meta:
         raise UserError(f"{p} is not a kingme lm checkpoint (no model/task metadata)")
-    model = GPT(TransformerConfig(**json.loads(meta["model"])))
-    load_model(model, str(p), device=device)
-    spec = json.loads(meta["task"])
-    return model.to(device), make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+    try:
+        model = GPT(TransformerConfig(**json.loads(meta["model"])))
+        load_model(model, str(p), device=device)
+        spec = json.loads(meta["task"])
+        task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+    except UserError:
+        raise
+    except (SafetensorError, OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # weights cut or mismatched
+        raise UserError(f"{p} is a damaged kingme lm checkpoint: {_first_line(e)}") from None
+    return model.to(device), task
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def pretrain(

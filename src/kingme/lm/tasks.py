@@ -347,10 +347,18 @@ class Countdown(Task):
 # ---------------------------------------------------------------------------------------------
 
 
+# The highest --max-level of each task: addition's numbers stay within int64 (10**18); path and
+# Countdown problems are found by rejection, which past these levels takes about a second a problem
+# (paths of 7 edges: 0.5 s; of 8: it fails on half of them) or seconds per thousand (Countdown).
+MAX_LEVELS = {"addition": 18, "path": 6, "countdown": 8}
+
+
 def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
-    """The task `name` with its difficulty knob running up to `max_level`."""
-    if max_level < 1:
-        raise UserError(f"--max-level must be at least 1, got {max_level}")
+    """The task `name` with its difficulty knob running up to `max_level` (1 to `MAX_LEVELS[name]`)."""
+    if name not in MAX_LEVELS:
+        raise UserError(f"unknown task {name!r}: expected addition, path or countdown")
+    if not 1 <= max_level <= MAX_LEVELS[name]:
+        raise UserError(f"--max-level of the {name} task must be in [1, {MAX_LEVELS[name]}], got {max_level}")
     if name == "addition":
         return Addition(max_level, use_scratchpad=scratchpad)
     if scratchpad:
@@ -360,6 +368,16 @@ def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
     if name == "countdown":
         return Countdown(max(max_level, 2))
     raise UserError(f"unknown task {name!r}: expected addition, path or countdown")
+
+
+def mix_weights(task: Task, mix: Sequence[float]) -> np.ndarray:
+    """The probability of each of the task's levels: `mix` normalised (empty = uniform); a `UserError`
+    unless it holds one non-negative share per level, not all 0."""
+    levels = task.levels
+    weights = np.asarray(mix if mix else [1.0] * len(levels), dtype=float)
+    if len(weights) != len(levels) or (weights < 0).any() or weights.sum() <= 0:
+        raise UserError(f"--mix needs {len(levels)} non-negative shares (levels {levels}), got {tuple(mix)}")
+    return weights / weights.sum()  # (len(levels),)
 
 
 def sample_problems(
@@ -380,10 +398,7 @@ def sample_problems(
     drawn with replacement made up half of a 256-problem test set). A level that runs out leaves
     its share to the others."""
     levels = task.levels
-    weights = np.asarray(mix if mix else [1.0] * len(levels), dtype=float)
-    if len(weights) != len(levels) or (weights < 0).any() or weights.sum() <= 0:
-        raise UserError(f"--mix needs {len(levels)} non-negative shares (levels {levels}), got {tuple(mix)}")
-    weights = weights / weights.sum()
+    weights = mix_weights(task, mix)
     out: list[Problem] = []
     seen: set[str] = set()
     tries = 0
