@@ -10,12 +10,15 @@ and links the schema.
 
 Two kinds of route. The routes that can run a player (new game, move, engine move, undo, the two
 analyses) hand the domain call to the search pool (`kingme.web.pool`): about one worker per core
-and a short queue; a full pool is 503 at once. Each job runs under a cost bound
-(`request_seconds`: `REQUEST_SECONDS`, or a trusted spec's own longer time limit), so every
-player kind's work ends within it: work cut by it is 422. The route polls its client while it
-waits; a client that goes away stops its job. On SIGTERM the pool is closed (`close_pool`): every
-job stops and its request is answered 503 at once. The other routes (reads, goto, resign, delete)
-are plain ``def``: they run in FastAPI's own thread pool and never wait behind a search.
+and a short queue; a full pool is 503 at once. Each request has a budget (`request_seconds`:
+`REQUEST_SECONDS`, or a trusted spec's own longer time limit) counted from its arrival: its
+work runs under a `Limit` of that budget, so every player kind's work ends within it, and the
+route answers by the budget plus `GRACE_S` whatever the player does. Work cut by the budget is
+422; a request that waited its whole budget for a worker is 503. The route polls its client
+while it waits; a client that goes away stops its job. On SIGTERM the pool is closed
+(`close_pool`): every job stops and its request is answered 503 at once. The other routes
+(reads, goto, resign, delete, the opponent in analysis mode) are plain ``def``: they run in
+FastAPI's own thread pool and never wait behind a search.
 """
 
 from __future__ import annotations
