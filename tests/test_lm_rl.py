@@ -352,3 +352,19 @@ def test_dr_grpo_divides_by_the_response_cap() -> None:
     assert roll.max_len == task.response_width
     short = select_groups(roll, [0])
     assert short.max_len == task.response_width and concat_rollouts([short]).max_len == task.response_width
+
+
+def test_the_statistics_are_means_over_every_epoch() -> None:
+    """Two epochs: the first at θ = θ_old (approximate KL 0), the second one SGD step later; the
+    logged approximate KL is the mean of the two, not the last epoch's."""
+    torch.manual_seed(0)
+    model = GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=PW + N, n_layer=1, n_head=2, n_embd=16))
+    roll = _rollout()
+    cfg = RLConfig(algo="dr_grpo", max_grad_norm=None).resolved()
+    one_step, _ = _step(cfg, model, None, roll)
+    with torch.no_grad():
+        delta = (_token_logp(one_step, roll) - _token_logp(model, roll))[roll.mask]
+    second_epoch_kl = float(((delta.exp() - 1) - delta).mean())  # k3 of ratio = π_θ / π_θ_old
+    assert second_epoch_kl > 1e-6
+    _, stats = _step(dataclasses.replace(cfg, epochs=2), model, None, roll)
+    assert stats["losses/approx_kl"] == pytest.approx(second_epoch_kl / 2, rel=1e-3)
