@@ -16,7 +16,7 @@ from kingme.ppo.suite import BY_NAME, SUITE, SeedResult, run_kingme, run_suite, 
 TINY_GRID = replace(BY_NAME["grid"], budget=4096)
 
 
-def test_the_suite_names_the_issues_environments() -> None:
+def test_the_suite_holds_the_documented_environments() -> None:
     ids = {e.env_id for e in SUITE}
     assert {"CartPole-v1", "Acrobot-v1", "MountainCar-v0", "FrozenLake-v1", "LunarLander-v3"} <= ids
     assert {"kingme/DeepSea-v0", "kingme/GridWorld-v0"} <= ids

@@ -260,3 +260,17 @@ def test_piped_dt_table_does_not_wrap_and_progress_stays_off_stdout(tmp_path: Pa
     rows = [line for line in proc.stdout.splitlines() if "Decision Transformer" in line]
     assert len(rows) == 1 and "±" in rows[0]  # the row is on one line: not wrapped at 80 columns
     assert f"report: {tmp_path / 't' / 'report.md'}" in proc.stdout
+
+
+def test_the_network_widths_have_one_name_and_old_configs_still_load(tmp_path: Path) -> None:
+    from kingme.ppo.config import GymPPOConfig
+    from kingme.selfplay.config import SelfPlayConfig
+
+    # `hidden` was a second name for `hidden_sizes` on the config; the field is the one name now
+    assert not hasattr(GymPPOConfig(), "hidden")
+    # a config.json from before the list fields were tuples holds the widths as "32,32"
+    saved = config_to_dict(GymPPOConfig(env="gym:CartPole-v1")) | {"hidden_sizes": "32,32"}
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert read_config(tmp_path, GymPPOConfig).hidden_sizes == (32, 32)
+    # model files keep their own key for the widths (`players.policy.load_model` reads "hidden")
+    assert SelfPlayConfig(hidden_sizes=(16, 8)).net_description["hidden"] == [16, 8]

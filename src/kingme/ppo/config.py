@@ -34,8 +34,8 @@ from kingme.ppo.core import EntropySchedule
 
 Critic = Literal["gae", "baseline", "none"]
 
-# The defaults that issue 16 changed, at their earlier values (tuned on CartPole alone, learning rate
-# annealed over the budget). The experiments pin these, so that their documented results stay
+# The defaults before the PPO suite chose today's, at their earlier values (tuned on CartPole alone,
+# learning rate annealed over the budget). The experiments pin these, so that their documented results stay
 # reproducible; docs/ppo.md says what changed and why.
 CARTPOLE_DEFAULTS: dict[str, object] = {
     "num_steps": 32,
@@ -122,10 +122,6 @@ class PPOConfig:
     def num_updates(self) -> int:
         """Batches in the whole run: total_steps // (T·N)."""
         return self.total_steps // self.batch_size
-
-    @property
-    def hidden(self) -> tuple[int, ...]:
-        return self.hidden_sizes
 
     def validate(self) -> None:
         require(self.num_envs >= 1, f"num-envs must be at least 1, got {self.num_envs}")

@@ -86,7 +86,7 @@ class TrainResult:
 
 def default_agent(obs_shape: tuple[int, ...], num_actions: int, cfg: PPOConfig) -> ActorCritic:
     """The MLP actor-critic described by the config's network fields."""
-    return MLPActorCritic(obs_shape, num_actions, cfg.hidden, cfg.activation, cfg.trunk)
+    return MLPActorCritic(obs_shape, num_actions, cfg.hidden_sizes, cfg.activation, cfg.trunk)
 
 
 def make_optimizer(agent: ActorCritic, cfg: PPOConfig, device: torch.device) -> torch.optim.Adam:

@@ -38,7 +38,7 @@ def _time(fn: Any, repeats: int) -> float:
 
 def network_bound(cfg: SelfPlayConfig) -> dict[str, float]:
     torch.set_num_threads(cfg.threads)
-    net = make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
+    net = make_network(cfg.net, cfg.hidden_sizes, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
     opt = make_optimizer(net, cfg, torch.device("cpu"))
     N, T = cfg.num_envs, cfg.num_steps
     B = N * T

@@ -203,7 +203,7 @@ class SelfPlayConfig(PPOConfig):
     def net_description(self) -> dict[str, Any]:
         return {
             "kind": self.net,
-            "hidden": list(self.hidden),
+            "hidden": list(self.hidden_sizes),
             "channels": self.channels,
             "value_head": self.value_head,
             "draw_value": self.draw_reward,

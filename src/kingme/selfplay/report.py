@@ -52,7 +52,7 @@ def write_report(run_dir: Path, cfg: SelfPlayConfig, evals: list[dict[str, Any]]
         f"# Self-play run `{run_dir.name}`",
         "",
         f"- updates: {result.updates}, learner steps: {result.global_step}",
-        f"- network: {cfg.net} {','.join(map(str, cfg.hidden)) if cfg.net == 'mlp' else cfg.channels}",
+        f"- network: {cfg.net} {','.join(map(str, cfg.hidden_sizes)) if cfg.net == 'mlp' else cfg.channels}",
         f"- budget: {cfg.minutes:g} minutes, {cfg.total_steps} steps (whichever ends first)",
         "- config: `config.json`; metrics: `metrics.jsonl`, `evals.jsonl`; TensorBoard events",
         "",

@@ -175,7 +175,7 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     torch.set_num_threads(cfg.threads)
 
     def make_net() -> ActorCritic:
-        return make_network(cfg.net, cfg.hidden, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
+        return make_network(cfg.net, cfg.hidden_sizes, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
 
     pool = OpponentPool(
         make_net=make_net,
