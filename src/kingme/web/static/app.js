@@ -352,6 +352,7 @@ function drawAnalysis() {
   const body = $("probs").querySelector("tbody");
   body.replaceChildren();
   for (const id of ["source", "value", "pv"]) $(id).textContent = "";
+  $("pv").title = "";
   if (!game) return;
   if (game.result) { $("value").textContent = `the game is over (${game.result}): nothing to estimate`; return; }
   if (busy || game.thinking) { $("source").textContent = "the engine is thinking…"; return; }
@@ -367,8 +368,12 @@ function drawAnalysis() {
     const points = (a.score_units || "").includes("man = 100");
     let verdict;
     if (a.forced) verdict = `${a.forced.win ? side : other} wins by force within ${a.forced.plies} plies`;
-    else verdict = `score ${signed(a.score, points ? 0 : 3)} for ${side} (${a.score_units})`;
+    else {
+      const units = points ? "hand-written evaluation, a man = 100" : "value at the end of its line, -1..1";
+      verdict = `score ${signed(a.score, points ? 0 : 3)} for ${side} (${units})`;
+    }
     $("pv").textContent = `search plays ${a.best}: ${verdict}; its line: ${a.pv.join(" ")}`;
+    $("pv").title = `score units: ${a.score_units}`;
   }
   let value;
   const staticLabel = searched ? "the network alone, before any search: " : "";
@@ -388,7 +393,7 @@ function drawAnalysis() {
     tr.dataset.move = m.move;
     const td1 = document.createElement("td"); td1.textContent = m.move;
     const td2 = document.createElement("td"); td2.textContent = a.policy ? `${(100 * m.prob).toFixed(1)}%` : "";
-    const td3 = document.createElement("td"); td3.style.width = "45%";
+    const td3 = document.createElement("td"); td3.style.width = "40%";
     if (a.policy) {
       const bar = document.createElement("div"); bar.className = "bar"; bar.style.width = `${(100 * m.prob).toFixed(1)}%`;
       td3.appendChild(bar);
