@@ -258,3 +258,12 @@ def test_why_the_cut_t_interval_and_not_a_bootstrap(a: float, b: float) -> None:
     in_range = np.mean([(x.min() <= mu <= x.max()) for x in samples])
     cut_t = np.mean([(iv.lo <= mu <= iv.hi) for iv in (summarise(list(x), UNIT) for x in samples)])
     assert 0.68 < in_range < 0.78 and cut_t > 0.88
+
+
+def test_the_help_names_both_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    from kingme.experiments import commands
+
+    with pytest.raises(SystemExit) as e:
+        commands.main(["--help"])
+    assert e.value.code == 0
+    assert "published claims about PPO and RL on language models" in " ".join(capsys.readouterr().out.split())
