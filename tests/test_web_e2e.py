@@ -316,3 +316,17 @@ def test_editing_the_opponent_in_analysis_mode_applies_at_once(page: Any) -> Non
     pg.click("#bot")
     pg.wait_for_selector('#moves .mv[data-ply="1"]')
     assert "greedy" in pg.evaluate("game.opponent")
+
+
+def test_the_engine_move_button_hides_the_old_arrows_while_it_thinks(page: Any) -> None:
+    pg = page
+    load(pg, "B:W21-32:B1-12")
+    pg.fill("#opponent", SLOW)
+    pg.dispatch_event("#opponent", "change")
+    pg.wait_for_function(f"game.opponent === '{SLOW}' && !busy")
+    pg.wait_for_selector("#board .arrow")
+    pg.click("#bot")
+    pg.wait_for_function("document.querySelector('#source').textContent.includes('thinking')")
+    assert pg.locator("#board .arrow").count() == 0 and pg.locator("#probs tr").count() == 0
+    pg.wait_for_selector('#moves .mv[data-ply="1"]', timeout=20_000)
+    pg.wait_for_selector("#board .arrow")

@@ -184,6 +184,21 @@ function post(action, body) {
   return run(async () => setGame(await api("POST", `/api/games/${game.id}/${action}`, body)));
 }
 
+// Ask the engine to move: the panel says it thinks, and the position's arrows go meanwhile.
+function engineMove() {
+  return run(async () => {
+    const before = game;
+    game = Object.assign({}, game, { thinking: true, your_turn: false });
+    render();
+    try {
+      await setGame(await api("POST", `/api/games/${before.id}/reply`));
+    } catch (err) {
+      game = before;
+      throw err;
+    }
+  });
+}
+
 function gotoPly(ply) {
   if (!game || ply < 0 || ply > game.line.length || ply === game.ply) return;
   post("goto", { ply });
@@ -355,7 +370,8 @@ function drawAnalysis() {
   $("pv").title = "";
   if (!game) return;
   if (game.result) { $("value").textContent = `the game is over (${game.result}): nothing to estimate`; return; }
-  if (busy || game.thinking) { $("source").textContent = "the engine is thinking…"; return; }
+  if (game.thinking) { $("source").textContent = "the engine is thinking…"; return; }
+  if (busy) { $("source").textContent = "…"; return; }
   if (!analysis || analysis.fen !== game.fen) { $("source").textContent = "analysing…"; return; }
   const a = analysis;
   $("source").textContent = `source: ${a.source}`;
@@ -457,7 +473,7 @@ async function init() {
   $("next").addEventListener("click", () => gotoPly(game.ply + 1));
   $("last").addEventListener("click", () => gotoPly(game.line.length));
   $("flip").addEventListener("click", () => { flipped = !flipped; render(); });
-  $("bot").addEventListener("click", after(() => post("reply")));
+  $("bot").addEventListener("click", after(engineMove));
   $("arrows").addEventListener("change", render);
   $("model").addEventListener("change", () => refreshAnalysis());
   $("opponent").addEventListener("change", setOpponent);
