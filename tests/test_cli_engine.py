@@ -87,7 +87,7 @@ def test_bench_targets_have_one_list_that_both_helps_show(capsys: pytest.Capture
     from kingme.bench import TARGETS
     from kingme.cli import COMMANDS, usage
 
-    assert set(TARGETS) == {"engine", "train", "search", "ppo-suite"}
+    assert set(TARGETS) == {"engine", "train", "search", "ppo-suite", "lm"}
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     bench_help = capsys.readouterr().out
@@ -98,3 +98,12 @@ def test_bench_targets_have_one_list_that_both_helps_show(capsys: pytest.Capture
     # the experiments are about language models too, not only PPO
     assert "published claims about PPO and RL on language models" in COMMANDS["experiment"][2]
     assert max(len(line) for line in usage().splitlines()) <= 120
+
+
+@pytest.mark.parametrize(("target", "prog"), [("ppo-suite", "kingme bench ppo-suite"), ("lm", "kingme bench lm")])
+def test_bench_targets_with_their_own_options_show_them(
+    target: str, prog: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["bench", target, "--help"])
+    assert e.value.code == 0 and f"usage: {prog}" in capsys.readouterr().out

@@ -1,5 +1,6 @@
-"""`kingme bench engine|train|search [--json]` and `kingme bench ppo-suite`: the speed figures (and the
-PPO suite, `kingme.ppo.suite`) that the docs quote.
+"""`kingme bench engine|train|search [--json]`, `kingme bench ppo-suite` and `kingme bench lm`: the speed
+figures (and the PPO suite, `kingme.ppo.suite`; the language-model loop, `kingme.lm.bench`) that the
+docs quote.
 
 Each benchmark runs on one core in this process, after a warm-up call that compiles (or loads
 from numba's cache) every kernel it uses, and reports the best of a few repeats.
@@ -252,14 +253,17 @@ TARGETS: dict[str, str] = {
     "train": "the self-play training loop's steps/s against the bound its network sets (its own threads)",
     "search": "alpha-beta search: nodes/s and time per move (one core)",
     "ppo-suite": "kingme's PPO defaults beside SB3's on several tasks (options: kingme bench ppo-suite --help)",
+    "lm": "the language-model RL loop: response tokens/s (options: kingme bench lm --help)",
 }
+# The targets that parse their own options: target -> the module whose main(argv) runs it.
+OWN_OPTIONS = {"ppo-suite": "kingme.ppo.suite", "lm": "kingme.lm.bench"}
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] == "ppo-suite":  # its own options, parsed by kingme.ppo.suite
-        from kingme.ppo.suite import main as ppo_suite_main
+    if argv and argv[0] in OWN_OPTIONS:
+        import importlib
 
-        return ppo_suite_main(argv[1:])
+        return int(importlib.import_module(OWN_OPTIONS[argv[0]]).main(argv[1:]) or 0)
     p = Parser(
         prog="kingme bench",
         description="Benchmarks. " + "; ".join(f"{name}: {text}" for name, text in TARGETS.items()) + ".",
