@@ -316,6 +316,7 @@ def test_the_servers_own_opponent_is_trusted() -> None:
     limits = c.get("/api/players").json()["limits"]
     assert limits == {
         "max_untimed_depth": MAX_UNTIMED_DEPTH,
+        "min_move_ms": 1.0,
         "max_move_ms": MAX_MOVE_MS,
         "request_seconds": REQUEST_SECONDS,
         "max_body": MAX_BODY,
