@@ -25,7 +25,8 @@ to move, 1 = White). Inside the generator a position is seen from the side to mo
 pieces), ``O`` (the opponent's) and ``K``. Generated children are written as rows ``(P', O', K')``
 still from the mover's point of view; the caller swaps P and O for the next ply.
 
-This module imports nothing from the rest of kingme and never imports torch.
+This module imports nothing from the rest of kingme but `kingme.checkers.interrupt` (the control
+array its long loops poll, so that Ctrl-C stops them) and never imports torch.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
+
+from kingme.checkers.interrupt import POLL, interruptible, new_control, poll
 
 U64 = np.uint64
 
@@ -433,9 +436,21 @@ def generate_children(P: np.uint64, O: np.uint64, K: np.uint64, side: int, child
 # Perft
 
 
-@njit(cache=True)
 def perft_kernel(black: np.uint64, white: np.uint64, kings: np.uint64, side: int, depth: int, bulk: bool) -> int:
-    """Leaf count of the move tree of ``depth`` plies (bulk counting at the last ply if ``bulk``).
+    """Leaf count of the move tree of ``depth`` plies (bulk counting at the last ply if ``bulk``);
+    Ctrl-C stops it within milliseconds (`perft_count` under `interrupt.interruptible`)."""
+    with interruptible(new_control()) as ctl:
+        n = perft_count(black, white, kings, side, depth, bulk, ctl)
+    return int(n)
+
+
+@njit(cache=True, nogil=True)
+def perft_count(
+    black: np.uint64, white: np.uint64, kings: np.uint64, side: int, depth: int, bulk: bool, ctl: np.ndarray
+) -> int:
+    """Leaf count of the move tree of ``depth`` plies (bulk counting at the last ply if ``bulk``),
+    or a partial count once the control array ``ctl`` says stop (read every `POLL` interior nodes;
+    the caller looks at ``ctl[STATE]``).
 
     An iterative depth-first walk (numba cannot cache recursive functions) over one stack of
     children: the children of ply ``p`` occupy rows ``lo[p]`` to ``hi[p]`` of ``buf``, and those of
@@ -453,6 +468,7 @@ def perft_kernel(black: np.uint64, white: np.uint64, kings: np.uint64, side: int
     nxt[0] = 0
     last = depth - 2 if bulk else depth - 1  # the ply whose children are counted, not searched
     total = 0
+    interior = 0
     ply = 0
     while True:
         if ply == last:
@@ -471,6 +487,9 @@ def perft_kernel(black: np.uint64, white: np.uint64, kings: np.uint64, side: int
         i = nxt[ply]
         nxt[ply] = i + 1
         child_side = side ^ ((ply + 1) & 1)
+        interior += 1
+        if (interior & (POLL - 1)) == 0 and poll(ctl, POLL):
+            break
         ply += 1
         nxt[ply] = hi[ply - 1]
         hi[ply] = _children_from(buf[i, 1], buf[i, 0], buf[i, 2], child_side, buf, hi[ply - 1])

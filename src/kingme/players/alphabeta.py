@@ -53,7 +53,9 @@ from numba import njit, objmode
 
 from kingme.checkers import core
 from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, lsb_index, popcount
+from kingme.checkers.interrupt import interruptible, new_control, poll
 from kingme.players.evalnet import SCALE, EvalWeights, Kernel, no_network
+from kingme.players.limits import Stopped, current
 
 # the intrinsic, typed for mypy (numba resolves the alias to the same intrinsic)
 _popcount = cast(Callable[[np.uint64], int], popcount)
@@ -76,7 +78,7 @@ CENTER_KING = 6
 MATE = 1_000_000  # a loss at ply p scores -(MATE - p)
 INF = 10_000_000
 MAX_PLY = 64  # stack depth: nominal depth plus capture extension
-NODE_CHECK = 1023  # the clock is read every NODE_CHECK + 1 nodes
+NODE_CHECK = 1024  # the control array and the clock are read every NODE_CHECK nodes
 
 
 def _mask(squares: range | list[int]) -> np.uint64:
@@ -197,7 +199,8 @@ class SearchBuffers:
         self.killers = np.zeros((MAX_PLY + 1, 2), dtype=np.int64)
         self.history = np.zeros(64 * 64, dtype=np.int64)
         self.root_scores = np.empty(MAX_MOVES, dtype=np.int64)
-        self.info = np.zeros(4, dtype=np.int64)  # nodes, aborted, depth reached, evaluations
+        # nodes, aborted, depth reached, evaluations, nodes at the last poll of the control array
+        self.info = np.zeros(5, dtype=np.int64)
         # the compiled functions take the work arrays as one tuple, in this order
         self.bufs: Buffers = (
             self.children,
@@ -300,10 +303,13 @@ def negamax(
     deadline: float,
     bufs: Buffers,
     net: Kernel,
+    ctl: np.ndarray,
 ) -> int:
     """Fail-soft negamax alpha-beta value of a position (side to move's view), searched ``depth``
     plies plus capture extension; ``ply0`` is its distance from the root (for mate scores and the
-    killer table). With ``deadline`` > 0 (a ``_now_ms`` time) the search gives up once past it,
+    killer table). Every `NODE_CHECK` nodes it polls the control array ``ctl``
+    (`kingme.checkers.interrupt`: stopped from another thread, Ctrl-C, a node budget) and, with
+    ``deadline`` > 0 (a ``_now_ms`` time), reads the clock; when either says stop it gives up,
     sets ``info[1]`` and returns 0 (the caller must discard the value)."""
     paths, plens, order, state, killers, history, info = (
         bufs[1],
@@ -324,9 +330,11 @@ def negamax(
         return v
     ply = 0
     while True:
-        if deadline > 0.0 and (info[0] & NODE_CHECK) == 0 and _now_ms() > deadline:
-            info[1] = 1
-            return 0
+        if info[0] - info[4] >= NODE_CHECK:
+            info[4] = info[0]
+            if poll(ctl, NODE_CHECK) or (deadline > 0.0 and _now_ms() > deadline):
+                info[1] = 1
+                return 0
         if state[ply, _NEXT] < state[ply, _N]:
             j = order[ply, state[ply, _NEXT]]
             state[ply, _NEXT] += 1
@@ -386,13 +394,18 @@ def search_root(
     bufs: Buffers,
     root_scores: np.ndarray,
     net: Kernel,
+    ctl: np.ndarray,
+    limit_deadline: float,
 ) -> tuple[int, int]:
     """Iterative-deepening search of a position; return (index of the chosen move in generation
     order, i.e. ``Board.legal_moves()`` order, its score), or (-1, loss score) with no legal move.
 
-    ``info`` receives [nodes, aborted-by-clock flag, deepest completed depth, evaluations (quiet
-    leaves scored by the evaluation)]. The last level of
-    the buffers holds the root's moves; the levels below it serve the child searches."""
+    ``info`` receives [nodes, aborted flag, deepest completed depth, evaluations (quiet leaves
+    scored by the evaluation), nodes at the last poll]. The search is cut by ``time_limit_ms``
+    (from now; 0: none) and by ``limit_deadline`` (a ``_now_ms`` time; 0: none) from the second
+    iteration on, and at any point by the control array ``ctl`` (stop, Ctrl-C, node budget): a cut
+    in the first iteration returns (-2, 0). The last level of the buffers holds the root's moves;
+    the levels below it serve the child searches."""
     children, paths, plens, killers, history, info = (
         bufs[0],
         bufs[1],
@@ -406,10 +419,14 @@ def search_root(
     killers[:] = 0
     history[:] = 0
     deadline = _now_ms() + time_limit_ms if time_limit_ms > 0.0 else 0.0
+    if limit_deadline > 0.0 and (deadline == 0.0 or limit_deadline < deadline):
+        deadline = limit_deadline
     R = MAX_PLY  # the root's level in the buffers (child searches use levels 0..MAX_PLY - 1)
     n = generate(P, O, kings, side, children[R], paths[R], plens[R])
     if n == 0:
         return -1, -MATE
+    if poll(ctl, 0):
+        return -2, 0  # stopped before it started
     root_order = np.arange(n)
     scores = root_scores[:n]
     final = np.zeros(n, dtype=np.int64)
@@ -422,13 +439,15 @@ def search_root(
             a = best - 1 if best > -INF else -INF
             # the child is searched with window (-INF, -a): a move that ties the best is exact
             dl = deadline if depth > 1 else 0.0
-            v = -negamax(c[1], c[0], c[2], 1 - side, depth - 1, -INF, -a, 1, dl, bufs, net)
+            v = -negamax(c[1], c[0], c[2], 1 - side, depth - 1, -INF, -a, 1, dl, bufs, net, ctl)
             if info[1] != 0:
                 break
             scores[j] = v
             if v > best:
                 best = v
         if info[1] != 0:
+            if depth == 1:
+                return -2, 0  # stopped before any iteration completed
             break
         final[:] = scores
         final_best = best
@@ -501,19 +520,30 @@ class Searcher:
     def search(
         self, black: int, white: int, kings: int, side: int, depth: int, time_limit_ms: float = 0.0
     ) -> SearchResult:
+        """Search a position (see `search_root`) under ``time_limit_ms`` and the current `Limit`
+        (`kingme.players.limits`): cut by either, the deepest completed iteration's move; `Stopped`
+        if the limit cut the first iteration. Ctrl-C in the main thread ends it within milliseconds
+        (KeyboardInterrupt)."""
         b = self.buffers
-        index, score = search_root(
-            U64(black),
-            U64(white),
-            U64(kings),
-            int(side),
-            int(depth),
-            float(time_limit_ms),
-            self.rng,
-            b.bufs,
-            b.root_scores,
-            self.kernel,
-        )
+        limit = current()
+        ctl = limit.control if limit is not None else new_control()
+        with interruptible(ctl):
+            index, score = search_root(
+                U64(black),
+                U64(white),
+                U64(kings),
+                int(side),
+                int(depth),
+                float(time_limit_ms),
+                self.rng,
+                b.bufs,
+                b.root_scores,
+                self.kernel,
+                ctl,
+                limit.deadline_ms if limit is not None else 0.0,
+            )
+        if index == -2:
+            raise Stopped(limit.reason() if limit is not None else "stopped")
         return SearchResult(int(index), int(score), int(b.info[2]), int(b.info[0]), bool(b.info[1]), int(b.info[3]))
 
     def value(self, black: int, white: int, kings: int, side: int, depth: int) -> int:
@@ -523,5 +553,6 @@ class Searcher:
         b.info[:] = 0
         b.killers[:] = 0
         b.history[:] = 0
-        value = negamax(U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs, self.kernel)
+        ctl = new_control()
+        value = negamax(U64(P), U64(O), U64(kings), int(side), int(depth), -INF, INF, 0, 0.0, b.bufs, self.kernel, ctl)
         return int(value)

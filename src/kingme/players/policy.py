@@ -37,6 +37,7 @@ from kingme.checkers import Board, Move
 from kingme.common import UserError, atomic_write_bytes
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE, Position, after_actions, move_to_actions
 from kingme.nets import ActorCritic, make_network
+from kingme.players.limits import check
 from kingme.players.registry import POLICY_USAGE as USAGE
 from kingme.players.registry import PolicySpec, parse_policy_spec
 from kingme.ppo.core import mask_logits
@@ -157,7 +158,9 @@ def move_distributions(
     agent: ActorCritic, boards: Sequence[Board], temperature: float = 1.0, device: str = "cpu"
 ) -> tuple[list[list[tuple[Move, float]]], np.ndarray]:
     """For each board: [(legal move, probability)] and the critic's value of the position (from
-    the side to move's view), with one forward pass over every decision point."""
+    the side to move's view), with one forward pass over every decision point (`Stopped` if the
+    current `Limit` is already spent: one pass is a few milliseconds, so it is checked only here)."""
+    check()
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
     states: list[Position] = []  # one Position per distinct decision point
     per_board: list[list[tuple[Move, list[tuple[int, int]]]]] = []
@@ -201,6 +204,7 @@ def move_distributions(
 def win_draw_loss(agent: ActorCritic, board: Board) -> tuple[float, float, float] | None:
     """(win, draw, loss) probabilities of `board` for the side to move, from a win / draw / loss
     critic (`--value-head wdl`); None for a scalar critic, whose value is no probability."""
+    check()
     if agent.value_support is None:
         return None
     obs = np.zeros((1, *OBS_SHAPE), dtype=np.float32)

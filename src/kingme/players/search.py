@@ -79,6 +79,7 @@ from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE
 from kingme.envs.checkers_vec import write_observation
 from kingme.nets import ActorCritic, MLPActorCritic, categorical_value
 from kingme.players.alphabeta import evaluate
+from kingme.players.limits import Limit, Stopped, check, current
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
 from kingme.players.registry import PolicySpec, parse_search_args, search_model
 
@@ -100,7 +101,6 @@ WIN = 2.0  # a win at ply p scores WIN - p * PLY_STEP; critic values are clamped
 PLY_STEP = 1e-3
 TIE_EPS = 1e-6  # root moves scoring within this of the best are ties (broken by the seed)
 INF = float("inf")
-CLOCK_CHECK = 0  # the clock is read every CLOCK_CHECK + 1 interior nodes (each costs a batch or more)
 FRONTIER = 2  # plies below a node that one batch of leaves covers (chosen by measurement)
 LEAVES = ("critic", "hand")  # what scores a quiet leaf: the network's critic, or alphabeta's evaluation
 ORDERS = ("policy", "none")  # what orders the moves above the batched plies (after the previous best)
@@ -401,7 +401,8 @@ class NetSearch:
         self._obs = np.empty((1024, *OBS_SHAPE), dtype=np.float32)
         self._nodes = np.empty((1024, 4), dtype=np.int64)  # the quiet leaves' (P, O, K, side)
         self._none = np.empty(0, dtype=np.float64)
-        self.deadline = 0.0
+        self.deadline = 0.0  # perf_counter seconds, 0.0: none
+        self.limit: Limit | None = None  # the current limit of the search in progress
         self.clear()
 
     def clear(self) -> None:
@@ -492,15 +493,23 @@ class NetSearch:
             return np.empty(0)
         values = self.leaf_values(nl) if nl else self._none
         self.leaves += nl
+        if self.limit is not None:
+            self.limit.spend(nl)
         _tree(*args, False, values, self._obs, self._nodes, obs, self._mask, self._child_vals, *work)
         return self._child_vals[: self._tstate[0, 0]].copy()
 
     # -- negamax ----------------------------------------------------------------------------------
 
     def _tick(self) -> None:
+        """Count an interior node and give up (`_Abort`) past the deadline or when the current
+        `Limit` is halted: read at every interior node, as each costs a batch or more."""
         self.nodes += 1
-        if self.deadline and (self.nodes & CLOCK_CHECK) == 0 and time.perf_counter() > self.deadline:
+        if self.deadline and time.perf_counter() > self.deadline:
             raise _Abort
+        if self.limit is not None:
+            self.limit.spend(1)
+            if self.limit.halted:
+                raise _Abort
 
     def order(self, key: Key, actions: list[int]) -> list[int]:
         """Move indices in search order: the previous iteration's best, then by policy logit."""
@@ -552,7 +561,8 @@ class NetSearch:
             seen.add(node)
             i = self.best.get(node)
             if i is None:
-                if not extend:
+                lim = current()
+                if not extend or (lim is not None and lim.stopped):
                     break
                 vals = self.tree(node, limit - len(pv), len(pv))
                 if len(vals) == 0:
@@ -565,10 +575,16 @@ class NetSearch:
     def search(
         self, board: Board, max_depth: int, time_ms: float = 0.0, rng: np.random.Generator | None = None
     ) -> NetSearchResult:
-        """Iterative-deepening search of a board whose game is not over."""
+        """Iterative-deepening search of a board whose game is not over, cut by ``time_ms`` and
+        by the current `Limit` (its clock from the second iteration on, a stop or its node budget
+        at once): the deepest completed iteration's move (`Stopped` if the limit cut the first)."""
         start = time.perf_counter()
         self.clear()
         self.deadline = 0.0
+        self.limit = limit = current()
+        deadline = start + time_ms / 1000.0 if time_ms > 0 else INF
+        if limit is not None:
+            deadline = min(deadline, limit.deadline)
         P, O = (board.black, board.white) if board.turn == 0 else (board.white, board.black)
         root: Key = (P, O, board.kings, int(board.turn), board.clock)
         children, actions, _ = self.expand(root)
@@ -581,8 +597,8 @@ class NetSearch:
         final: list[float] = [0.0] * n
         final_best, reached, aborted = -INF, 0, False
         for depth in range(1, max_depth + 1):
-            if depth == 2 and time_ms > 0:
-                self.deadline = start + time_ms / 1000.0  # depth 1 always completes
+            if depth == 2 and deadline < INF:
+                self.deadline = deadline  # depth 1 completes unless the limit is halted
             scores = [-INF] * n
             best = -INF
             done = 0
@@ -603,6 +619,9 @@ class NetSearch:
                             best = v
             except _Abort:
                 aborted = True
+                if depth == 1:
+                    self.limit = None
+                    raise Stopped(limit.reason() if limit is not None else "stopped") from None
                 # the moves this iteration finished (the previous best first) were searched
                 # deeper: the best of them is the better move
                 if done:
@@ -616,6 +635,7 @@ class NetSearch:
         ties = [j for j in range(n) if final[j] >= final_best - TIE_EPS]
         pick = ties[int(rng.integers(len(ties)))] if rng is not None and len(ties) > 1 else ties[0]
         pv = self.principal_variation(root, pick, reached)
+        self.limit = None
         ms = (time.perf_counter() - start) * 1000.0
         return NetSearchResult(
             pick, final[pick], reached, self.nodes, self.leaves, self.evals, self.batches, aborted, ms, pv
@@ -698,14 +718,17 @@ class SearchPlayer:
     # hooks used by the web page's analysis (the raw network, as for `policy:`)
     def move_probabilities(self, board: Board) -> dict[Move, float]:
         """The policy's probability of each legal move of `board`."""
+        check()
         return dict(move_distributions(self.agent, [board], 1.0, self.device)[0][0])
 
     def wdl(self, board: Board) -> tuple[float, float, float] | None:
         """The critic's (win, draw, loss) for `board`, when it predicts them (`win_draw_loss`)."""
+        check()
         return win_draw_loss(self.agent, board)
 
     def value(self, board: Board) -> float:
         """The critic's value of `board` for the side to move, in [-1, 1] (as `PolicyPlayer.value`)."""
+        check()
         return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
 
 

@@ -25,6 +25,7 @@ from kingme.common import mix_seed
 from kingme.players.alphabeta import KING, MAN, MATE, Searcher, SearchResult, net_value
 from kingme.players.base import Player
 from kingme.players.evalnet import SCALE, EvalWeights
+from kingme.players.limits import current
 
 
 class RandomPlayer:
@@ -145,15 +146,17 @@ class AlphaBetaPlayer:
         shallower each time, with a searcher of its own (the player's random tie-breaks are left as
         they were). It is as long as the first search got (its deepest completed iteration); with a
         time limit of MS the whole line takes at most about 3 MS (the later searches, shallower,
-        keep the limit, and the line stops growing after 2 MS), not DEPTH searches of MS each."""
+        keep the limit, and the line stops growing after 2 MS), not DEPTH searches of MS each.
+        Under a `Limit` the line stops growing once it is spent (the first search honours it)."""
         searcher = Searcher(0, self.net)
         b, line = board.copy(), []
         score: float = 0.0
         length = max(self.depth, 1)
         stop = time.perf_counter() + 2e-3 * self.time_ms if self.time_ms else math.inf
+        limit = current()
         for k in range(length):
             moves = b.legal_moves()
-            if not moves or k >= length or (k > 0 and time.perf_counter() > stop):
+            if not moves or k >= length or (k > 0 and (time.perf_counter() > stop or (limit and limit.stopped))):
                 break
             r = searcher.search(b.black, b.white, b.kings, int(b.turn), length - k, self.time_ms)
             if k == 0:
