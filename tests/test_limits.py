@@ -12,6 +12,7 @@ import pytest
 from kingme.checkers import Board
 from kingme.players import load_player
 from kingme.players.limits import Limit, Stopped, bounded, check, current
+from kingme.players.simple import AlphaBetaPlayer
 
 # five kings each: a deep search here explodes (the issue measured search:policy:default:10 at 11-16 s)
 KINGS = "B:WK1,K2,K3,K4,K5:BK28,K29,K30,K31,K32"
@@ -87,7 +88,7 @@ def test_network_search_returns_within_the_limit() -> None:
 
 
 def test_node_budget_cuts_the_search() -> None:
-    player = load_player("alphabeta:40", seed=1)
+    player = AlphaBetaPlayer(40, seed=1)
     with bounded(Limit(nodes=50_000)) as limit:
         player.choose(Board.from_fen(KINGS))
     assert player.last is not None and player.last.aborted
