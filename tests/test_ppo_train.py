@@ -190,14 +190,16 @@ def test_masked_ppo_never_samples_an_illegal_action() -> None:
 
 
 @pytest.mark.learning
-def test_masked_ppo_learns_the_best_legal_action() -> None:
+@pytest.mark.parametrize("seed", [1, 2])
+def test_masked_ppo_learns_the_best_legal_action(seed: int) -> None:
+    # Seeds 1-5 on this project's 2-core x86-64 CPU: P(best) 0.991-0.999, greedy accuracy 1.0.
     env = MaskedBandit(8)
     # Minibatches of 32 (4 of the batch of 128): with the default 8 (16 samples each) this toy's
     # policy dips at update 40 (P(best) 0.90, where 30 updates give 0.998 and 45 give 0.999; measured), and
     # this test is about the mask, not that setting.
     cfg = PPOConfig(
         env="toy", num_envs=8, num_steps=16, total_steps=8 * 16 * 40, device="cpu", gamma=0.0, tensorboard=False,
-        num_minibatches=4,
+        num_minibatches=4, seed=seed,
     )  # fmt: skip
     result = train(cfg, env)
     assert env.illegal == 0
@@ -615,10 +617,12 @@ def test_corrupt_or_foreign_checkpoint_is_one_line_user_error(
 
 
 @pytest.mark.learning
-def test_cartpole_learns_with_the_defaults() -> None:
-    """A looser version of the benchmark target (docs/benchmarks.md): one seed, recent return
-    over 400 within the default 50,000 steps."""
-    cfg = PPOConfig(env="gym:CartPole-v1", seed=1, device="cpu", tensorboard=False)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cartpole_learns_with_the_defaults(seed: int) -> None:
+    """A looser version of the benchmark target (docs/benchmarks.md): recent return over 400
+    within the default 50,000 steps. Seeds 1-5 on this project's 2-core x86-64 CPU get there at
+    28,672, 22,528, 26,624, 20,480 and 22,528 steps."""
+    cfg = PPOConfig(env="gym:CartPole-v1", seed=seed, device="cpu", tensorboard=False)
     best = []
 
     def watch(info: UpdateInfo) -> None:
