@@ -134,3 +134,12 @@ def test_principal_variation_within_the_limit() -> None:
         line, _ = player.principal_variation(Board.from_fen(KINGS))  # type: ignore[attr-defined]
     assert time.perf_counter() - start < 0.2 + SLACK
     assert line
+
+
+@pytest.mark.parametrize("name", ["kingme.players", "kingme.players.limits"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0

@@ -71,15 +71,29 @@ def test_alphabeta_spec_fields() -> None:
         ("Random", "unknown player"),
         ("alphabeta", "malformed player 'alphabeta'"),
         ("alphabeta:x", "malformed player 'alphabeta:x'"),
-        ("alphabeta:0", "depth D in 1..40"),
-        ("alphabeta:41", "depth D in 1..40"),
-        ("alphabeta:4:0", "time limit MS > 0"),
+        ("alphabeta:0", "the depth must be in 1..40, not 0"),
+        ("alphabeta:41", "the depth must be in 1..40, not 41"),
+        ("alphabeta:-3", "the depth must be in 1..40, not -3"),
+        ("alphabeta:99999999999999999999", "the depth must be in 1..40"),
+        ("alphabeta:4:0", "the time limit must be 1 to 8.64e+07 milliseconds, not 0"),
+        ("alphabeta:4:1e-9", "the time limit must be 1 to 8.64e+07 milliseconds, not 1e-9"),
+        ("alphabeta:4:inf", "the time limit must be"),
+        ("alphabeta:4:nan", "the time limit must be"),
+        ("search:default::1e-9", "the time limit must be"),
+        ("search:policy:default:4:1e308", "the time limit must be"),
+        ("search:default:-2", "the depth must be in 1..40, not -2"),
+        ("search:default:100", "the depth must be in 1..40, not 100"),
+        ("mix:nan:random", "expected mix:EPS:SPEC"),
+        ("mix:1e308:random", "expected mix:EPS:SPEC"),
         ("alphabeta:4:5:6", "malformed"),
         ("random:3", "takes no arguments"),
         ("greedy:1", "takes no arguments"),
         ("policy:/no/such/model.safetensors", "model file not found: /no/such/model.safetensors"),
         ("policy:", "no model given"),
-        ("policy:x:-1", "temperature must be a positive number"),
+        ("policy:x:-1", "the temperature must be 0.01 to 100, not '-1'"),
+        ("policy:default:sample:1e308", "the temperature must be 0.01 to 100, not '1e308'"),
+        ("policy:default:1e-300", "the temperature must be"),
+        ("policy:default:inf", "the temperature must be"),
     ],
 )
 def test_bad_specs_give_one_line_errors(spec: str, needle: str) -> None:
@@ -182,6 +196,7 @@ def test_registering_a_kind_replaces_the_builtin_one(clean_registry: None) -> No
     # the usage text of the kind it replaced is kept; its spec parses to kind and text only
     assert "policy:NAME_OR_PATH[:sample][:T]" in player_kinds()
     assert parse_spec("policy:x.safetensors") == PlayerSpec("policy", "policy:x.safetensors")
+    assert parse_spec("policy:x.safetensors").args == "x.safetensors"
 
 
 def test_the_policy_kind_is_built_in_and_imports_nothing_above_players() -> None:
@@ -209,22 +224,45 @@ def test_the_policy_kind_is_built_in_and_imports_nothing_above_players() -> None
         ("human", PlayerSpec("human", "human", interactive=True)),
         ("alphabeta:6", PlayerSpec("alphabeta", "alphabeta:6", depth=6)),
         ("alphabeta:6:250", PlayerSpec("alphabeta", "alphabeta:6:250", depth=6, ms=250.0)),
-        ("policy:default", PlayerSpec("policy", "policy:default")),
-        ("policy:default:sample:0.5", PlayerSpec("policy", "policy:default:sample:0.5")),
+        ("policy:default", PlayerSpec("policy", "policy:default", model="default")),
+        (
+            "policy:default:sample:0.5",
+            PlayerSpec("policy", "policy:default:sample:0.5", model="default", sample=True, temperature=0.5),
+        ),
         (
             "policy:runs/a/m.safetensors:0.5",
-            PlayerSpec("policy", "policy:runs/a/m.safetensors:0.5", path="runs/a/m.safetensors"),
+            PlayerSpec(
+                "policy",
+                "policy:runs/a/m.safetensors:0.5",
+                path="runs/a/m.safetensors",
+                model="runs/a/m.safetensors",
+                sample=True,
+                temperature=0.5,
+            ),
+        ),
+        ("search:default:6", PlayerSpec("search", "search:default:6", depth=6, model="default")),
+        (
+            "search:policy:default::250",
+            PlayerSpec("search", "search:policy:default::250", depth=40, ms=250.0, model="default", full=True),
+        ),
+        ("search:v1:3:50", PlayerSpec("search", "search:v1:3:50", depth=3, ms=50.0, model="v1", full=True)),
+        (
+            "search:e.safetensors:5",
+            PlayerSpec("search", "search:e.safetensors:5", depth=5, model="e.safetensors", path="e.safetensors"),
         ),
         (
             "mix:0.25:alphabeta:2",
-            PlayerSpec("mix", "mix:0.25:alphabeta:2", inner=PlayerSpec("alphabeta", "alphabeta:2", depth=2)),
+            PlayerSpec("mix", "mix:0.25:alphabeta:2", inner=PlayerSpec("alphabeta", "alphabeta:2", depth=2), eps=0.25),
         ),
         (
             "mix:0.5:mix:0.1:policy:/m",
             PlayerSpec(
                 "mix",
                 "mix:0.5:mix:0.1:policy:/m",
-                inner=PlayerSpec("mix", "mix:0.1:policy:/m", inner=PlayerSpec("policy", "policy:/m", path="/m")),
+                inner=PlayerSpec(
+                    "mix", "mix:0.1:policy:/m", inner=PlayerSpec("policy", "policy:/m", path="/m", model="/m"), eps=0.1
+                ),
+                eps=0.5,
             ),
         ),
     ],
@@ -238,13 +276,13 @@ def test_parse_spec(text: str, expected: PlayerSpec) -> None:
     [
         ("", "empty player spec"),
         ("stockfish", "unknown player 'stockfish'"),
-        ("alphabeta:99", "depth D in 1..40"),
-        ("alphabeta:4:-5", "time limit MS > 0"),
+        ("alphabeta:99", "the depth must be in 1..40"),
+        ("alphabeta:4:-5", "the time limit must be"),
         ("human:1", "takes no arguments"),
         ("mix:2:random", "expected mix:EPS:SPEC"),
         ("mix:0.5:minimax", "unknown player 'minimax'"),
         ("policy:", "no model given"),
-        ("policy:m:0", "temperature must be a positive number"),
+        ("policy:m:0", "the temperature must be"),
     ],
 )
 def test_parse_spec_errors_are_one_line(text: str, needle: str) -> None:
@@ -349,6 +387,7 @@ def test_a_timed_search_line_costs_about_one_search_not_depth_searches(spec: str
     import time
 
     player = load_player(spec)
+    assert isinstance(player, AlphaBetaPlayer)
     board = Board()
     player.principal_variation(board)  # warm up (numba's cache)
     t = time.perf_counter()
@@ -359,3 +398,28 @@ def test_a_timed_search_line_costs_about_one_search_not_depth_searches(spec: str
     for m in line:
         assert m in b.legal_moves()
         b.push(m)
+
+
+def test_each_spec_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The factories build from the parsed spec: loading parses the text exactly once."""
+    from kingme.players import specs
+
+    calls: list[str] = []
+    real = specs.parse_search_args
+
+    def counting(args: str) -> tuple[str, int, float]:
+        calls.append(args)
+        return real(args)
+
+    monkeypatch.setattr(specs, "parse_search_args", counting)
+    load_player("search:policy:default:2")
+    assert calls == ["policy:default:2"]
+
+
+def test_build_player_takes_a_parsed_spec() -> None:
+    from kingme.players import build_player
+
+    spec = parse_spec("mix:0.5:alphabeta:3")
+    p = build_player(spec, seed=4)
+    assert p.name == "mix:0.5:alphabeta:3"
+    assert str(p.choose(Board())) in {str(m) for m in Board().legal_moves()}

@@ -6,18 +6,21 @@ built-in kinds are ``random``, ``greedy``, ``alphabeta:D[:MS]`` (the compiled se
 batched: one forward pass for many boards), ``search:MODEL:DEPTH[:MS]`` / ``search:MODEL::MS``
 (alpha-beta with that network's critic at the leaves and its policy ordering the moves,
 `players.search`), ``human`` (moves typed on the terminal) and ``mix:EPS:SPEC`` (a calibration
-instrument). `parse_spec(text)` reads a spec into a `PlayerSpec`,
-`load_player(spec, seed)` builds the player (`choose(board) -> Move`, `reseed(seed)`), and
+instrument). `parse_spec(text)` reads a spec into a `PlayerSpec` (the grammar:
+`players.specs`), `build_player(spec, seed)` builds the player of a parsed spec
+(`choose(board) -> Move`, `reseed(seed)`), `load_player(text, seed)` does both, and
 `register_player_kind(prefix, factory)` adds a kind. Every player draws from its own seeded
-generator, so games replay exactly. See docs/arena.md.
+generator, so games replay exactly. Every kind honours a cost bound (`players.limits`: ``with
+bounded(Limit(seconds=...))``). See docs/arena.md.
 
     >>> from kingme.checkers import Board
     >>> from kingme.players import load_player, parse_spec
     >>> player = load_player("alphabeta:4", seed=1)
     >>> player.choose(Board()) in Board().legal_moves()
     True
-    >>> parse_spec("mix:0.25:alphabeta:6:200").inner
-    PlayerSpec(kind='alphabeta', text='alphabeta:6:200', depth=6, ms=200.0, inner=None, path=None, interactive=False)
+    >>> inner = parse_spec("mix:0.25:alphabeta:6:200").inner
+    >>> inner.kind, inner.depth, inner.ms
+    ('alphabeta', 6, 200.0)
 """
 
 from kingme.common import mix_seed
@@ -31,6 +34,7 @@ from kingme.players.base import (
 from kingme.players.registry import (
     PlayerFactory,
     PlayerSpec,
+    build_player,
     load_player,
     parse_spec,
     player_kinds,
@@ -42,6 +46,7 @@ __all__ = [
     "Player",
     "PlayerFactory",
     "PlayerSpec",
+    "build_player",
     "choose_many",
     "is_batched",
     "is_interactive",

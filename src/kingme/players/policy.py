@@ -38,8 +38,8 @@ from kingme.common import UserError, atomic_write_bytes
 from kingme.envs.bridge import NUM_ACTIONS, OBS_SHAPE, Position, after_actions, move_to_actions
 from kingme.nets import ActorCritic, make_network
 from kingme.players.limits import check
-from kingme.players.registry import POLICY_USAGE as USAGE
-from kingme.players.registry import PolicySpec, parse_policy_spec
+from kingme.players.specs import POLICY_USAGE as USAGE
+from kingme.players.specs import PlayerSpec, PolicySpec, parse_policy, parse_policy_spec
 from kingme.ppo.core import mask_logits
 
 # The model shipped with the package (`policy:default`).
@@ -66,7 +66,7 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------
-# The model a spec names (the spec itself is parsed by the registry: `parse_policy_spec`)
+# The model a spec names (the spec itself is parsed by `kingme.players.specs.parse_policy`)
 
 
 def resolve_model_path(spec: PolicySpec) -> Path:
@@ -267,9 +267,12 @@ class PolicyPlayer:
         return win_draw_loss(self.agent, board)
 
 
-def load_policy_player(args: str, seed: int = 0) -> PolicyPlayer:
-    """The player named by ``policy:ARGS`` (the `policy` kind's factory)."""
-    spec = parse_policy_spec(args)
-    agent, _ = load_model(resolve_model_path(spec))
+def load_policy_player(spec: PlayerSpec | str, seed: int = 0) -> PolicyPlayer:
+    """The player of a parsed ``policy:`` spec (the `policy` kind's factory), or of ``policy:ARGS``
+    given ARGS."""
+    if isinstance(spec, str):
+        spec = parse_policy(f"policy:{spec}", spec)
+    assert spec.model is not None
+    agent, _ = load_model(resolve_model_path(PolicySpec(spec.model, spec.sample, spec.temperature)))
     torch.set_num_threads(1)  # one core per player: the arena runs its games in lockstep
-    return PolicyPlayer(agent, f"policy:{args}", spec.sample, spec.temperature, seed)
+    return PolicyPlayer(agent, spec.text, spec.sample, spec.temperature, seed)

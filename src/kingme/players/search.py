@@ -2,10 +2,10 @@
 leaves and its policy ordering the moves; leaves are evaluated in batched forward passes.
 
 (``search:default`` and ``search:EVAL_FILE`` are the other engine: the compiled `alphabeta` search
-with a small distilled evaluation network, `kingme.players.evalnet`; `registry.search_model` says
+with a small distilled evaluation network, `kingme.players.evalnet`; `specs.search_model` says
 which a spec names.)
 
-Spec grammar (parsed by `kingme.players.registry.parse_search_args`):
+Spec grammar (parsed by `kingme.players.specs.parse_search`):
 - ``search:MODEL:DEPTH``     search DEPTH plies (1..40) and play the best move;
 - ``search:MODEL::MS``       iterative deepening under a time limit of MS milliseconds per move;
 - ``search:MODEL:DEPTH:MS``  both: at most DEPTH plies, at most MS milliseconds.
@@ -81,7 +81,7 @@ from kingme.nets import ActorCritic, MLPActorCritic, categorical_value
 from kingme.players.alphabeta import evaluate
 from kingme.players.limits import Limit, Stopped, check, current
 from kingme.players.policy import load_model, move_distributions, resolve_model_path, win_draw_loss
-from kingme.players.registry import PolicySpec, parse_search_args, search_model
+from kingme.players.specs import PlayerSpec, PolicySpec, parse_search
 
 __all__ = [
     "HAND_SCALE",
@@ -732,9 +732,12 @@ class SearchPlayer:
         return float(move_distributions(self.agent, [board], 1.0, self.device)[1][0])
 
 
-def load_search_player(args: str, seed: int = 0) -> SearchPlayer:
-    """The player named by ``search:ARGS`` (the `search` kind's factory)."""
-    model, depth, ms = parse_search_args(args)
-    agent, _ = load_model(resolve_model_path(PolicySpec(search_model(model)[0], False, 1.0)))
+def load_search_player(spec: PlayerSpec | str, seed: int = 0) -> SearchPlayer:
+    """The player of a parsed ``search:`` spec naming a policy network (the `search` kind's
+    factory), or of ``search:ARGS`` given ARGS."""
+    if isinstance(spec, str):
+        spec = parse_search(f"search:{spec}", spec)
+    assert spec.model is not None and spec.depth is not None
+    agent, _ = load_model(resolve_model_path(PolicySpec(spec.model, False, 1.0)))
     torch.set_num_threads(1)  # one core per player, as for `policy:`
-    return SearchPlayer(agent, depth, ms, seed, name=f"search:{args}")
+    return SearchPlayer(agent, spec.depth, spec.ms or 0.0, seed, name=spec.text)
