@@ -87,7 +87,7 @@ Base per seed: `kingme lm pretrain addition --scratchpad --scratchpad-share 0.5 
 250` (sums of 1-2 digits; half the pre-training solutions written out digit by digit, about 20 tokens,
 half the bare answer, about 4; the verifier reads the answer after the last `:`, so both count),
 shared by the arms. RL: {UPDATES} updates of P = 32 × G = 8 (RLConfig defaults), GRPO's preset,
-Dr. GRPO's preset (no std division, constant normaliser 1/(B·N_max), no KL), and GRPO with
+Dr. GRPO's preset (no std division, constant normaliser 1/(B·L) with L the response cap, no KL), and GRPO with
 `loss_norm=constant` only. Lengths are in tokens, EOS included, of the rollout's wrong and correct
 responses; "at the end" = mean over the last 10% of the updates, "change" = that minus the mean over
 the first 10%, "over training" = the mean over every update. What the mechanism predicts here: for
