@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The search player's strength: the matches behind the figures reported for issue 13.
+# The search player's strength: the matches behind the figures of docs/arena.md (the search players).
 #
 #   bash benchmarks/search_player_matches.sh OUT_DIR [GAMES [NAME...]]
 #

@@ -20,7 +20,7 @@ import json
 
 from kingme.arena.bench import bench_lockstep_ladder, bench_search
 
-TARGET_MS = {6: 5.0}  # the target: alphabeta:6 at most 5 ms per move (median)
+TARGET_MS = {6: 5.0}  # the target: alphabeta:6 at most 5 ms per move (median)
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ The vectorised environment (`kingme.envs.checkers_vec`) speaks in single actions
 observations; the engine speaks in complete moves. Everything that crosses between the two goes
 through this module:
 
-- `NUM_ACTIONS` (128) and `OBS_SHAPE` (6, 32): the action space and the observation's shape.
+- `NUM_ACTIONS` (128) and `OBS_SHAPE` (6, 32): the action space and the observation's shape
+  (re-exported from `kingme.envs.planes`, which defines the side-to-move frame and the planes).
 - `encode_action` / `decode_action`: an action index to and from a real (square, direction).
 - `move_to_actions(move, side)`: the actions that play a complete move (one per step or single
   jump); `actions_to_move(board, actions)`: the legal move that a sequence of actions plays.
@@ -38,7 +39,23 @@ import numpy as np
 from kingme.checkers import Board, BoardError, Color, Move, core
 from kingme.checkers.board import bit, squares_of
 from kingme.checkers.core import DRAW_PLIES, square_to_bit
-from kingme.envs.checkers_vec import NUM_ACTIONS, OBS_SHAPE, write_observation
+from kingme.envs.checkers_vec import write_observation
+from kingme.envs.planes import (
+    CLOCK,
+    DIRECTIONS,
+    JUMPING,
+    NUM_ACTIONS,
+    OBS_SHAPE,
+    OPP_KINGS,
+    OPP_MEN,
+    OWN_KINGS,
+    OWN_MEN,
+    PIECE_PLANES,
+    action,
+    board_square,
+    frame_direction,
+    frame_index,
+)
 
 __all__ = [
     "NUM_ACTIONS",
@@ -65,15 +82,15 @@ _DIRECTION = {4: 0, 5: 1, -4: 2, -5: 3}
 
 def encode_action(square: int, direction: int, side: Color | int) -> int:
     """Action index of a real (from-square 1..32, real direction 0..3) pair for ``side``."""
-    csq = square - 1 if side == Color.BLACK else 32 - square
-    return 4 * csq + (direction if side == Color.BLACK else direction ^ 2)
+    s = int(side)
+    return int(action(frame_index(square, s), frame_direction(direction, s)))
 
 
 def decode_action(action: int, side: Color | int) -> tuple[int, int]:
     """(real from-square, real direction 0..3) of an action taken by ``side``."""
-    csq, cdir = divmod(int(action), 4)
-    sq = csq + 1 if side == Color.BLACK else 32 - csq
-    return sq, (cdir if side == Color.BLACK else cdir ^ 2)
+    csq, cdir = divmod(int(action), DIRECTIONS)
+    s = int(side)
+    return int(board_square(csq, s)), int(frame_direction(cdir, s))
 
 
 def move_to_actions(move: Move | Sequence[int], side: Color | int) -> list[int]:
@@ -226,17 +243,16 @@ def after_actions(board: Board, move: Move, k: int) -> Position:
 def position_from_observation(obs: np.ndarray, side: Color | int) -> Position:
     """The pieces of an observation seen by ``side`` (planes 0-3), as a `Position` with ``side`` to
     move; the jump plane (4) and the draw clock (5) are read back too."""
-    bbs = [0, 0, 0, 0]
-    for plane in range(4):
+    bbs = [0] * PIECE_PLANES
+    s = int(side)
+    for plane in range(PIECE_PLANES):  # OWN_MEN, OWN_KINGS, OPP_MEN, OPP_KINGS
         for idx in np.flatnonzero(obs[plane]):
-            sq = int(idx) + 1 if side == Color.BLACK else 32 - int(idx)
-            bbs[plane] |= bit(sq)
-    own, opp = bbs[0] | bbs[1], bbs[2] | bbs[3]
+            bbs[plane] |= bit(int(board_square(int(idx), s)))
+    own, opp = bbs[OWN_MEN] | bbs[OWN_KINGS], bbs[OPP_MEN] | bbs[OPP_KINGS]
     black, white = (own, opp) if side == Color.BLACK else (opp, own)
     jumping = -1
-    marked = np.flatnonzero(obs[4])
+    marked = np.flatnonzero(obs[JUMPING])
     if marked.size:
-        sq = int(marked[0]) + 1 if side == Color.BLACK else 32 - int(marked[0])
-        jumping = square_to_bit(sq)
-    clock = int(round(float(obs[5, 0]) * DRAW_PLIES))
-    return Position(black, white, bbs[1] | bbs[3], Color(int(side)), jumping, clock)
+        jumping = square_to_bit(int(board_square(int(marked[0]), s)))
+    clock = int(round(float(obs[CLOCK, 0]) * DRAW_PLIES))
+    return Position(black, white, bbs[OWN_KINGS] | bbs[OPP_KINGS], Color(s), jumping, clock)

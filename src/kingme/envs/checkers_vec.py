@@ -5,17 +5,14 @@ fixed space of 128, in the frame of the side to move (see below). A multi-jump i
 actions by the same player, who keeps the move (``side`` does not change and the mask then only
 allows the jumping piece's next jumps). Captures are compulsory, as in the rules.
 
-The side-to-move frame. The board is rotated 180 degrees for White, so the side to move always
-sits on squares 1-12 at the start and moves towards square 32: canonical square ``s`` is real
-square ``s`` for Black and ``33 - s`` for White. Canonical directions are the shifts of the
-padded layout in `kingme.checkers.core`: 0 = +4 and 1 = +5 (forward, towards 32), 2 = -4 and
-3 = -5 (backward, kings only). Action index = ``4 * (canonical square - 1) + direction``.
-
-Observation, shape (6, 32) float32 (32 = the squares 1..32 in the side-to-move frame; a network
-may view them as 8 rows x 4): plane 0 own men, 1 own kings, 2 opponent men, 3 opponent kings,
-4 the piece that must continue a multi-jump (all zero otherwise), 5 the draw clock (plies since
-the last capture or man move, divided by 80) on every square. Without the clock a deterministic
-policy cannot tell a position from its repetition, and shuffles into draws.
+The side-to-move frame, the action index and the observation's planes are defined in
+`kingme.envs.planes`: the board is rotated 180 degrees for White, so the side to move always sits
+on squares 1-12 at the start and moves towards square 32; action = ``4 * frame index +
+direction``; the observation, shape (6, 32) float32 (a network may view the 32 squares as 8 rows x
+4), holds the own men, own kings, opponent men, opponent kings, the piece that must continue a
+multi-jump, and the draw clock (plies since the last capture or man move, divided by 80). Without
+the clock a deterministic policy cannot tell a position from its repetition, and shuffles into
+draws.
 
 Rewards and ends. ``reward`` goes to the player who acted at this step: +1 if its move left the
 opponent without a legal move (a win), else 0. A game is *terminated* when won, or drawn by the
@@ -26,7 +23,7 @@ automatically; ``final_obs`` holds the last observation of each finished game (f
 the side that would move next), as the `VecEnv` protocol asks.
 
 Converting between these actions and observations and the engine's `Board` and `Move`s is the
-job of `kingme.envs.bridge` (which re-exports `NUM_ACTIONS` and `OBS_SHAPE`).
+job of `kingme.envs.bridge`.
 """
 
 from __future__ import annotations
@@ -40,9 +37,7 @@ from kingme.checkers import Color, core
 from kingme.checkers.core import (
     _ONE,
     _ZERO,
-    BIT_SQUARES,
     BLACK_START,
-    SQUARE_BITS,
     U64,
     VALID,
     crown_row,
@@ -52,20 +47,25 @@ from kingme.checkers.core import (
     shift,
 )
 from kingme.envs.base import VecStep
+from kingme.envs.planes import (
+    CLOCK,
+    JUMPING,
+    NUM_ACTIONS,
+    OBS_SHAPE,
+    OPP_KINGS,
+    OPP_MEN,
+    OWN_KINGS,
+    OWN_MEN,
+    action,
+    bit_of_frame_index,
+    frame_direction,
+    frame_index_of_bit,
+)
 
 if TYPE_CHECKING:
     from kingme.envs.bridge import Position
 
-NUM_ACTIONS = 128  # 32 canonical squares x 4 directions
-OBS_SHAPE = (6, 32)  # planes x squares (see the module docstring)
 HIST = core.DRAW_PLIES + 2  # positions kept for the repetition rule (none survives an irreversible move)
-
-
-@njit(inline="always", cache=True)
-def _canon_index(b: int, side: int) -> int:
-    """Canonical square index 0..31 of a real bit index."""
-    sq = BIT_SQUARES[b]
-    return sq - 1 if side == 0 else 32 - sq
 
 
 @njit(inline="always", cache=True)
@@ -96,23 +96,23 @@ def write_observation(
     """Write one game's observation and legal-action mask; return the number of legal actions."""
     P, O = (black, white) if side == 0 else (white, black)
     obs[:] = 0.0
-    for plane, bb in ((0, P & ~kings), (1, P & kings), (2, O & ~kings), (3, O & kings)):
+    for plane, bb in ((OWN_MEN, P & ~kings), (OWN_KINGS, P & kings), (OPP_MEN, O & ~kings), (OPP_KINGS, O & kings)):
         while bb != _ZERO:
             b = lsb_index(bb)
             bb &= bb - _ONE
-            obs[plane, _canon_index(int(b), side)] = 1.0
+            obs[plane, frame_index_of_bit(int(b), side)] = 1.0
     if jumping >= 0:
-        obs[4, _canon_index(jumping, side)] = 1.0
-    obs[5, :] = clock / core.DRAW_PLIES
+        obs[JUMPING, frame_index_of_bit(jumping, side)] = 1.0
+    obs[CLOCK, :] = clock / core.DRAW_PLIES
     mask[:] = False
     n = 0
     for d in range(4):
-        cd = d if side == 0 else d ^ 2
+        cd = frame_direction(d, side)
         bb = _movable(P, O, kings, side, jumping, d)
         while bb != _ZERO:
             b = lsb_index(bb)
             bb &= bb - _ONE
-            mask[4 * _canon_index(int(b), side) + cd] = True
+            mask[action(frame_index_of_bit(int(b), side), cd)] = True
             n += 1
     return n
 
@@ -193,8 +193,8 @@ def _step_all(
         a = actions[i]
         s = int(side[i])
         csq, cdir = a >> 2, a & 3
-        b = SQUARE_BITS[csq] if s == 0 else 34 - SQUARE_BITS[csq]
-        d = cdir if s == 0 else cdir ^ 2
+        b = bit_of_frame_index(csq, s)
+        d = frame_direction(cdir, s)
         P, O = (black[i], white[i]) if s == 0 else (white[i], black[i])
         K = kings[i]
         frm = _ONE << U64(b)

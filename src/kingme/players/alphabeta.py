@@ -52,8 +52,9 @@ import numpy as np
 from numba import njit, objmode
 
 from kingme.checkers import core
-from kingme.checkers.core import BIT_SQUARES, MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, lsb_index, popcount
+from kingme.checkers.core import MAX_MOVES, MAX_PATH, count_moves, generate, jumpers, lsb_index, popcount
 from kingme.checkers.interrupt import interruptible, new_control, poll
+from kingme.envs.planes import OPP_KINGS, OPP_MEN, OWN_KINGS, OWN_MEN, SQUARES, frame_index_of_bit
 from kingme.players.evalnet import SCALE, EvalWeights, Kernel, no_network
 from kingme.players.limits import Stopped, current
 
@@ -137,8 +138,7 @@ def _add_rows(w1: np.ndarray, h: np.ndarray, bb: np.uint64, plane: int, side: in
     while bb != _ZERO:
         b = int(_lsb_index(bb))
         bb &= bb - _ONE
-        sq = BIT_SQUARES[b]
-        row = w1[plane * 32 + (sq - 1 if side == 0 else 32 - sq)]
+        row = w1[plane * SQUARES + frame_index_of_bit(b, side)]
         for j in range(h.shape[0]):
             h[j] += row[j]
 
@@ -149,10 +149,10 @@ def net_value(P: np.uint64, O: np.uint64, K: np.uint64, side: int, net: Kernel) 
     w1, mid, biases, out, tail, scratch = net
     h = scratch[0]
     h[:] = biases[0]
-    _add_rows(w1, h, P & ~K, 0, side)
-    _add_rows(w1, h, P & K, 1, side)
-    _add_rows(w1, h, O & ~K, 2, side)
-    _add_rows(w1, h, O & K, 3, side)
+    _add_rows(w1, h, P & ~K, OWN_MEN, side)
+    _add_rows(w1, h, P & K, OWN_KINGS, side)
+    _add_rows(w1, h, O & ~K, OPP_MEN, side)
+    _add_rows(w1, h, O & K, OPP_KINGS, side)
     width = h.shape[0]
     zero = np.float32(0.0)
     for j in range(width):

@@ -2,16 +2,17 @@
 
 The shipped network's critic (an MLP 256-256 on the 6 x 32 observation) costs about 4 µs a
 position even in a batch, twenty times a node of the compiled `alphabeta` search; at equal time a
-search with it reaches two plies less than the hand-written evaluation (issue 13). This module is
+search with it reaches two plies less than the hand-written evaluation. This module is
 the other way round: a network small enough to be called at every leaf of the compiled search, one
 position at a time, with no Python and no batching.
 
 The network (``EvalWeights``)
 -----------------------------
-Input: 128 binary features, the first four planes of the environment's observation (the side to
-move's men, its kings, the opponent's men, its kings; 32 squares each, seen from the side to move,
-so square 1 is the mover's own back corner). Then ``hidden`` fully connected ReLU layers and one
-output through tanh, a value in (-1, 1) for the side to move in the critic's units::
+Input: 128 binary features (`PIECE_FEATURES`), the first four planes of the environment's
+observation (the side to move's men, its kings, the opponent's men, its kings; 32 squares each,
+seen from the side to move, so square 1 is the mover's own back corner: `kingme.envs.planes`).
+Then ``hidden`` fully connected ReLU layers and one output through tanh, a value in (-1, 1) for the
+side to move in the critic's units::
 
     v(s) = tanh(w_L · relu(W_{L-1} ... relu(W_1 x + b_1) ... + b_{L-1}) + b_L)
 
@@ -42,11 +43,12 @@ from numba import njit
 from safetensors import safe_open
 from safetensors.numpy import save as safetensors_save
 
-from kingme.checkers.core import BIT_SQUARES, lsb_index
+from kingme.checkers.core import lsb_index
 from kingme.common import UserError, atomic_write_bytes
+from kingme.envs.planes import PIECE_FEATURES, PIECE_PLANES, SQUARES, frame_index_of_bit
 
 FORMAT = "kingme-checkers-eval"
-FEATURES = 128  # 4 planes x 32 squares, the observation's first four planes
+FEATURES = PIECE_FEATURES  # 4 planes x 32 squares, the observation's first four planes (128)
 SCALE = 10_000  # the search's integer score of a value v is round(v * SCALE); a mate is 1e6
 MAX_LAYERS = 4  # weight matrices, output layer included
 DEFAULT_EVAL = Path(__file__).resolve().parent.parent / "data" / "eval_default.safetensors"
@@ -140,14 +142,13 @@ def no_network() -> Kernel:
 def features(P: np.uint64, O: np.uint64, K: np.uint64, side: int, out: np.ndarray) -> None:
     """The 128 features of a position (P the side to move's pieces) into ``out`` (float32)."""
     out[:] = 0.0
-    planes = (P & ~K, P & K, O & ~K, O & K)
-    for plane in range(4):
+    planes = (P & ~K, P & K, O & ~K, O & K)  # OWN_MEN, OWN_KINGS, OPP_MEN, OPP_KINGS
+    for plane in range(PIECE_PLANES):
         bb = planes[plane]
         while bb != _ZERO:
             b = int(_lsb_index(bb))
             bb &= bb - _ONE
-            sq = BIT_SQUARES[b]
-            out[plane * 32 + (sq - 1 if side == 0 else 32 - sq)] = 1.0
+            out[plane * SQUARES + frame_index_of_bit(b, side)] = 1.0
 
 
 @njit(cache=True)
