@@ -51,7 +51,6 @@ from kingme.web.sessions import (
     MAX_GAMES,
     MAX_MOVE_MS,
     MAX_UNTIMED_DEPTH,
-    MIN_MOVE_MS,
     BadRequest,
     Conflict,
     EngineFailed,
@@ -255,7 +254,7 @@ def api_page(app: FastAPI) -> str:
 <p>The full schema (OpenAPI 3): <a href="/openapi.json">/openapi.json</a>.
 Errors are a 4xx status with one line, <code>{{"detail": "..."}}</code>.
 A request's player: a search without a time limit at most {MAX_UNTIMED_DEPTH} plies deep,
-a time limit of {MIN_MOVE_MS:g} to {MAX_MOVE_MS:g} ms per move, no model file, no <code>human</code>.
+a time limit at most {MAX_MOVE_MS:g} ms per move, no model file, no <code>human</code>.
 Back to <a href="/">the page</a>; see docs/play.md.</p>
 <table class="endpoints"><thead><tr><th>method</th><th>path</th><th>does</th></tr></thead>
 <tbody>

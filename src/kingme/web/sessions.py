@@ -17,9 +17,9 @@ of it (state, PDN, analysis) are answered at once and writes are refused (`Confl
 engine is thinking"), so no request waits on another's search.
 
 Limits on what a request may name (`request_spec`), decided from the registry's parsed spec:
-- a search without a time limit may go `MAX_UNTIMED_DEPTH` plies deep; a time limit may be
-  `MIN_MOVE_MS` to `MAX_MOVE_MS` ms (then any depth the registry accepts): no request searches
-  for long;
+- a search without a time limit may go `MAX_UNTIMED_DEPTH` plies deep; a time limit may be at
+  most `MAX_MOVE_MS` ms (then any depth the registry accepts): no request searches for long (the
+  registry itself refuses non-finite and absurd numbers, a time limit under 1 ms among them);
 - no model file (only built-in names such as ``policy:default``): loading a file named by
   whoever sent the request would read, perhaps unpickle, any file on the machine;
 - no player that reads a terminal (``human``);
@@ -50,7 +50,6 @@ STRONGEST = ("search:default::100", "policy:default")
 MAX_GAMES = 64
 MAX_UNTIMED_DEPTH = 10  # a request's search without a time limit: depth <= this (about 1 s worst)
 MAX_MOVE_MS = 2000.0  # a request's per-move time limit: at most this many milliseconds
-MIN_MOVE_MS = 1.0  # and at least this many (no clock read is cheap enough for less)
 MAX_ANALYZERS = 8  # analyzers (loaded models) kept by spec
 
 Side = Literal["black", "white", "both"]
@@ -102,8 +101,8 @@ def refusal(spec: PlayerSpec, trusted: Collection[str] = ()) -> str | None:
         return "it reads a terminal; it cannot play in the browser"
     if spec.path is not None:
         return "a request may not name a model file (only policy:default or the server's --opponent)"
-    if spec.ms is not None and not MIN_MOVE_MS <= spec.ms <= MAX_MOVE_MS:
-        return f"a request's time limit is {MIN_MOVE_MS:g} to {MAX_MOVE_MS:g} ms per move, not {spec.ms:g}"
+    if spec.ms is not None and spec.ms > MAX_MOVE_MS:
+        return f"a request's time limit is at most {MAX_MOVE_MS:g} ms per move"
     if spec.depth is not None and spec.ms is None and spec.depth > MAX_UNTIMED_DEPTH:
         return (
             f"a search deeper than {MAX_UNTIMED_DEPTH} plies needs a time limit of at most "
@@ -396,7 +395,7 @@ class Games:
             "default": self.default,
             "kinds": player_kinds(),
             "suggested": [*STRONGEST, *LADDER],
-            "limits": {"max_untimed_depth": MAX_UNTIMED_DEPTH, "min_move_ms": MIN_MOVE_MS, "max_move_ms": MAX_MOVE_MS},
+            "limits": {"max_untimed_depth": MAX_UNTIMED_DEPTH, "max_move_ms": MAX_MOVE_MS},
         }
 
     # --- games ------------------------------------------------------------------------------
