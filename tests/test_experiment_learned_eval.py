@@ -146,3 +146,23 @@ def test_tiny_run_report_numbers(tmp_path) -> None:  # type: ignore[no-untyped-d
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["answer"] == answer
     assert json.loads((tmp_path / "config.json").read_text())["arms"][0]["config"]["a"] == "value:1"
+
+
+def test_players_go_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """value+policy is the registry's search:policy:MODEL; any registered kind can play a match."""
+    from kingme.experiments.match_runs import match_player
+    from kingme.players import parse_spec, registry
+    from kingme.players.simple import RandomPlayer
+
+    assert match_player("value+policy:2", "v1").spec == parse_spec("search:policy:v1:2")
+    assert match_player("value+policy::20", "v1").spec == parse_spec("search:policy:v1:40:20")
+    assert match_player("policy", "v1").spec == parse_spec("policy:v1")
+    hand = match_player("hand:3:50", "v1")
+    assert hand.spec is None and (hand.leaf, hand.depth, hand.ms) == ("hand", 3, 50.0)
+    with pytest.raises(UserError, match="time limit"):
+        match_player("value:2:0.5", "v1")  # the registry's bounds on a time limit
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))
+    registry.register_player_kind("coin", lambda args, seed: RandomPlayer(seed), "coin")
+    cfg = MATCH.config(Arm("x", learned_eval.ENV, {"a": "coin", "b": "hand:1", "games": 2, "max_plies": 30}), 1)
+    row = MATCH.run(Arm("x", learned_eval.ENV), cfg, lambda n=1, **kw: None).history[0]
+    assert row["wins"] + row["draws"] + row["losses"] == 2 and row["b_depth"] == 1.0 and "a_ms" not in row

@@ -8,7 +8,7 @@ a leaf is scored, iterative deepening, seeded ties), with two switches:
   iteration's best (``order="none"``);
 - (b) ``value:D[:MS]``: leaves scored by the model's critic, the same ordering as (a);
 - (c) ``value+policy:D[:MS]``: the critic, and the model's policy ordering the moves: the
-  ``search:MODEL:D[:MS]`` player.
+  ``search:policy:MODEL:D[:MS]`` player of the registry.
 ``policy`` is the raw policy with no search (the ``policy:MODEL`` player). D is the depth (plies),
 MS a time limit per move (``value::20``: deepen until 20 ms).
 

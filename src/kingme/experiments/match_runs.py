@@ -1,14 +1,19 @@
 """The checkers-match kind of run (`MATCH`): one (arm, seed) is a match of player A against player B.
 
 An arm's settings are MatchConfig fields: the two players, the games, the model and the ply cap.
-The players are either player specs (`kingme.players`) or the search players of learned-eval,
-``hand:D[:MS]``, ``value:D[:MS]`` and ``value+policy:D[:MS]`` (`SEARCHES`: one `SearchPlayer` with
-different leaves and move ordering; D the depth in plies, MS a time limit per move) and ``policy``
-(the raw policy of the model). Matches come from the 156 ACF 3-move openings, colours swapped
-(`kingme.arena.match.schedule_match`, the match seed = the run's seed), with the arena's draw
-rules; the match is played in this process, one game at a time (the time limits are wall-clock,
-so two workers sharing one core would halve every player's time). The history is one row: the
-tallies, the score of A, the plies per game, and each searching player's cost.
+The players are any player spec of the registry (`kingme.players.parse_spec`), or learned-eval's
+names for players of the configured model: ``policy`` (the registry's ``policy:MODEL``),
+``value+policy:D[:MS]`` (the registry's ``search:policy:MODEL:D[:MS]``: the critic at the leaves,
+the policy ordering the moves), and the two searches the registry does not have, ``hand:D[:MS]``
+and ``value:D[:MS]`` (`LEAVES`: the same `SearchPlayer` with alphabeta's hand-written evaluation or
+the critic at the leaves, moves in generation order). D is the depth in plies and MS a time limit
+per move, read by the registry's grammar (`kingme.players.specs.parse_depth_limit`); `match_player`
+turns a name into a `MatchPlayer` (when the config is validated, and when the match is built).
+Matches come from the 156 ACF 3-move openings, colours swapped (`kingme.arena.match.schedule_match`,
+the match seed = the run's seed), with the arena's draw rules; the match is played in this process,
+one game at a time (the time limits are wall-clock, so two workers sharing one core would halve
+every player's time). The history is one row: the tallies, the score of A, the plies per game, and
+each searching player's cost.
 """
 
 from __future__ import annotations
@@ -28,14 +33,14 @@ from kingme.common import UserError
 from kingme.config import arg, config_to_dict, require
 from kingme.experiments.base import Arm, History, RunOutput
 from kingme.nets import ActorCritic
-from kingme.players import Player, is_batched, load_player, parse_spec
+from kingme.players import Player, build_player, parse_spec
 from kingme.players.policy import load_model, resolve_model_path
-from kingme.players.registry import PolicySpec, parse_search_args
 from kingme.players.search import SearchPlayer
+from kingme.players.specs import PlayerSpec, PolicySpec, parse_depth_limit
 from kingme.progress import Advance
 
-# the search players of the experiment: name -> (leaf, order) of NetSearch
-SEARCHES = {"hand": ("hand", "none"), "value": ("critic", "none"), "value+policy": ("critic", "policy")}
+LEAVES = {"hand": "hand", "value": "critic"}  # the experiment's own searches: name -> NetSearch's leaf
+VALUE_POLICY = "value+policy"  # the registry's search:policy:MODEL (the critic, the policy's ordering)
 
 
 @dataclass
@@ -55,18 +60,33 @@ class MatchConfig:
         require(self.max_plies >= 4, f"max_plies must be at least 4, not {self.max_plies}")
         require(self.a != self.b, f"the two players must differ, both are {self.a!r}")
         for name in (self.a, self.b):
-            check_player(name)
+            match_player(name, self.model)
 
 
-def check_player(name: str) -> None:
-    """UserError unless `name` is one of the experiment's players or a player spec."""
-    kind, sep, rest = name.partition(":")
-    if kind in SEARCHES:
-        if not sep:
-            raise UserError(f"{name!r}: expected {kind}:DEPTH[:MS] or {kind}::MS")
-        parse_search_args(f"default:{rest}")
-    elif name != "policy":
-        parse_spec(name)
+@dataclass(frozen=True)
+class MatchPlayer:
+    """One of a match's players, parsed once: a spec of the registry, or one of the experiment's own
+    searches (`LEAVES`) with its depth and time limit."""
+
+    name: str  # as the arm gives it (the match's records and the report use it)
+    spec: PlayerSpec | None  # the registry's spec; None for hand: and value:
+    leaf: str = ""  # hand: and value: only: what scores NetSearch's quiet leaves
+    depth: int = 0
+    ms: float = 0.0
+
+
+def match_player(name: str, model: str) -> MatchPlayer:
+    """The player `name` of a match on `model` (see the module docstring; UserError if malformed)."""
+    kind, _, tail = name.partition(":")
+    if name == "policy":
+        return MatchPlayer(name, parse_spec(f"policy:{model}"))
+    if kind in LEAVES or kind == VALUE_POLICY:
+        usage = f"{kind}:DEPTH[:MS] or {kind}::MS"
+        depth, ms = parse_depth_limit(name, tail, usage, f"{kind}:D[:MS]", need_depth=False)
+        if kind == VALUE_POLICY:
+            return MatchPlayer(name, parse_spec(f"search:policy:{model}:{depth}" + (f":{ms:g}" if ms else "")))
+        return MatchPlayer(name, None, LEAVES[kind], depth, ms)
+    return MatchPlayer(name, parse_spec(name))
 
 
 def make_match_config(arm: Arm, seed: int) -> MatchConfig:
@@ -110,24 +130,21 @@ def network(model: str) -> ActorCritic:
     return load_model(resolve_model_path(PolicySpec(model, False, 1.0)))[0]
 
 
-def make_player(name: str, model: str) -> Player:
-    """The player `name` (see the module docstring), the network loaded from `model`."""
-    kind, _, rest = name.partition(":")
-    if name == "policy":
-        return load_player(f"policy:{model}")
-    if kind not in SEARCHES:
-        player = load_player(name)
-        return player if is_batched(player) else Timed(player)
-    _, depth, ms = parse_search_args(f"{model}:{rest}")
-    agent = network(model)
+def make_player(player: MatchPlayer, model: str) -> Player:
+    """The player: the registry builds it from its spec, or a `SearchPlayer` of the model's network with
+    the experiment's leaf; every searching player is `Timed` (the raw policy is not: it does not search)."""
+    if player.spec is not None:
+        built = build_player(player.spec)
+        built.name = player.name
+        return Timed(built) if player.spec.depth is not None else built
     torch.set_num_threads(1)  # one core per player, as for search: and policy:
-    leaf, order = SEARCHES[kind]
-    return Timed(SearchPlayer(agent, depth, ms, name=name, leaf=leaf, order=order))
+    search = SearchPlayer(network(model), player.depth, player.ms, name=player.name, leaf=player.leaf, order="none")
+    return Timed(search)
 
 
 def run_match(cfg: MatchConfig, advance: Advance) -> RunOutput:
     """One (arm, seed) run: the match, one history row with its tallies and the players' costs."""
-    players = {n: make_player(n, cfg.model) for n in (cfg.a, cfg.b)}
+    players = {n: make_player(match_player(n, cfg.model), cfg.model) for n in (cfg.a, cfg.b)}
     specs = schedule_match(cfg.a, cfg.b, cfg.games, cfg.seed, acf_openings())
     t0 = time.perf_counter()
     records, _ = play_games(specs, workers=1, max_plies=cfg.max_plies, on_done=lambda r: advance(1), players=players)
