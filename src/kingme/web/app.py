@@ -12,8 +12,9 @@ Two kinds of route. The routes that can run a player (new game, move, engine mov
 analyses) hand the domain call to the search pool (`kingme.web.pool`): about one worker per core
 and a short queue; a full pool is 503 at once. Each request has a budget (`request_seconds`:
 `REQUEST_SECONDS`, or a trusted spec's own longer time limit) counted from its arrival: its
-work runs under a `Limit` of that budget, so every player kind's work ends within it, and the
-route answers by the budget plus `GRACE_S` whatever the player does. Work cut by the budget is
+work runs under a `Limit` that ends `WRAP_UP_S` before the budget, so every player kind's work
+ends in time to answer within it, and the route answers by the budget plus `GRACE_S` whatever
+the player does. Work cut by the budget is
 422; a request that waited its whole budget for a worker is 503. The route polls its client
 while it waits; a client that goes away stops its job. On SIGTERM the pool is closed
 (`close_pool`): every job stops and its request is answered 503 at once. The other routes
@@ -74,6 +75,7 @@ SEARCH_WORKERS = max(1, os.cpu_count() or 1)  # engine work runs on at most this
 SEARCH_QUEUE = 4 * SEARCH_WORKERS  # and at most this many jobs wait; more is 503 at once
 REQUEST_SECONDS = MAX_MOVE_MS / 1000 + 0.5  # one request's engine work, wall clock, at most
 POLL_S = 0.05  # how often a waiting route checks that its client is still there
+WRAP_UP_S = 0.2  # the player's limit ends this much before the request's budget (to answer in it)
 GRACE_S = 0.25  # past its budget, a request is answered even if its player has not stopped yet
 
 # One status per domain error (the most specific class wins: they do not overlap).
@@ -124,13 +126,14 @@ def request_seconds(
 
 
 async def run_in_pool(request: Request, pool: SearchPool, fn: Callable[[], T], seconds: float) -> T:
-    """``fn()`` run in the search pool under a budget of ``seconds`` from now, awaited; the
-    answer comes within the budget plus `GRACE_S` whatever the player does. The client is polled
+    """``fn()`` run in the search pool under a budget of ``seconds`` from now, awaited: the
+    player's limit ends `WRAP_UP_S` before the budget, so the answer comes within it, and
+    within the budget plus `GRACE_S` whatever the player does. The client is polled
     every `POLL_S`: if it has gone, the job is stopped. `Busy` if the pool is full (or the job
     waited its whole budget in the queue); `ServerStopping` if the server stops meanwhile;
     `OverBudget` if the budget cut the work."""
     try:
-        job = pool.submit(fn, seconds)
+        job = pool.submit(fn, max(seconds - WRAP_UP_S, seconds / 2))  # time left to answer
     except Closed:
         raise ServerStopping("the server is stopping") from None
     waiting = asyncio.wrap_future(job.future)
