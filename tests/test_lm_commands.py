@@ -61,8 +61,9 @@ def test_user_errors(tmp_path: Path) -> None:
         main(["fly"])
     with pytest.raises(UserError, match="group-size"):
         RLConfig(group_size=1).validate()
-    with pytest.raises(SystemExit):
-        main(["pretrain", "chess"])
+    with pytest.raises(UserError, match="unknown task 'chess': expected addition, path, countdown or a plug-in"):
+        main(["pretrain", "chess", "--runs-dir", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # no run folder
 
 
 def _kingme_lm(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -23,10 +23,12 @@ import numpy as np
 
 from kingme.common import UserError, atomic_write_json, resolve_device
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
+from kingme.lm.monitors import load_monitor
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.report import write_train_report
+from kingme.lm.rewards import load_reward
 from kingme.lm.rl import RLConfig, train
-from kingme.lm.tasks import Split, mix_weights, reward_fn, sample_problems
+from kingme.lm.tasks import Split, mix_weights, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
 
 SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
@@ -90,7 +92,7 @@ def _logged(run_dir: Any, quiet: bool) -> tuple[Callable[[dict[str, Any]], None]
 
 def pretrain_main(argv: list[str]) -> int:
     p = _parser("kingme lm pretrain", PretrainConfig, skip=("task",))
-    p.add_argument("task", choices=("addition", "path", "countdown"), help="The task to pre-train on.")
+    p.add_argument("task", help="The task to pre-train on: addition, path, countdown, or a plug-in module:Name.")
     add_run_options(p, "lm-pretrain", resume=False)
     ns = p.parse_args(argv)
     cfg = config_from_args(PretrainConfig, ns, task=ns.task)
@@ -116,7 +118,9 @@ def train_main(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
-    reward_fn(base[1], cfg.reward)  # so does a reward the task has no verifier for
+    load_reward(cfg.reward, base[1], resolve_device(cfg.device))  # so does a reward that cannot be built
+    for spec in cfg.monitors:
+        load_monitor(spec, base[1])  # or a monitor
     mix_weights(base[1], cfg.mix)  # and a --mix that does not fit the base's task
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-train")
     write_config(run_dir, cfg)

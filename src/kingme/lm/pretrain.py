@@ -24,7 +24,8 @@ import torch
 from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
-from kingme.lm.tasks import Problem, Task, TaskName, make_task, mix_weights, sample_problems, test_set
+from kingme.lm.plugins import is_plugin_spec
+from kingme.lm.tasks import Problem, Task, make_task, mix_weights, sample_problems, test_set
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.progress import progress_bar
 from kingme.transformer import GPT, TransformerConfig
@@ -38,7 +39,9 @@ class PretrainConfig:
     """`kingme lm pretrain TASK`: a base model by supervised learning on generated solutions."""
 
     # --- task and what pre-training sees ---
-    task: TaskName = arg("addition", "The task: addition, path or countdown.")
+    task: str = arg(
+        "addition", "The task: addition, path, countdown, or a plug-in module:Name (built as Name(max_level))."
+    )
     max_level: int = arg(3, "Top of the difficulty knob: digits of an addition, edges of a path, numbers in Countdown.")
     scratchpad: bool = arg(False, "Addition only: responses write out each digit's sum and carry before the answer.")
     scratchpad_share: float = arg(
@@ -166,9 +169,11 @@ def learning_rate(step: int, cfg: PretrainConfig) -> float:
 
 
 def task_spec(task: Task) -> dict[str, Any]:
-    """What `make_task` needs to rebuild `task`."""
+    """What `make_task` needs to rebuild `task`: its spec (a built-in name or a plug-in's module:Name),
+    its top level and the scratchpad flag."""
     level = max(task.levels)
-    return {"name": task.name, "max_level": level, "scratchpad": bool(getattr(task, "use_scratchpad", False))}
+    scratch = bool(getattr(task, "use_scratchpad", False))
+    return {"name": task.spec or task.name, "max_level": level, "scratchpad": scratch}
 
 
 def save_checkpoint(path: Path, model: GPT, task: Task) -> None:
@@ -200,12 +205,15 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
         raise UserError(f"{p} is not a readable safetensors file: {_first_line(e)}") from None
     if "model" not in meta or "task" not in meta:
         raise UserError(f"{p} is not a kingme lm checkpoint (no model/task metadata)")
+    spec: dict[str, Any] = {}
     try:
         model = GPT(TransformerConfig(**json.loads(meta["model"])))
         load_model(model, str(p), device=device)
         spec = json.loads(meta["task"])
         task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
-    except UserError:
+    except UserError as e:
+        if is_plugin_spec(str(spec.get("name", ""))):
+            raise UserError(f"{p} was trained on the plug-in task {spec['name']!r}: {e}") from None
         raise
     except (SafetensorError, OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # weights cut or mismatched
         raise UserError(f"{p} is a damaged kingme lm checkpoint: {_first_line(e)}") from None

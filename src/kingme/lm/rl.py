@@ -42,8 +42,11 @@ from kingme.lm.algos import (
     weighted_k3,
 )
 from kingme.lm.evaluate import greedy_accuracy
+from kingme.lm.monitors import Monitor, load_monitor, monitor_label, monitor_stats
+from kingme.lm.rewards import Reward, load_reward, score_batch
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, sampling_logits, token_logprobs
-from kingme.lm.tasks import Problem, RewardName, Task, reward_fn, sample_problems, test_set
+from kingme.lm.steps import step_stats
+from kingme.lm.tasks import Problem, Task, sample_problems, test_set
 from kingme.lm.vocab import PAD_ID
 from kingme.ppo.core import (
     approx_kl,
@@ -100,10 +103,16 @@ class RLConfig:
     temperature: float = arg(1.0, "Sampling temperature of the rollouts.")
     top_k: int | None = arg(None, "Sample from the k most likely tokens only (none = all).")
     mix: tuple[float, ...] = arg((), "Share of each difficulty level among the RL prompts (empty = equal).")
-    reward: RewardName = arg(
+    reward: str = arg(
         "exact",
-        "The verifier that pays the reward: exact (the task's), or a flawed one (addition only): last_digit "
-        "(checks only the answer's last digit) or format (1 if right, 0.1 for a well-formed wrong answer).",
+        "What pays the reward: exact (the task's verifier), a flawed verifier of addition: last_digit (checks only "
+        "the answer's last digit) or format (1 if right, 0.1 for a well-formed wrong answer), a scratchpad's steps: "
+        "process (the share of steps right) or verified (answer and every step right), or a plug-in module:Name.",
+    )
+    monitors: tuple[str, ...] = arg(
+        (),
+        "Monitors whose flag rate is logged every update (they do not change the reward): unfaithful (the answer "
+        "does not follow from the scratchpad's steps), wrong_steps, or plug-ins module:Name.",
     )
 
     # --- the algorithm's ingredients (none = the algorithm's preset) ---
@@ -211,18 +220,21 @@ def collect_rollout(
     temperature: float,
     top_k: int | None,
     device: str,
-    reward: RewardName = "exact",
+    reward: str | Reward = "exact",
 ) -> Rollout:
-    """The shared rollout: G samples of each problem's prompt, paid by the `reward` verifier and
-    checked by the task's exact one."""
+    """The shared rollout: G samples of each problem's prompt, paid by `reward` (a spec for
+    `rewards.load_reward`, or a loaded `Reward`) and checked by the task's exact verifier."""
     texts = [p.prompt for p in problems for _ in range(G)]
     prompts = encode_prompts(texts, task.prompt_width, device)  # (B, P)
     gen = generate(policy, prompts, task.response_width, temperature, top_k)
     responses = decode_responses(gen)
     pairs = list(zip(texts, responses, strict=True))
     correct = torch.tensor([task.verify(p, r) for p, r in pairs], dtype=torch.bool, device=device)
-    pay = reward_fn(task, reward)
-    rewards = correct.float() if reward == "exact" else torch.tensor([pay(p, r) for p, r in pairs], device=device)
+    if reward == "exact":
+        rewards = correct.float()
+    else:
+        pay = load_reward(reward, task, device) if isinstance(reward, str) else reward
+        rewards = score_batch(pay, texts, responses, device)
     return Rollout(texts, prompts, gen.tokens, gen.mask, responses, rewards, G, correct, task.response_width)
 
 
@@ -350,6 +362,16 @@ def level_rewards(roll: Rollout, problems: list[Problem]) -> dict[str, float]:
     """Mean reward of the rollout's samples at each difficulty level present: {"charts/reward_level_L": ...}."""
     levels = torch.tensor([p.level for p in problems for _ in range(roll.group_size)], device=roll.rewards.device)
     return {f"charts/reward_level_{int(lv)}": float(roll.rewards[levels == lv].mean()) for lv in torch.unique(levels)}
+
+
+def read_responses(task: Task, roll: Rollout, monitors: Sequence[tuple[str, Monitor]] = ()) -> dict[str, float]:
+    """What reading the rollout's responses says: the step checker's faithfulness measures
+    (`steps.step_stats`, for a task with a scratchpad) and each monitor's flag rate (`monitors.monitor_stats`)."""
+    prompts, responses = roll.prompt_text, roll.response_text
+    out = step_stats([task.check_steps(p, r) for p, r in zip(prompts, responses, strict=True)])
+    for label, monitor in monitors:
+        out |= monitor_stats(label, monitor, prompts, responses)
+    return out
 
 
 def clip_share(ratio: torch.Tensor, eps_low: float, eps_high: float) -> float:
@@ -554,7 +576,8 @@ def train(
         torch.set_num_threads(cfg.torch_threads)
     rng = seed_everything(cfg.seed)
     policy, task = base if base is not None else load_base(cfg.base, device)
-    reward_fn(task, cfg.reward)  # a reward the task has no verifier for fails before any training
+    reward: str | Reward = cfg.reward if cfg.reward == "exact" else load_reward(cfg.reward, task, device)
+    monitors = [(monitor_label(m), load_monitor(m, task)) for m in cfg.monitors]  # before any training
     policy = copy.deepcopy(policy).to(device).eval()  # no dropout in RL (see rl_update)
     reference = None
     if (cfg.kl_coef or 0.0) > 0 or cfg.measure_kl:
@@ -573,7 +596,7 @@ def train(
 
     def rollout(problems: list[Problem]) -> Rollout:
         nonlocal sampled_tokens
-        roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, cfg.reward)
+        roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, reward)
         sampled_tokens += int(roll.mask.sum())
         return roll
 
@@ -607,6 +630,7 @@ def train(
                 **level_rewards(roll, problems),
                 **stats,
                 **refill_stats,
+                **read_responses(task, roll, monitors),
                 "charts/learning_rate": opt.param_groups[0]["lr"],
                 "charts/sample_tokens_per_s": sampled_tokens / max(sample_s, 1e-9),
                 "charts/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),

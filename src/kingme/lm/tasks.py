@@ -9,7 +9,12 @@ Every task has
 - `verify(prompt, response) -> bool`, exact and from the text alone (it parses the prompt again);
 - a held-out test split: a problem is in the test split when a hash of its prompt falls in the
   lowest `TEST_SHARE` of the range, so the training data never contains a test prompt, whatever the
-  seed.
+  seed;
+- optionally `check_steps(prompt, response)`, the scratchpad read step by step (`kingme.lm.steps`).
+
+`Task` is the interface a plug-in task implements too: `kingme lm pretrain my_tasks:Sort` builds
+`Sort(max_level)` from the module `my_tasks` (`make_task`, `kingme.lm.plugins`), which must subclass
+`Task` and write only characters of the vocabulary (`kingme.lm.vocab.ALPHABET`).
 
 Prompts are left-padded to the task's fixed `prompt_width` when encoded, so every prompt of a batch
 ends at the same position and the response starts at the same one (no attention mask is needed).
@@ -28,6 +33,8 @@ from typing import Literal
 import numpy as np
 
 from kingme.common import UserError
+from kingme.lm.plugins import build, is_plugin_spec
+from kingme.lm.steps import StepMarks, check_addition
 
 TEST_SHARE = 0.1  # share of all prompts that belong to the held-out test split
 Split = Literal["train", "test"]
@@ -52,6 +59,7 @@ class Task:
     """The interface every task implements (see the module docstring)."""
 
     name: str = ""
+    spec: str = ""  # how `make_task` named it: a built-in name or a plug-in's module:Name (set by make_task)
     levels: tuple[int, ...] = ()
     prompt_width: int = 0  # longest prompt, in characters
     response_width: int = 0  # longest correct response, in characters, plus one for EOS
@@ -61,6 +69,10 @@ class Task:
 
     def verify(self, prompt: str, response: str) -> bool:
         raise NotImplementedError
+
+    def check_steps(self, prompt: str, response: str) -> StepMarks | None:
+        """The response's scratchpad marked step by step (`kingme.lm.steps`); None: no scratchpad to read."""
+        return None
 
     @property
     def block_size(self) -> int:
@@ -133,6 +145,13 @@ class Addition(Task):
             return False
         answer = response.rsplit(":", 1)[-1] if self.use_scratchpad else response
         return answer.isdigit() and int(answer) == int(m.group(1)) + int(m.group(2))
+
+    def check_steps(self, prompt: str, response: str) -> StepMarks | None:
+        """The carries read step by step (`steps.check_addition`); None without a scratchpad."""
+        m = self._PROMPT.match(prompt)
+        if m is None or not self.use_scratchpad:
+            return None
+        return check_addition(int(m.group(1)), int(m.group(2)), response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,21 +372,63 @@ class Countdown(Task):
 MAX_LEVELS = {"addition": 18, "path": 6, "countdown": 8}
 
 
+BUILT_IN = ("addition", "path", "countdown")
+
+
 def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
-    """The task `name` with its difficulty knob running up to `max_level` (1 to `MAX_LEVELS[name]`)."""
+    """The task `name` with its difficulty knob running up to `max_level` (1 to `MAX_LEVELS[name]`);
+    a plug-in `module:Name` is `Name(max_level)` from the module (`kingme.lm.plugins`), checked by `check_task`."""
+    if is_plugin_spec(name):
+        if scratchpad:
+            raise UserError("--scratchpad applies to the addition task only")
+        task = build(name, "task", max_level)
+        if not isinstance(task, Task):
+            raise UserError(f"the task {name!r} must subclass kingme.lm.tasks.Task, got {type(task).__name__}")
+        task.spec = name
+        check_task(task)
+        return task
     if name not in MAX_LEVELS:
-        raise UserError(f"unknown task {name!r}: expected addition, path or countdown")
+        raise UserError(f"unknown task {name!r}: expected addition, path, countdown or a plug-in module:Name")
     if not 1 <= max_level <= MAX_LEVELS[name]:
         raise UserError(f"--max-level of the {name} task must be in [1, {MAX_LEVELS[name]}], got {max_level}")
+    out: Task
     if name == "addition":
-        return Addition(max_level, use_scratchpad=scratchpad)
-    if scratchpad:
+        out = Addition(max_level, use_scratchpad=scratchpad)
+    elif scratchpad:
         raise UserError("--scratchpad applies to the addition task only")
-    if name == "path":
-        return Path(max_level)
-    if name == "countdown":
-        return Countdown(max(max_level, 2))
-    raise UserError(f"unknown task {name!r}: expected addition, path or countdown")
+    elif name == "path":
+        out = Path(max_level)
+    else:
+        out = Countdown(max(max_level, 2))
+    out.spec = name
+    return out
+
+
+def check_task(task: Task) -> None:
+    """A `UserError` naming the first way `task` breaks the interface: no levels, a width below 1, or a
+    problem (one drawn per level, seed 0) whose prompt or solution does not fit its width, writes a
+    character outside the vocabulary, or that its own verifier rejects."""
+    from kingme.lm.vocab import encode
+
+    label = f"the task {task.spec or task.name!r}"
+    if not task.name or not task.levels:
+        raise UserError(f"{label} needs a name and at least one level")
+    if task.prompt_width < 1 or task.response_width < 2:
+        raise UserError(f"{label} needs prompt_width >= 1 and response_width >= 2 (room for EOS)")
+    rng = np.random.default_rng(0)
+    for level in task.levels:
+        try:
+            p = task.sample(rng, level)
+        except Exception as e:
+            raise UserError(f"{label} failed to sample level {level}: {type(e).__name__}: {e}") from None
+        encode(p.prompt + p.solution)  # a UserError naming the character
+        if len(p.prompt) > task.prompt_width or len(p.solution) + 1 > task.response_width:
+            raise UserError(
+                f"{label}: problem {p.prompt!r} -> {p.solution!r} is wider than prompt_width {task.prompt_width} "
+                f"or response_width {task.response_width} (which counts EOS)"
+            )
+        if not task.verify(p.prompt, p.solution):
+            raise UserError(f"{label}: its verifier rejects its own solution {p.solution!r} to {p.prompt!r}")
 
 
 def mix_weights(task: Task, mix: Sequence[float]) -> np.ndarray:
