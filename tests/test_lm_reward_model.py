@@ -295,6 +295,8 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         main([str(base), "--flip", "2", *runs, "--run-name", "x"])
     with pytest.raises(UserError, match="--group-size"):
         main([str(base), "--group-size", "1", *runs, "--run-name", "x"])
+    with pytest.raises(UserError, match="rarely distinct"):  # a near-greedy base writes one response per prompt
+        main([str(base), "--temperature", "0.001", "--pairs", "8", *runs, "--run-name", "x"])
     assert not (tmp_path / "x").exists()
 
 

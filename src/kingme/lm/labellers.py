@@ -250,17 +250,19 @@ def draw_pairs(
     belief_share: float = 0.0,
     wrong_belief_share: float = 0.5,
     device: str = "cpu",
-    batch: int = 256,
+    rounds: int = 20,
 ) -> list[Preference]:
     """`n` labelled pairs over the model's responses to prompts of `split`.
 
-    Problems are drawn in batches; a share `belief_share` of their prompts carries a stated belief
-    (`state_belief`, wrong with probability `wrong_belief_share`); the model samples `group_size`
-    responses to each bare prompt and `pairs_from_groups` labels two distinct ones. A `UserError` if
-    100 batches give fewer than n pairs (a model that always writes the same response).
+    Problems are drawn in batches of max(64, n) (at most 1024); a share `belief_share` of their
+    prompts carries a stated belief (`state_belief`, wrong with probability `wrong_belief_share`); the
+    model samples `group_size` responses to each bare prompt and `pairs_from_groups` labels two
+    distinct ones. A `UserError` if `rounds` batches give fewer than n pairs (a model that nearly
+    always writes the same response).
     """
+    batch = min(1024, max(64, n))
     pairs: list[Preference] = []
-    for _ in range(100):
+    for _ in range(rounds):
         if len(pairs) >= n:
             break
         problems = sample_problems(task, rng, batch, split)

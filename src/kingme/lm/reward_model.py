@@ -365,14 +365,18 @@ def _first_line(e: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_reward_model(
-    cfg: RewardModelConfig,
-    base: tuple[GPT, Task],
-    run_dir: Path | None = None,
-    log: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[RewardModel, dict[str, Any]]:
-    """Sample and label `cfg.pairs` training and `cfg.eval_pairs` held-out pairs over the base model's
-    responses, fit the reward model, and save it under run_dir/checkpoints when run_dir is given."""
+@dataclass
+class PairData:
+    """The labelled pairs a reward model is fitted to and scored on, and what drawing them cost."""
+
+    train: list[Preference]
+    eval: list[Preference]
+    sampling_s: float
+
+
+def draw_pair_data(cfg: RewardModelConfig, base: tuple[GPT, Task]) -> PairData:
+    """`cfg.pairs` training pairs (train split) and `cfg.eval_pairs` held-out pairs (test split) over the
+    base model's responses, labelled by `cfg.labeller()`; seeded by `cfg.seed`."""
     device = resolve_device(cfg.device)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
@@ -388,12 +392,23 @@ def build_reward_model(
             cfg.wrong_belief_share, device,
         )  # fmt: skip
 
-    train_pairs, eval_pairs = pairs(cfg.pairs, "train"), pairs(cfg.eval_pairs, "test")
-    sampling_s = time.perf_counter() - t0
-    model, summary = fit_reward_model(cfg, train_pairs, eval_pairs, prompt_capacity(task) + task.response_width, log)
-    summary["sampling_s"] = sampling_s
-    gold = [p.gold_chosen for p in train_pairs] + [p.gold_rejected for p in train_pairs]
+    train = pairs(cfg.pairs, "train")
+    return PairData(train, pairs(cfg.eval_pairs, "test"), time.perf_counter() - t0)
+
+
+def build_reward_model(
+    cfg: RewardModelConfig,
+    task: Task,
+    data: PairData,
+    run_dir: Path | None = None,
+    log: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[RewardModel, dict[str, Any]]:
+    """Fit the reward model to `data` (from `draw_pair_data`), sized for the task's prompts (stated
+    beliefs included) and responses; save it under run_dir/checkpoints when run_dir is given."""
+    model, summary = fit_reward_model(cfg, data.train, data.eval, prompt_capacity(task) + task.response_width, log)
+    gold = [p.gold_chosen for p in data.train] + [p.gold_rejected for p in data.train]
     summary["train_gold_share"] = float(np.mean(gold))  # share of the labelled responses that are right
+    summary["sampling_s"] = data.sampling_s
     if run_dir is not None:
         save_reward_model(run_dir / "checkpoints" / REWARD_CHECKPOINT, model, task)
     return model, summary
@@ -414,6 +429,7 @@ def main(argv: list[str]) -> int:
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
     if cfg.belief_share > 0 and not isinstance(base[1], Addition):
         raise UserError(f"--belief-share needs the addition task; the base is trained on {base[1].name}")
+    data = draw_pair_data(cfg, base)  # a base that cannot give the pairs fails before the folder exists
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-reward-model")
     write_config(run_dir, cfg)
     logger = MetricsLogger(run_dir)
@@ -428,7 +444,7 @@ def main(argv: list[str]) -> int:
             )
 
     try:
-        _, summary = build_reward_model(cfg, base, run_dir, log)
+        _, summary = build_reward_model(cfg, base[1], data, run_dir, log)
     finally:
         logger.close()
     atomic_write_json(run_dir / "summary.json", summary)
