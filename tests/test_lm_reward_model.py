@@ -47,6 +47,7 @@ from kingme.lm.tasks import Addition, Problem, sample_problems
 from kingme.lm.tasks import Path as PathTask
 
 TASK = Addition(2)
+TASK_1 = Addition(1)
 BLOCK = prompt_capacity(TASK) + TASK.response_width
 TINY = dict(n_layer=1, n_head=2, n_embd=32, batch_size=32, lr=3e-3, warmup=10, eval_every=10**6, device="cpu")
 
@@ -287,6 +288,18 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     model, task = load_reward_model(run)
     assert task.name == "addition" and model.score(["3;1+2="], ["3"]).shape == (1,)
     assert "held-out pair accuracy" in capsys.readouterr().out
+
+    # the fitted model as the RL reward `rm:PATH` (kingme.lm.rewards' plug-in protocol)
+    from kingme.lm.rewards import Reward, load_reward, score_batch
+
+    reward = load_reward(f"rm:{run}", TASK_1)
+    assert isinstance(reward, Reward)
+    values = score_batch(reward, ["1+2=", "4;1+2="], ["3", "4"])
+    assert torch.equal(values, model.score(["1+2=", "4;1+2="], ["3", "4"]))
+    with pytest.raises(UserError, match="was fitted on"):
+        load_reward(f"rm:{run}", TASK)  # a policy of another task (addition up to 2 digits)
+    with pytest.raises(UserError, match="no reward-model checkpoint"):
+        load_reward(f"rm:{tmp_path / 'missing'}", TASK_1)
 
     # bad input: one line, no run folder left behind
     with pytest.raises(UserError, match="no language-model checkpoint"):

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from kingme.common import UserError, atomic_write_json, cosine_decay, resolve_device, seed_everything
 from kingme.config import Parser, add_config_args, arg, config_from_args, require
 from kingme.lm.labellers import Labeller, Preference, draw_pairs, gold_agreement
+from kingme.lm.rewards import register_reward
 from kingme.lm.tasks import Addition, Split, Task, make_task
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode
 from kingme.transformer import GPT, TransformerConfig, configure_adamw
@@ -456,6 +457,39 @@ def main(argv: list[str]) -> int:
     )
     print(f"run: {run_dir}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The reward plug-in: `kingme lm train --reward rm:PATH`
+# ---------------------------------------------------------------------------------------------
+
+
+class LearnedReward:
+    """A fitted reward model as a `kingme.lm.rewards.Reward`: r(q, o) for a batch of texts."""
+
+    def __init__(self, model: RewardModel) -> None:
+        self.model = model
+
+    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
+        return [float(r) for r in self.model.score(prompts, responses)]
+
+
+def rm_reward(task: Task, path: str, device: str = "cpu") -> LearnedReward:
+    """The factory of `rm:PATH`: the reward model at PATH (a run folder or its .safetensors), which
+    must have been fitted on the same task as the policy's (a one-line `UserError` otherwise)."""
+    from kingme.lm.pretrain import task_spec
+
+    if not path:
+        raise UserError("the reward rm:PATH needs a path: a `kingme lm reward-model` run folder or .safetensors file")
+    model, rm_task = load_reward_model(path, device)
+    if task_spec(rm_task) != task_spec(task):
+        raise UserError(
+            f"the reward model at {path} was fitted on {task_spec(rm_task)}, the policy's task is {task_spec(task)}"
+        )
+    return LearnedReward(model)
+
+
+register_reward("rm", rm_reward, "a learned reward model at PATH (`kingme lm reward-model`)", prefix=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
