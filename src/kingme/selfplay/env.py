@@ -38,7 +38,7 @@ from kingme.envs.base import VecStep
 from kingme.envs.bridge import Position, legal_path, move_to_actions
 from kingme.envs.checkers_vec import CheckersVecEnv
 from kingme.nets import ActorCritic
-from kingme.players import Player, PlayerSpec, load_player, parse_spec
+from kingme.players import Player, PlayerSpec, build_player, parse_spec
 from kingme.ppo.core import mask_logits
 
 
@@ -277,9 +277,10 @@ class BotMover:
     action (a multi-jump spans several sub-steps).
 
     Any registered player plays through its `choose(board)`, built once per spec by
-    `load_player(spec, seed)`. Two built-in kinds keep the moves they have always made in
-    training, so the default pool plays the same games as before the pool went through the
-    registry: ``random`` takes a uniformly random legal action at each sub-step, and
+    `build_player(spec, seed)` from the spec the pool parsed. Two built-in kinds keep the moves
+    they have always made in training, so the default pool plays the same games as before the
+    pool went through the registry: ``random`` takes a uniformly random legal action at each
+    sub-step, and
     ``alphabeta:D`` (no time limit) searches with the env's one compiled `Searcher` on the
     bitboards, without building a `Board`."""
 
@@ -305,7 +306,7 @@ class BotMover:
         else:
             player = self.players.get(spec.text)
             if player is None:
-                player = self.players[spec.text] = load_player(spec.text, self.seed)
+                player = self.players[spec.text] = build_player(spec, self.seed)
             board = Position(black, white, kings, Color(side), -1, int(env.clock[i])).board()
             path = player.choose(board)
         actions = move_to_actions(path, side)
