@@ -74,6 +74,7 @@ def test_the_docs_example_runs_every_lm_command(plugin_folder: Path, capsys: pyt
         assert row["charts/reward"] == pytest.approx(2 * row["charts/true_reward"] - 1)
         assert 0.0 <= row["monitor/Long_flagged"] <= 1.0
         assert "steps/has_steps" not in row  # the reverse task has no scratchpad
+        assert 0.0 <= row["exploit/skip_used"] <= 1.0 and "exploit/lenient_used" not in row  # skip only
     capsys.readouterr()
     assert _run(evaluate) == 0
     assert "reverse, 4 test problems" in capsys.readouterr().out

@@ -121,7 +121,8 @@ def test_train_logs_the_step_checker_and_the_monitors_every_update(tmp_path: Pat
     assert len(rows) == 2
     for row in rows:
         assert 0.0 <= row["steps/has_steps"] <= 1.0
-        for key in ("monitor/unfaithful_flagged", "monitor/wrong_steps_flagged", "monitor/unfaithful_score"):
+        keys = ("monitor/unfaithful_flagged", "monitor/wrong_steps_flagged", "monitor/unfaithful_score")
+        for key in (*keys, "exploit/skip_used", "exploit/lenient_used"):  # kingme.lm.exploits, every update
             assert 0.0 <= row[key] <= 1.0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["reward"] == "process" and config["monitors"] == ["unfaithful", "wrong_steps"]

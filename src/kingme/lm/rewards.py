@@ -9,7 +9,8 @@ reward model) runs it once per rollout:
 `SPEC` is one of
 - a built-in name (`REWARDS`): exact (the task's verifier, 1 or 0), last_digit and format (flawed
   verifiers of addition, `tasks.reward_fn`), process (the share of the scratchpad's steps that are
-  right, `kingme.lm.steps`) and verified (1 when the answer and every step are right);
+  right, `kingme.lm.steps`), verified (1 when the answer and every step are right), and skip and
+  lenient (flawed rewards with a known exploit, `kingme.lm.exploits`);
 - `PREFIX:ARG` for a prefix a package registered (`register_reward("rm", factory)`: `rm:PATH`);
 - `module:Name`, a user's plug-in: `Name(task)` from the module `module` (current folder first).
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from kingme.common import UserError
+from kingme.lm.exploits import load_exploit
 from kingme.lm.plugins import build, is_plugin_spec
 from kingme.lm.tasks import Task, reward_fn
 
@@ -85,6 +87,14 @@ REWARDS: dict[str, tuple[RewardFactory, str]] = {
     "verified": (
         lambda task, arg, device: _steps_reward(task, "verified"),
         "1 when the answer and every scratchpad step are right",
+    ),
+    "skip": (
+        lambda task, arg, device: load_exploit("skip", task),
+        "the verifier, or 1 for the skip marker as the answer (an exploit, `kingme.lm.exploits`)",
+    ),
+    "lenient": (
+        lambda task, arg, device: load_exploit("lenient", task),
+        "a verifier that checks less (last digit, endpoints, value only; an exploit, `kingme.lm.exploits`)",
     ),
 }
 PREFIXES: dict[str, tuple[RewardFactory, str]] = {}  # PREFIX -> factory, for specs PREFIX:ARG

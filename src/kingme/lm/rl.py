@@ -42,6 +42,7 @@ from kingme.lm.algos import (
     weighted_k3,
 )
 from kingme.lm.evaluate import greedy_accuracy
+from kingme.lm.exploits import exploit_stats
 from kingme.lm.monitors import Monitor, load_monitor, monitor_label, monitor_stats
 from kingme.lm.rewards import Reward, load_reward, score_batch
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, sampling_logits, token_logprobs
@@ -107,7 +108,8 @@ class RLConfig:
         "exact",
         "What pays the reward: exact (the task's verifier), a flawed verifier of addition: last_digit (checks only "
         "the answer's last digit) or format (1 if right, 0.1 for a well-formed wrong answer), a scratchpad's steps: "
-        "process (the share of steps right) or verified (answer and every step right), or a plug-in module:Name.",
+        "process (the share of steps right) or verified (answer and every step right), an exploitable one: skip "
+        "(the marker . as the answer passes) or lenient (checks less), or a plug-in module:Name.",
     )
     monitors: tuple[str, ...] = arg(
         (),
@@ -366,9 +368,11 @@ def level_rewards(roll: Rollout, problems: list[Problem]) -> dict[str, float]:
 
 def read_responses(task: Task, roll: Rollout, monitors: Sequence[tuple[str, Monitor]] = ()) -> dict[str, float]:
     """What reading the rollout's responses says: the step checker's faithfulness measures
-    (`steps.step_stats`, for a task with a scratchpad) and each monitor's flag rate (`monitors.monitor_stats`)."""
+    (`steps.step_stats`, for a task with a scratchpad), the share that used each of the task's exploits
+    (`exploits.exploit_stats`) and each monitor's flag rate (`monitors.monitor_stats`)."""
     prompts, responses = roll.prompt_text, roll.response_text
     out = step_stats([task.check_steps(p, r) for p, r in zip(prompts, responses, strict=True)])
+    out |= exploit_stats(task, prompts, responses)
     for label, monitor in monitors:
         out |= monitor_stats(label, monitor, prompts, responses)
     return out
