@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from kingme.lm.labellers import (
     Labeller,
     Preference,
     agrees,
+    draw_pairs,
     gold_agreement,
     label,
     pairs_from_groups,
@@ -32,24 +35,31 @@ from kingme.lm.labellers import (
 )
 from kingme.lm.reward_model import (
     REWARD_CHECKPOINT,
-    RewardModel,
     RewardModelConfig,
     bt_loss,
     fit_reward_model,
     load_reward_model,
     main,
     model_gold_agreement,
+    new_reward_model,
     pair_accuracy,
     prompt_capacity,
     save_reward_model,
 )
 from kingme.lm.tasks import Addition, Problem, sample_problems
 from kingme.lm.tasks import Path as PathTask
+from kingme.lm.vocab import EOS_ID, PAD_ID, decode, encode
+from kingme.transformer import GPT
 
 TASK = Addition(2)
 TASK_1 = Addition(1)
-BLOCK = prompt_capacity(TASK) + TASK.response_width
-TINY = dict(n_layer=1, n_head=2, n_embd=32, batch_size=32, lr=3e-3, warmup=10, eval_every=10**6, device="cpu")
+BLOCK = prompt_capacity(TASK) + TASK.response_width + 1
+
+
+def tiny(**changes: Any) -> RewardModelConfig:
+    """A 1-layer, 32-wide reward model's config, fast to fit."""
+    sizes: dict[str, Any] = dict(n_layer=1, n_head=2, n_embd=32, batch_size=32, lr=3e-3, warmup=10, eval_every=10**6)
+    return RewardModelConfig(device="cpu", **{**sizes, **changes})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,22 +194,27 @@ def format_groups(rng: np.random.Generator, problems: list[Problem]) -> list[lis
 
 
 def length_groups(rng: np.random.Generator, problems: list[Problem]) -> list[list[str]]:
-    """Two random digit strings of different lengths (1 to 5) per prompt."""
+    """Two random digit strings of different lengths (1 to 3, the response width) per prompt."""
     digits = list("0123456789")
     return [
-        ["".join(rng.choice(digits, size=int(k))) for k in rng.choice(np.arange(1, 6), 2, replace=False)]
+        ["".join(rng.choice(digits, size=int(k))) for k in rng.choice(np.arange(1, 4), 2, replace=False)]
         for _ in problems
     ]
 
 
-def fit_on(labeller: Labeller, groups_fn, seed: int, steps: int) -> dict:  # type: ignore[no-untyped-def]
+def fit_on(
+    labeller: Labeller,
+    groups_fn: Callable[[np.random.Generator, list[Problem]], list[list[str]]],
+    seed: int,
+    steps: int,
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     train = sample_problems(TASK, rng, 300, "train")
     test = sample_problems(TASK, rng, 200, "test")
     train_pairs = pairs_from_groups(labeller, TASK, [p.prompt for p in train], groups_fn(rng, train), rng)
     test_pairs = pairs_from_groups(labeller, TASK, [p.prompt for p in test], groups_fn(rng, test), rng)
-    cfg = RewardModelConfig(steps=steps, seed=seed, **TINY)  # type: ignore[arg-type]
-    _, summary = fit_reward_model(cfg, train_pairs, test_pairs, BLOCK)
+    cfg = tiny(steps=steps, seed=seed)
+    _, summary = fit_reward_model(cfg, new_reward_model(cfg, TASK), train_pairs, test_pairs)
     return summary
 
 
@@ -232,7 +247,8 @@ def test_noiseless_and_noisy_labellers() -> None:
 
 def test_save_load_round_trip_and_bad_files(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = RewardModel(RewardModelConfig(**TINY).model_config(BLOCK)).eval()  # type: ignore[arg-type]
+    model = new_reward_model(tiny(), TASK).eval()
+    assert model.prompt_width == prompt_capacity(TASK) and model.config.block_size == BLOCK
     prompts, responses = ["47+85=", "131;47+85=", "1+2="], ["132", "131", "xy"]
     before = model.score(prompts, responses)
     path = tmp_path / "rm.safetensors"
@@ -252,13 +268,55 @@ def test_save_load_round_trip_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no reward-model checkpoint"):
         load_reward_model(tmp_path / "missing")
     from kingme.lm.pretrain import save_checkpoint
-    from kingme.transformer import GPT
 
     save_checkpoint(tmp_path / "lm.safetensors", GPT(model.config), TASK)
     with pytest.raises(UserError, match="not a kingme reward model"):
         load_reward_model(tmp_path / "lm.safetensors")
-    with pytest.raises(UserError, match="exceed the reward model"):
+    with pytest.raises(UserError, match="response '1+' is longer"):
         model.score(["47+85="], ["1" * BLOCK])
+    with pytest.raises(UserError, match="prompt .* is longer"):
+        model.score(["1" * BLOCK], ["1"])
+
+
+def test_sequence_layout_and_start_from_the_base() -> None:
+    torch.manual_seed(0)
+    cfg = tiny()
+    model = new_reward_model(cfg, TASK)
+    P = model.prompt_width
+    x = model.encode(["47+85=", "9;1+8="], ["132", "9"])
+    assert x.shape == (2, BLOCK)
+    assert decode(x[0, :P]) == "47+85=" and bool((x[0, : P - 6] == PAD_ID).all())  # the prompt ends at P - 1
+    assert x[0, P : P + 4].tolist() == [*encode("132"), EOS_ID] and bool((x[0, P + 4 :] == PAD_ID).all())
+    # the reward is read at EOS: what follows it (PAD) cannot change it, a different response does
+    r = model.score(["47+85="], ["132"])
+    assert torch.equal(model(x[:1]), r)
+    assert not torch.equal(model.score(["47+85="], ["133"]), r)
+    # a response the sampler cut at the task's width, without EOS (decode_responses' text), still fits
+    assert model.score(["9;47+85="], ["1" * TASK.response_width]).shape == (1,)
+
+    base = GPT(cfg.model_config(TASK.block_size))
+    rm = new_reward_model(cfg, TASK, base)
+    shift = P - TASK.prompt_width
+    assert torch.equal(rm.gpt.wpe.weight[shift:-1], base.wpe.weight) and torch.equal(rm.gpt.wte.weight, base.wte.weight)
+    assert torch.equal(rm.gpt.wpe.weight[0], base.wpe.weight[0]) and torch.equal(
+        rm.gpt.wpe.weight[-1], base.wpe.weight[-1]
+    )
+    assert all(torch.equal(a, b) for a, b in zip(rm.gpt.transformer.parameters(), base.transformer.parameters()))
+    assert not torch.equal(new_reward_model(cfg, TASK).gpt.wte.weight, base.wte.weight)  # without a base: fresh
+    scratch = tiny(from_base=False)
+    assert not torch.equal(new_reward_model(scratch, TASK, base).gpt.wte.weight, base.wte.weight)
+    wide = tiny(n_embd=64)
+    with pytest.raises(UserError, match="base model's shape"):
+        new_reward_model(wide, TASK, base)
+
+
+def test_held_out_pairs_use_each_prompt_once() -> None:
+    torch.manual_seed(0)
+    base = GPT(tiny().model_config(TASK.block_size))
+    rng = np.random.default_rng(0)
+    pairs = draw_pairs(base, TASK, Labeller(), 40, "test", rng, belief_share=0.5, distinct=True)
+    bare = [split_belief(p.prompt)[1] for p in pairs]
+    assert len(pairs) == 40 and len(set(bare)) == 40 and any(b != p.prompt for b, p in zip(bare, pairs))
 
 
 def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -360,10 +418,9 @@ def test_best_of_n_kl_formula_against_simulation() -> None:
 
 def test_best_of_n_picks_the_proxy_favourite() -> None:
     assert best_index(torch.tensor([[0.1, 0.9, 0.5], [2.0, 2.0, 1.0]])).tolist() == [1, 0]  # first on a tie
-    from kingme.transformer import GPT
 
     torch.manual_seed(0)
-    model = GPT(RewardModelConfig(**TINY).model_config(TASK.block_size))  # type: ignore[arg-type]
+    model = GPT(tiny().model_config(TASK.block_size))
     prompts = ["1+2=", "3+4="]
     result = best_of_n(model, TASK, prompts, 8, lambda qs, os: [float(len(o)) for o in os])
     assert result.n == 8 and result.kl == pytest.approx(best_of_n_kl(8))

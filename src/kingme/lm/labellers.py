@@ -251,6 +251,7 @@ def draw_pairs(
     wrong_belief_share: float = 0.5,
     device: str = "cpu",
     rounds: int = 20,
+    distinct: bool = False,
 ) -> list[Preference]:
     """`n` labelled pairs over the model's responses to prompts of `split`.
 
@@ -258,14 +259,24 @@ def draw_pairs(
     prompts carries a stated belief (`state_belief`, wrong with probability `wrong_belief_share`); the
     model samples `group_size` responses to each bare prompt and `pairs_from_groups` labels two
     distinct ones. A `UserError` if `rounds` batches give fewer than n pairs (a model that nearly
-    always writes the same response).
+    always writes the same response, or with `distinct`, a split with fewer prompts than n).
+
+    With `distinct`, no prompt gives two pairs: held-out pairs then measure generalisation over
+    prompts, not over the few prompts a small level holds (addition's level 1 has 11 test prompts).
     """
     batch = min(1024, max(64, n))
     pairs: list[Preference] = []
+    used: set[str] = set()
     for _ in range(rounds):
         if len(pairs) >= n:
             break
-        problems = sample_problems(task, rng, batch, split)
+        # distinct: only the pairs still missing (asking a small split for more spins through its tries)
+        problems = sample_problems(task, rng, n - len(pairs) if distinct else batch, split, distinct=distinct)
+        if distinct:
+            problems = [p for p in problems if p.prompt not in used]
+            used.update(p.prompt for p in problems)
+            if not problems:
+                continue
         groups = sample_groups(model, task, [p.prompt for p in problems], group_size, temperature, device)
         shown = [
             with_belief(p.prompt, state_belief(task, p, rng, wrong_belief_share))
@@ -273,11 +284,16 @@ def draw_pairs(
             else p.prompt
             for p in problems
         ]
-        pairs += pairs_from_groups(labeller, task, shown, groups, rng)
+        new = pairs_from_groups(labeller, task, shown, groups, rng)
+        if distinct:  # a prompt whose group gave no pair may come back in a later batch
+            used.difference_update(p.prompt for p in problems)
+            used.update(split_belief(p.prompt)[1] for p in new)
+        pairs += new
     if len(pairs) < n:
         raise UserError(
-            f"only {len(pairs)} of {n} pairs: the model's {group_size} responses to a prompt are rarely distinct "
-            "(raise --group-size or --temperature)"
+            f"only {len(pairs)} of {n} {split} pairs: the model's {group_size} responses to a prompt are rarely "
+            "distinct (raise --group-size or --temperature)"
+            + (", or the split holds too few prompts" if distinct else "")
         )
     return pairs[:n]
 

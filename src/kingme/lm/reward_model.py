@@ -45,7 +45,7 @@ from kingme.config import Parser, add_config_args, arg, config_from_args, requir
 from kingme.lm.labellers import Labeller, Preference, draw_pairs, gold_agreement
 from kingme.lm.rewards import register_reward
 from kingme.lm.tasks import Addition, Split, Task, make_task
-from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode
+from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.transformer import GPT, TransformerConfig, configure_adamw
 
 REWARD_CHECKPOINT = "reward_model.safetensors"
@@ -86,10 +86,18 @@ def model_gold_agreement(pairs: Sequence[Preference], r_chosen: torch.Tensor, r_
 
 
 class RewardModel(nn.Module):
-    """`GPT`'s stack with a scalar head read at the last token (module docstring)."""
+    """`GPT`'s stack with a scalar head read at the last token, EOS (module docstring).
 
-    def __init__(self, config: TransformerConfig) -> None:
+    A sequence is laid out as the base model's are: the prompt left-padded to `prompt_width`, then the
+    response and EOS, then PAD to the block; the reward is read at the EOS, the last token that is
+    not PAD.
+    """
+
+    def __init__(self, config: TransformerConfig, prompt_width: int) -> None:
         super().__init__()
+        if not 1 <= prompt_width < config.block_size:
+            raise ValueError(f"prompt_width {prompt_width} must be in [1, block_size {config.block_size})")
+        self.prompt_width = prompt_width
         self.gpt = GPT(config)
         self.head = nn.Linear(config.n_embd, 1)
         nn.init.normal_(self.head.weight, mean=0.0, std=0.02)
@@ -100,23 +108,25 @@ class RewardModel(nn.Module):
         return self.gpt.config
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Rewards (B,) of sequences tokens (B, L), each left-padded so that its last token is EOS."""
-        return self.head(self.gpt.hidden(tokens)[:, -1, :]).squeeze(-1)  # (B, L, C) -> (B, C) -> (B,)
+        """Rewards (B,) of sequences tokens (B, L) laid out by `encode` (read at the last non-PAD token)."""
+        B, L = tokens.shape
+        last = (torch.arange(L, device=tokens.device) * (tokens != PAD_ID)).argmax(dim=1)  # (B,) EOS's position
+        h = self.gpt.hidden(tokens)  # (B, L, C)
+        return self.head(h[torch.arange(B, device=tokens.device), last]).squeeze(-1)  # (B, C) -> (B,)
 
     def encode(
         self, prompts: Sequence[str], responses: Sequence[str], device: str | torch.device = "cpu"
     ) -> torch.Tensor:
-        """prompt + response + EOS for each pair, left-padded with PAD to the block: (B, block_size)."""
-        width = self.config.block_size
+        """pad_left(prompt) + response + EOS + PAD for each pair: (B, block_size)."""
+        width, P = self.config.block_size, self.prompt_width
         rows = []
         for prompt, response in zip(prompts, responses, strict=True):
-            ids = encode(prompt + response) + [EOS_ID]
+            if len(prompt) > P:
+                raise UserError(f"prompt {prompt!r} is longer than the reward model's {P} characters")
+            ids = pad_left(encode(prompt), P) + encode(response) + [EOS_ID]
             if len(ids) > width:
-                raise UserError(
-                    f"prompt + response of {len(ids)} tokens (EOS included) exceed the reward model's {width}: "
-                    f"{prompt + response!r}"
-                )
-            rows.append([PAD_ID] * (width - len(ids)) + ids)
+                raise UserError(f"response {response!r} is longer than the reward model's {width - P - 1} characters")
+            rows.append(ids + [PAD_ID] * (width - len(ids)))
         return torch.tensor(rows, dtype=torch.long, device=device).view(len(rows), width)  # (B, block_size)
 
     @torch.no_grad()
@@ -131,6 +141,35 @@ class RewardModel(nn.Module):
         ]
         self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, device=device)
+
+    @torch.no_grad()
+    def init_from(self, base: GPT, base_prompt_width: int) -> None:
+        """Start from a base language model's weights (InstructGPT's reward models start from the SFT
+        model): every weight of the stack and the embeddings, with the base's positions moved right by
+        shift = prompt_width − base_prompt_width, so that a bare prompt and its response sit at the
+        positions the base saw them at. Positions the base has no row for get its nearest one: the
+        first before the shift (only a stated belief reaches them), the last after its block (only an
+        EOS after a response that filled the base's whole response width). The base must have this
+        model's shape."""
+        mine, theirs = self.config, base.config
+        if (mine.n_layer, mine.n_head, mine.n_embd) != (theirs.n_layer, theirs.n_head, theirs.n_embd):
+            raise UserError(
+                f"the base model's shape (n_layer, n_head, n_embd) = {(theirs.n_layer, theirs.n_head, theirs.n_embd)} "
+                f"differs from the reward model's {(mine.n_layer, mine.n_head, mine.n_embd)}"
+            )
+        shift = self.prompt_width - base_prompt_width
+        end = shift + theirs.block_size
+        if shift < 0 or end > mine.block_size:
+            raise UserError(
+                f"the base's block of {theirs.block_size} does not fit the reward model's {mine.block_size}"
+            )
+        state = {k: v for k, v in base.state_dict().items() if not k.startswith("wpe.")}
+        missing, unexpected = self.gpt.load_state_dict(state, strict=False)
+        assert list(missing) == ["wpe.weight"] and not unexpected, (missing, unexpected)
+        wpe = base.wpe.weight  # (base block, C)
+        self.gpt.wpe.weight[shift:end] = wpe
+        self.gpt.wpe.weight[:shift] = wpe[:1]
+        self.gpt.wpe.weight[end:] = wpe[-1:]
 
 
 def prompt_capacity(task: Task) -> int:
@@ -170,9 +209,12 @@ class RewardModelConfig:
     format_bias: float = arg(0.0, "Utility of a well-formed response, right or wrong.")
 
     # --- model ---
-    n_layer: int = arg(2, "Transformer blocks.")
-    n_head: int = arg(4, "Attention heads per block.")
-    n_embd: int = arg(64, "Embedding width.")
+    from_base: bool = arg(
+        True, "Start from the base model's weights (as InstructGPT's reward models start from the SFT model)."
+    )
+    n_layer: int | None = arg(None, "Transformer blocks (none = the base's with --from-base, else 2).")
+    n_head: int | None = arg(None, "Attention heads per block (none = the base's with --from-base, else 4).")
+    n_embd: int | None = arg(None, "Embedding width (none = the base's with --from-base, else 64).")
 
     # --- optimisation ---
     steps: int = arg(600, "Optimiser steps.")
@@ -198,11 +240,9 @@ class RewardModelConfig:
             f"--wrong-belief-share must be in [0, 1], got {self.wrong_belief_share}",
         )
         self.labeller().validate()
-        require(self.n_layer >= 1, f"--n-layer must be at least 1, got {self.n_layer}")
-        require(
-            self.n_head >= 1 and self.n_embd % self.n_head == 0,
-            f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}",
-        )
+        require(self.n_layer is None or self.n_layer >= 1, f"--n-layer must be at least 1, got {self.n_layer}")
+        require(self.n_head is None or self.n_head >= 1, f"--n-head must be at least 1, got {self.n_head}")
+        require(self.n_embd is None or self.n_embd >= 1, f"--n-embd must be at least 1, got {self.n_embd}")
         require(self.steps >= 1, f"--steps must be at least 1, got {self.steps}")
         require(self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}")
         require(self.lr > 0 and math.isfinite(self.lr), f"--lr must be positive, got {self.lr}")
@@ -220,10 +260,28 @@ class RewardModelConfig:
             format_bias=self.format_bias,
         )
 
-    def model_config(self, block_size: int) -> TransformerConfig:
+    def model_config(self, block_size: int, base: TransformerConfig | None = None) -> TransformerConfig:
+        """The reward model's shape: the sizes given, else the base's (with --from-base), else 2, 4, 64."""
+        shape = (base.n_layer, base.n_head, base.n_embd) if base is not None and self.from_base else (2, 4, 64)
+        n_layer, n_head, n_embd = (given if given is not None else default for given, default in zip(
+            (self.n_layer, self.n_head, self.n_embd), shape, strict=True))  # fmt: skip
+        require(n_embd % n_head == 0, f"--n-embd {n_embd} must be a multiple of --n-head {n_head}")
         return TransformerConfig(
-            vocab_size=VOCAB_SIZE, block_size=block_size, n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd
+            vocab_size=VOCAB_SIZE, block_size=block_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd
         )
+
+
+def new_reward_model(cfg: RewardModelConfig, task: Task, base: GPT | None = None) -> RewardModel:
+    """A reward model for the task's prompts (room for a stated belief) and responses (a response cut
+    at the task's response width, without EOS, gets one appended), seeded by
+    cfg.seed; with `cfg.from_base` and a base, started from the base's weights (`RewardModel.init_from`)."""
+    torch.manual_seed(cfg.seed)
+    P = prompt_capacity(task)
+    block = P + task.response_width + 1  # + 1: the EOS after a response that never wrote one
+    model = RewardModel(cfg.model_config(block, base.config if base else None), P)
+    if cfg.from_base and base is not None:
+        model.init_from(base, task.prompt_width)
+    return model
 
 
 def learning_rate(step: int, cfg: RewardModelConfig) -> float:
@@ -250,21 +308,20 @@ def evaluate_pairs(model: RewardModel, pairs: Sequence[Preference]) -> dict[str,
 
 def fit_reward_model(
     cfg: RewardModelConfig,
+    model: RewardModel,
     train_pairs: Sequence[Preference],
     eval_pairs: Sequence[Preference],
-    block_size: int,
     log: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[RewardModel, dict[str, Any]]:
-    """Fit a reward model of `cfg`'s shape to `train_pairs` by the BT loss; evaluate on `eval_pairs`.
+    """Fit `model` (from `new_reward_model`) to `train_pairs` by the BT loss; evaluate on `eval_pairs`.
 
     Each step draws `batch_size` pairs and scores chosen and rejected in one forward pass. Seeded by
-    `cfg.seed` (weights and batches). Returns (model in eval mode, summary).
+    `cfg.seed` (the batches). Returns (model in eval mode, summary).
     """
     device = resolve_device(cfg.device)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
-    torch.manual_seed(cfg.seed)
-    model = RewardModel(cfg.model_config(block_size)).to(device)
+    model = model.to(device)
     opt = configure_adamw(model, cfg.lr, cfg.weight_decay)
     prompts = [p.prompt for p in train_pairs]
     x_c = model.encode(prompts, [p.chosen for p in train_pairs], device)  # (N, block)
@@ -321,7 +378,12 @@ def save_reward_model(path: Path, model: RewardModel, task: Task) -> None:
     from kingme.lm.pretrain import task_spec
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"kind": KIND, "model": json.dumps(asdict(model.config)), "task": json.dumps(task_spec(task))}
+    meta = {
+        "kind": KIND,
+        "model": json.dumps(asdict(model.config)),
+        "prompt_width": str(model.prompt_width),
+        "task": json.dumps(task_spec(task)),
+    }
     tmp = path.with_suffix(".tmp")
     save_model(model, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -343,10 +405,10 @@ def load_reward_model(path: str | Path, device: str = "cpu") -> tuple[RewardMode
             meta = f.metadata() or {}
     except (SafetensorError, OSError) as e:  # empty, truncated or not safetensors at all
         raise UserError(f"{p} is not a readable safetensors file: {_first_line(e)}") from None
-    if meta.get("kind") != KIND or "model" not in meta or "task" not in meta:
+    if meta.get("kind") != KIND or not {"model", "prompt_width", "task"} <= set(meta):
         raise UserError(f"{p} is not a kingme reward model (no {KIND} metadata)")
     try:
-        model = RewardModel(TransformerConfig(**json.loads(meta["model"])))
+        model = RewardModel(TransformerConfig(**json.loads(meta["model"])), int(meta["prompt_width"]))
         load_model(model, str(p), device=device)
         spec = json.loads(meta["task"])
         task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
@@ -376,8 +438,8 @@ class PairData:
 
 
 def draw_pair_data(cfg: RewardModelConfig, base: tuple[GPT, Task]) -> PairData:
-    """`cfg.pairs` training pairs (train split) and `cfg.eval_pairs` held-out pairs (test split) over the
-    base model's responses, labelled by `cfg.labeller()`; seeded by `cfg.seed`."""
+    """`cfg.pairs` training pairs (train split) and `cfg.eval_pairs` held-out pairs (test split, one
+    per prompt) over the base model's responses, labelled by `cfg.labeller()`; seeded by `cfg.seed`."""
     device = resolve_device(cfg.device)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
@@ -387,26 +449,27 @@ def draw_pair_data(cfg: RewardModelConfig, base: tuple[GPT, Task]) -> PairData:
     rng = seed_everything(cfg.seed)
     t0 = time.perf_counter()
 
-    def pairs(n: int, split: Split) -> list[Preference]:
+    def pairs(n: int, split: Split, distinct: bool) -> list[Preference]:
         return draw_pairs(
             policy, task, labeller, n, split, rng, cfg.group_size, cfg.temperature, cfg.belief_share,
-            cfg.wrong_belief_share, device,
+            cfg.wrong_belief_share, device, distinct=distinct,
         )  # fmt: skip
 
-    train = pairs(cfg.pairs, "train")
-    return PairData(train, pairs(cfg.eval_pairs, "test"), time.perf_counter() - t0)
+    train = pairs(cfg.pairs, "train", distinct=False)
+    return PairData(train, pairs(cfg.eval_pairs, "test", distinct=True), time.perf_counter() - t0)
 
 
 def build_reward_model(
     cfg: RewardModelConfig,
-    task: Task,
+    base: tuple[GPT, Task],
     data: PairData,
     run_dir: Path | None = None,
     log: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[RewardModel, dict[str, Any]]:
-    """Fit the reward model to `data` (from `draw_pair_data`), sized for the task's prompts (stated
-    beliefs included) and responses; save it under run_dir/checkpoints when run_dir is given."""
-    model, summary = fit_reward_model(cfg, data.train, data.eval, prompt_capacity(task) + task.response_width, log)
+    """Fit a reward model (`new_reward_model`: from the base's weights with `cfg.from_base`) to `data`
+    (from `draw_pair_data`); save it under run_dir/checkpoints when run_dir is given."""
+    task = base[1]
+    model, summary = fit_reward_model(cfg, new_reward_model(cfg, task, base[0]), data.train, data.eval, log)
     gold = [p.gold_chosen for p in data.train] + [p.gold_rejected for p in data.train]
     summary["train_gold_share"] = float(np.mean(gold))  # share of the labelled responses that are right
     summary["sampling_s"] = data.sampling_s
@@ -445,7 +508,7 @@ def main(argv: list[str]) -> int:
             )
 
     try:
-        _, summary = build_reward_model(cfg, base[1], data, run_dir, log)
+        _, summary = build_reward_model(cfg, base, data, run_dir, log)
     finally:
         logger.close()
     atomic_write_json(run_dir / "summary.json", summary)
