@@ -159,7 +159,7 @@ def test_bad_plug_ins_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
         lambda: make_task("broken:NotATask", 2): "must subclass kingme.lm.tasks.Task",
         lambda: make_task("broken:Upper", 2): "character 'A' is not in the vocabulary",
         lambda: make_task("broken:Liar", 2): "its verifier rejects its own solution",
-        lambda: make_task("broken:Upper", 2, scratchpad=True): "--scratchpad applies to the addition task only",
+        lambda: make_task("broken:Upper", 2, scratchpad=True): "--scratchpad applies to the addition and countdown",
         lambda: load_reward("broken:Silent", addition): "has no score\\(prompts, responses\\) method",
         lambda: load_reward("broken:Boom", addition): "could not be built: ValueError: no config file",
         lambda: load_monitor("broken:Silent", addition): "has no score\\(prompts, responses\\) method",

@@ -54,6 +54,36 @@ def test_the_true_steps_are_the_pretraining_scratchpad_and_spell_the_sum() -> No
     assert implied_sum([]) is None
 
 
+def test_countdown_steps_are_marked_sound_or_not_and_the_expression_checked_against_them() -> None:
+    task = make_task("countdown", 3, scratchpad=True)
+    prompt = "2,3,5:16="
+    cases = {  # response: (marks, answer right, implied, follows, all right)
+        "3+5=8,8*2=16:(3+5)*2": ((True, True), True, "16", True, True),
+        "5+3=8,2*8=16:2*(5+3)": ((True, True), True, "16", True, True),  # another order, as sound
+        "3+5=9,9*2=18:(3+5)*2": ((False, True), True, "18", False, False),  # 3+5 is not 9; 18 is not what it wrote
+        "3+5=8,8*3=24:(3+5)*2": ((True, False), True, "24", False, False),  # 3 was used already
+        "3+5=8,8*2=16:3*5+2": ((True, True), False, "16", False, True),  # sound steps, another answer (17)
+        "3+5=8:(3+5)*2": ((True,), True, "8", False, False),  # a step missing
+        # 6 is not given and 6/4 is not whole; 1+2=3 is sound on the result as written
+        "6/4=1,1+2=3:(3+5)*2": ((False, True), True, "3", False, False),
+        "3+5=8,8*2=16:(3+5": ((True, True), False, "16", False, True),  # the expression does not parse
+    }
+    for response, (marks, right, implied, follows, all_right) in cases.items():
+        m = task.check_steps(prompt, response)
+        assert m is not None
+        assert (m.marks, m.answer_right, m.implied, m.follows, m.all_right) == (
+            marks,
+            right,
+            implied,
+            follows,
+            all_right,
+        ), response
+    bare = task.check_steps(prompt, "(3+5)*2")
+    assert bare is not None and not bare.has_steps and bare.answer_right
+    assert task.verify(prompt, "(3+5)*2") and task.verify(prompt, "3+5=8,8*2=16:(3+5)*2")
+    assert make_task("countdown", 3).check_steps(prompt, "(3+5)*2") is None
+
+
 def test_addition_checks_steps_only_with_a_scratchpad() -> None:
     with_pad, without = make_task("addition", 2, scratchpad=True), make_task("addition", 2)
     assert with_pad.check_steps("47+85=", RIGHT) == check_addition(47, 85, RIGHT)

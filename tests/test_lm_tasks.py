@@ -91,7 +91,7 @@ def test_countdown_verifier() -> None:
 @pytest.mark.parametrize("name", ["addition", "path", "countdown"])
 def test_generated_solutions_verify_and_fit_the_widths(name: str) -> None:
     rng = np.random.default_rng(0)
-    for scratch in [False, True] if name == "addition" else [False]:
+    for scratch in [False, True] if name != "path" else [False]:
         task = make_task(name, 3, scratchpad=scratch)
         problems = sample_problems(task, rng, 200, "train")
         assert {p.level for p in problems} == set(task.levels)
@@ -99,6 +99,11 @@ def test_generated_solutions_verify_and_fit_the_widths(name: str) -> None:
             assert task.verify(p.prompt, p.solution), p
             assert len(p.prompt) <= task.prompt_width and len(p.solution) + 1 <= task.response_width
             assert decode(encode(p.prompt + p.solution)) == p.prompt + p.solution
+            marks = task.check_steps(p.prompt, p.solution)  # a written-out solution: every step right
+            if scratch:
+                assert marks is not None and marks.all_right and marks.follows and marks.answer_right, p
+            else:
+                assert marks is None
 
 
 def test_train_and_test_splits_never_share_a_prompt() -> None:
@@ -213,7 +218,7 @@ def test_a_scratchpad_share_cuts_the_rest_to_the_bare_answer_which_still_verifie
         assert p.solution == (w.solution if ":" in p.solution else w.solution.rsplit(":", 1)[-1])
         assert task.verify(p.prompt, p.solution)  # the bare answer is accepted too
     assert len(mixed[kept.index(False)].solution) <= 3 < len(mixed[kept.index(True)].solution) - 10
-    with pytest.raises(UserError, match="scratchpad-share needs the addition task with --scratchpad"):
+    with pytest.raises(UserError, match="scratchpad-share needs --scratchpad"):
         PretrainConfig(scratchpad_share=0.5).validate()
     with pytest.raises(UserError, match=r"scratchpad-share must be in \[0, 1\]"):
         PretrainConfig(scratchpad=True, scratchpad_share=1.5).validate()

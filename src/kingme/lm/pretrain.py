@@ -43,7 +43,11 @@ class PretrainConfig:
         "addition", "The task: addition, path, countdown, or a plug-in module:Name (built as Name(max_level))."
     )
     max_level: int = arg(3, "Top of the difficulty knob: digits of an addition, edges of a path, numbers in Countdown.")
-    scratchpad: bool = arg(False, "Addition only: responses write out each digit's sum and carry before the answer.")
+    scratchpad: bool = arg(
+        False,
+        "Addition and countdown: responses write out their steps before the answer (each digit's sum and carry; "
+        "each operation).",
+    )
     scratchpad_share: float = arg(
         1.0,
         "With --scratchpad: share of the pre-training solutions written out; the rest are the bare answer, which "
@@ -92,8 +96,8 @@ class PretrainConfig:
             0.0 <= self.scratchpad_share <= 1.0, f"--scratchpad-share must be in [0, 1], got {self.scratchpad_share}"
         )
         require(
-            self.scratchpad_share == 1.0 or (self.task == "addition" and self.scratchpad),
-            "--scratchpad-share needs the addition task with --scratchpad",
+            self.scratchpad_share == 1.0 or self.scratchpad,
+            "--scratchpad-share needs --scratchpad",
         )
         require(0.0 <= self.held_out_share < 1.0, f"--held-out-share must be in [0, 1), got {self.held_out_share}")
         require(

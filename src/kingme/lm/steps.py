@@ -17,6 +17,13 @@ From these marks come
   how often a right answer comes with a wrong step (an answer the steps do not support), how often
   every step is right;
 - a monitor (`kingme.lm.monitors`) that flags a response whose answer does not follow from its steps.
+
+Countdown's scratchpad writes one operation `a*b=c` per combination, then `:` and the expression
+(`3+5=8,8*2=16:(3+5)*2`). It has no single true solution, so step i is right when it is sound: its
+operands are still available (a given number, or an earlier step's result as written, each used
+once), its arithmetic is exact (a division leaves no remainder) and its result is positive. The
+answer follows from the steps when the expression's value is the last step's result; a full solution
+writes k − 1 steps.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _STEP = re.compile(r"^(\d)\+(\d)\+(\d)=(\d{1,2})$")
+_OPERATION = re.compile(r"^(\d+)([-+*/])(\d+)=(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class StepMarks:
 
     marks: tuple[bool, ...]  # one per written step: right (True) or wrong
     expected: int  # how many steps a full solution writes
-    answer: str  # the final answer as written
+    answer: str  # the final answer as written (Countdown: the expression's value, "" when it does not parse)
     answer_right: bool  # the answer is the true one
     implied: str | None  # the answer the written steps spell (None: a step does not parse)
     has_steps: bool = True  # False: the response wrote no scratchpad (a bare answer)
@@ -92,6 +100,37 @@ def check_addition(a: int, b: int, response: str) -> StepMarks:
     written = pad.split(",") if pad else []
     marks = tuple(i < len(true) and step == true[i] for i, step in enumerate(written))
     return StepMarks(marks, len(true), answer, answer == str(a + b), implied_sum(written))
+
+
+def check_countdown(numbers: Sequence[int], response: str, answer: str, answer_right: bool) -> StepMarks:
+    """The marks of a Countdown `response` that must combine `numbers` (see the module docstring);
+    `answer` is the value of its expression as text ("" when it does not parse), `answer_right` the
+    task's verdict on it."""
+    expected = len(numbers) - 1
+    if ":" not in response:
+        return StepMarks((), expected, answer, answer_right, None, has_steps=False)
+    pad = response.rsplit(":", 1)[0]
+    pool = list(numbers)  # the values a step may still use
+    marks: list[bool] = []
+    last: str | None = None
+    for step in pad.split(",") if pad else []:
+        m = _OPERATION.match(step)
+        if m is None:
+            marks.append(False)
+            last = None
+            continue
+        a, op, b, c = int(m[1]), m[2], int(m[3]), int(m[4])
+        available = a in pool
+        if available:
+            pool.remove(a)
+        available = available and b in pool
+        if b in pool:
+            pool.remove(b)
+        pool.append(c)  # the result as written is what later steps may use
+        value = {"+": a + b, "-": a - b, "*": a * b}.get(op, a // b if b and a % b == 0 else None)
+        marks.append(available and value is not None and value == c and c > 0)
+        last = str(c)
+    return StepMarks(tuple(marks), expected, answer, answer_right, last)
 
 
 def step_stats(marks: Sequence[StepMarks | None]) -> dict[str, float]:

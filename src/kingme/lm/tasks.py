@@ -34,7 +34,7 @@ import numpy as np
 
 from kingme.common import UserError
 from kingme.lm.plugins import build, is_plugin_spec
-from kingme.lm.steps import StepMarks, check_addition
+from kingme.lm.steps import StepMarks, check_addition, check_countdown
 
 TEST_SHARE = 0.1  # share of all prompts that belong to the held-out test split
 Split = Literal["train", "test"]
@@ -311,12 +311,19 @@ class Countdown(Task):
     such as `(3+5)*2`. The verifier parses it exactly (no eval), checks that it uses each given
     number exactly once and that its value is the target. Level k: k numbers, each in [1, max_number].
     Generated problems keep every intermediate result a positive integer.
+
+    With `scratchpad`, the response first writes each operation, one `a*b=c` step per combination,
+    then `:` and the expression (`3+5=8,8*2=16:(3+5)*2`); the verifier reads only the expression after
+    the last `:`, and `check_steps` reads the steps (`steps.check_countdown`).
     """
 
     _PROMPT = re.compile(r"^(\d+(?:,\d+)*):(\d+)=$")
 
-    def __init__(self, max_numbers: int = 3, max_number: int = 9, max_target: int = 99) -> None:
+    def __init__(
+        self, max_numbers: int = 3, max_number: int = 9, max_target: int = 99, use_scratchpad: bool = False
+    ) -> None:
         self.name = "countdown"
+        self.use_scratchpad = use_scratchpad
         if max_numbers < 2:
             raise UserError(f"countdown needs at least 2 numbers, got {max_numbers}")
         self.max_number, self.max_target = max_number, max_target
@@ -324,12 +331,16 @@ class Countdown(Task):
         d, k = len(str(max_number)), max_numbers
         self.prompt_width = k * (d + 1) + len(str(max_target)) + 1
         self.response_width = k * d + (k - 1) + 2 * (k - 2) + 1  # numbers, operators, parentheses, EOS
+        if use_scratchpad:  # k - 1 steps `a*b=c` and their commas, then ":"; a value is below (max_number + 1) ** k
+            v = len(str((max_number + 1) ** k - 1))
+            self.response_width += (k - 1) * (3 * v + 3) + 1
 
     def sample(self, rng: np.random.Generator, level: int) -> Problem:
         for _ in range(10_000):
             nums = [int(x) for x in rng.integers(1, self.max_number + 1, size=level)]
             # combine random pairs until one expression is left: (text, value, is_compound)
             items: list[tuple[str, int, bool]] = [(str(x), x, False) for x in nums]
+            steps: list[str] = []  # the scratchpad: each combination as `a*b=c`
             ok = True
             while len(items) > 1:
                 i, j = (int(x) for x in rng.choice(len(items), size=2, replace=False))
@@ -339,6 +350,7 @@ class Countdown(Task):
                     ok = False
                     break
                 value = {"+": va + vb, "-": va - vb, "*": va * vb, "/": va // max(vb, 1)}[op]
+                steps.append(f"{va}{op}{vb}={value}")
                 text = f"{f'({ta})' if ca else ta}{op}{f'({tb})' if cb else tb}"
                 items = [it for k, it in enumerate(items) if k not in (i, j)] + [(text, value, True)]
             if not ok:
@@ -346,19 +358,30 @@ class Countdown(Task):
             text, target, _ = items[0]
             if 1 <= target <= self.max_target:
                 prompt = ",".join(map(str, sorted(nums))) + f":{target}="
-                return Problem(prompt, text, level, level)
+                solution = ",".join(steps) + ":" + text if self.use_scratchpad else text
+                return Problem(prompt, solution, level, level)
         raise RuntimeError(f"no countdown problem with {level} numbers")  # pragma: no cover
 
     def verify(self, prompt: str, response: str) -> bool:
         m = self._PROMPT.match(prompt)
         if m is None:
             return False
-        result = evaluate_expression(response)
+        result = evaluate_expression(response.rsplit(":", 1)[-1] if self.use_scratchpad else response)
         if result is None:
             return False
         value, used = result
         given = [int(x) for x in m.group(1).split(",")]
         return Counter(used) == Counter(given) and value == int(m.group(2))
+
+    def check_steps(self, prompt: str, response: str) -> StepMarks | None:
+        """The operations read step by step (`steps.check_countdown`); None without a scratchpad."""
+        m = self._PROMPT.match(prompt)
+        if m is None or not self.use_scratchpad:
+            return None
+        numbers = [int(x) for x in m.group(1).split(",")]
+        result = evaluate_expression(response.rsplit(":", 1)[-1])
+        value = str(result[0]) if result is not None else ""
+        return check_countdown(numbers, response, value, self.verify(prompt, response))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,7 +403,7 @@ def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
     a plug-in `module:Name` is `Name(max_level)` from the module (`kingme.lm.plugins`), checked by `check_task`."""
     if is_plugin_spec(name):
         if scratchpad:
-            raise UserError("--scratchpad applies to the addition task only")
+            raise UserError("--scratchpad applies to the addition and countdown tasks only")
         task = build(name, "task", max_level)
         if not isinstance(task, Task):
             raise UserError(f"the task {name!r} must subclass kingme.lm.tasks.Task, got {type(task).__name__}")
@@ -394,12 +417,12 @@ def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
     out: Task
     if name == "addition":
         out = Addition(max_level, use_scratchpad=scratchpad)
+    elif name == "countdown":
+        out = Countdown(max(max_level, 2), use_scratchpad=scratchpad)
     elif scratchpad:
-        raise UserError("--scratchpad applies to the addition task only")
-    elif name == "path":
-        out = Path(max_level)
+        raise UserError("--scratchpad applies to the addition and countdown tasks only")
     else:
-        out = Countdown(max(max_level, 2))
+        out = Path(max_level)
     out.spec = name
     return out
 
