@@ -359,6 +359,15 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     with pytest.raises(UserError, match="no reward-model checkpoint"):
         load_reward(f"rm:{tmp_path / 'missing'}", TASK_1)
 
+    # RL against it from the command line: the proxy pays the reward, the verifier is logged beside it
+    from kingme.lm.commands import main as lm_main
+
+    rl = ["--updates", "1", "--prompts-per-update", "2", "--group-size", "2", "--eval-problems", "4"]
+    assert lm_main(["train", str(base), "--algo", "ppo", "--reward", f"rm:{run}", *rl, *runs, "--run-name", "rl"]) == 0
+    row = json.loads((tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()[0])
+    assert {"charts/reward", "charts/true_reward", "losses/kl_ref"} <= set(row)
+    assert json.loads((tmp_path / "rl" / "config.json").read_text())["reward"] == f"rm:{run}"
+
     # bad input: one line, no run folder left behind
     with pytest.raises(UserError, match="no language-model checkpoint"):
         main([str(tmp_path / "missing"), *runs, "--run-name", "x"])
