@@ -225,8 +225,12 @@ def test_reads_never_wait_behind_searches() -> None:
         assert app.state.pool.load() > 0, "the searches ended before the reads: the test saw nothing"
         for t in threads:
             t.join(30)
-    assert len(answers) == 45 and all(s in (200, 503) for s, _, _ in answers), [a[:2] for a in answers]
-    assert all("busy" in out["detail"] for s, out, _ in answers if s == 503)
+    # The 4 admitted searches answer 200, or, on a machine too loaded to finish them in the request's
+    # budget, its documented one-line answers (422: the work ran over the budget; 503: it waited the
+    # budget for a thread). Every other request is refused as busy.
+    assert len(answers) == 45 and all(s in (200, 422, 503) for s, _, _ in answers), [a[:2] for a in answers]
+    assert all(s == 200 or "busy" in out["detail"] or "budget" in out["detail"] for s, out, _ in answers)
+    assert all("budget" in out["detail"] for s, out, _ in answers if s == 422)
     at_once = [dt for s, _, dt in answers if s == 503 and dt < 1.0]
     assert len(at_once) >= 45 - 4, f"the pool admits 2 running + 2 waiting; {sorted(a[::2] for a in answers)}"
 
