@@ -159,7 +159,9 @@ def test_bad_plug_ins_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
         lambda: make_task("broken:NotATask", 2): "must subclass kingme.lm.tasks.Task",
         lambda: make_task("broken:Upper", 2): "character 'A' is not in the vocabulary",
         lambda: make_task("broken:Liar", 2): "its verifier rejects its own solution",
-        lambda: make_task("broken:Upper", 2, scratchpad=True): "--scratchpad applies to the addition and countdown",
+        lambda: make_task(
+            "broken:Upper", 2, scratchpad=True
+        ): "--scratchpad applies to the addition, countdown tasks only",
         lambda: load_reward("broken:Silent", addition): "has no score\\(prompts, responses\\) method",
         lambda: load_reward("broken:Boom", addition): "could not be built: ValueError: no config file",
         lambda: load_monitor("broken:Silent", addition): "has no score\\(prompts, responses\\) method",
@@ -170,3 +172,16 @@ def test_bad_plug_ins_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
             call()
     for module in ("broken", "crash"):
         sys.modules.pop(module, None)
+
+
+def test_a_registered_task_is_built_by_name_within_its_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kingme.lm import tasks
+
+    monkeypatch.setattr(tasks, "TASKS", dict(tasks.TASKS))
+    tasks.register_task("small-addition", lambda level, pad: tasks.Addition(level, use_scratchpad=pad), 2, True)
+    task = make_task("small-addition", 2, scratchpad=True)
+    assert task.spec == "small-addition" and task.check_steps("47+85=", "7+5+0=12,4+8+1=13:132") is not None
+    with pytest.raises(UserError, match=r"--max-level of the small-addition task must be in \[1, 2\], got 3"):
+        make_task("small-addition", 3)
+    with pytest.raises(UserError, match="--scratchpad applies to the addition, countdown, small-addition tasks only"):
+        make_task("path", 2, scratchpad=True)

@@ -389,40 +389,52 @@ class Countdown(Task):
 # ---------------------------------------------------------------------------------------------
 
 
-# The highest --max-level of each task: addition's numbers stay within int64 (10**18); path and
-# Countdown problems are found by rejection, which past these levels takes about a second a problem
-# (paths of 7 edges: 0.5 s; of 8: it fails on half of them) or seconds per thousand (Countdown).
-MAX_LEVELS = {"addition": 18, "path": 6, "countdown": 8}
+@dataclass(frozen=True)
+class TaskEntry:
+    """A registered task: `build(max_level, scratchpad)`, the highest level, whether it has a scratchpad."""
+
+    build: Callable[[int, bool], Task]
+    max_level: int
+    scratchpad: bool = False
 
 
-BUILT_IN = ("addition", "path", "countdown")
+# The built-in tasks, by name. Their highest --max-level: addition's numbers stay within int64
+# (10**18); path and Countdown problems are found by rejection, which past these levels takes about a
+# second a problem (paths of 7 edges: 0.5 s; of 8: it fails on half of them) or seconds per thousand.
+TASKS: dict[str, TaskEntry] = {
+    "addition": TaskEntry(lambda level, pad: Addition(level, use_scratchpad=pad), 18, scratchpad=True),
+    "path": TaskEntry(lambda level, pad: Path(level), 6),
+    "countdown": TaskEntry(lambda level, pad: Countdown(max(level, 2), use_scratchpad=pad), 8, scratchpad=True),
+}
+MAX_LEVELS = {name: entry.max_level for name, entry in TASKS.items()}  # the built-ins' bounds
+
+
+def register_task(name: str, build: Callable[[int, bool], Task], max_level: int, scratchpad: bool = False) -> None:
+    """Add a task under `name`: `build(max_level, scratchpad)` for levels 1..max_level."""
+    TASKS[name] = TaskEntry(build, max_level, scratchpad)
 
 
 def make_task(name: str, max_level: int, scratchpad: bool = False) -> Task:
-    """The task `name` with its difficulty knob running up to `max_level` (1 to `MAX_LEVELS[name]`);
+    """The task `name` (registered in `TASKS`) with its difficulty knob running up to `max_level`;
     a plug-in `module:Name` is `Name(max_level)` from the module (`kingme.lm.plugins`), checked by `check_task`."""
+    with_pad = ", ".join(n for n, e in TASKS.items() if e.scratchpad)
     if is_plugin_spec(name):
         if scratchpad:
-            raise UserError("--scratchpad applies to the addition and countdown tasks only")
+            raise UserError(f"--scratchpad applies to the {with_pad} tasks only")
         task = build(name, "task", max_level)
         if not isinstance(task, Task):
             raise UserError(f"the task {name!r} must subclass kingme.lm.tasks.Task, got {type(task).__name__}")
         task.spec = name
         check_task(task)
         return task
-    if name not in MAX_LEVELS:
-        raise UserError(f"unknown task {name!r}: expected addition, path, countdown or a plug-in module:Name")
-    if not 1 <= max_level <= MAX_LEVELS[name]:
-        raise UserError(f"--max-level of the {name} task must be in [1, {MAX_LEVELS[name]}], got {max_level}")
-    out: Task
-    if name == "addition":
-        out = Addition(max_level, use_scratchpad=scratchpad)
-    elif name == "countdown":
-        out = Countdown(max(max_level, 2), use_scratchpad=scratchpad)
-    elif scratchpad:
-        raise UserError("--scratchpad applies to the addition and countdown tasks only")
-    else:
-        out = Path(max_level)
+    if name not in TASKS:
+        raise UserError(f"unknown task {name!r}: expected {', '.join(TASKS)} or a plug-in module:Name")
+    entry = TASKS[name]
+    if not 1 <= max_level <= entry.max_level:
+        raise UserError(f"--max-level of the {name} task must be in [1, {entry.max_level}], got {max_level}")
+    if scratchpad and not entry.scratchpad:
+        raise UserError(f"--scratchpad applies to the {with_pad} tasks only")
+    out = entry.build(max_level, scratchpad)
     out.spec = name
     return out
 
