@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from kingme.envs.planes import NUM_ACTIONS, OBS_SHAPE
 from kingme.nets import make_network
 from kingme.ppo.core import mask_logits
 from kingme.ppo.train import make_optimizer
@@ -38,12 +39,12 @@ def _time(fn: Any, repeats: int) -> float:
 
 def network_bound(cfg: SelfPlayConfig) -> dict[str, float]:
     torch.set_num_threads(cfg.threads)
-    net = make_network(cfg.net, cfg.hidden_sizes, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
+    net = make_network(cfg.net, cfg.hidden_sizes, cfg.channels, OBS_SHAPE, NUM_ACTIONS, cfg.value_head, cfg.draw_reward)
     opt = make_optimizer(net, cfg, torch.device("cpu"))
     N, T = cfg.num_envs, cfg.num_steps
     B = N * T
     obs = torch.rand(N, 6, 32).round()
-    mask = torch.rand(N, 128) < 0.1
+    mask = torch.rand(N, NUM_ACTIONS) < 0.1
     big = torch.rand(B, 6, 32).round()
     with torch.no_grad():
         t_step = _time(lambda: mask_logits(net.logits(obs), mask).softmax(-1), 20)

@@ -38,7 +38,7 @@ from kingme.checkers import Board
 from kingme.checkers.core import jumpers
 from kingme.common import UserError, atomic_write_json, atomic_write_text
 from kingme.config import arg
-from kingme.envs.checkers_vec import OBS_SHAPE
+from kingme.envs.planes import NUM_ACTIONS, OBS_SHAPE
 from kingme.players.evalnet import FEATURES, EvalWeights, features_batch, save_eval
 from kingme.players.policy import load_model, move_distributions, resolve_model_path
 from kingme.players.registry import parse_policy_spec
@@ -166,7 +166,7 @@ def critic_values(agent: Any, rows: np.ndarray, batch: int = 8192) -> np.ndarray
     value, _ = network_heads(agent)
     out = np.empty(len(rows), dtype=np.float32)
     obs = np.zeros((batch, *OBS_SHAPE), dtype=np.float32)
-    mask = np.zeros(128, dtype=np.bool_)
+    mask = np.zeros(NUM_ACTIONS, dtype=np.bool_)
     with torch.no_grad():
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]  # (b, 5): P, O, K, side, clock

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from kingme.common import atomic_write_text, json_safe
+from kingme.envs.planes import NUM_ACTIONS, OBS_SHAPE
 from kingme.nets import ActorCritic, make_network
 from kingme.players.policy import PolicyPlayer, save_model
 from kingme.ppo.config import PPOConfig
@@ -175,7 +176,9 @@ def train_checkers(cfg: SelfPlayConfig, run_dir: Path | None, resume: bool = Fal
     torch.set_num_threads(cfg.threads)
 
     def make_net() -> ActorCritic:
-        return make_network(cfg.net, cfg.hidden_sizes, cfg.channels, (6, 32), 128, cfg.value_head, cfg.draw_reward)
+        return make_network(
+            cfg.net, cfg.hidden_sizes, cfg.channels, OBS_SHAPE, NUM_ACTIONS, cfg.value_head, cfg.draw_reward
+        )
 
     pool = OpponentPool(
         make_net=make_net,
