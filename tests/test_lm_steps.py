@@ -84,6 +84,17 @@ def test_countdown_steps_are_marked_sound_or_not_and_the_expression_checked_agai
     assert make_task("countdown", 3).check_steps(prompt, "(3+5)*2") is None
 
 
+def test_sample_prints_the_verdict_the_step_marks_and_the_exploits_used() -> None:
+    from kingme.lm.commands import sample_line
+
+    task = make_task("addition", 2, scratchpad=True)
+    assert sample_line(task, "47+85=", RIGHT) == f"47+85={RIGHT}    correct    steps 2/2 right, answer follows"
+    line = sample_line(task, "47+85=", "7+5+0=12,4+8+0=12:122")
+    assert line.endswith("wrong    steps 1/2 right, answer follows    used lenient")  # 122 ends in 2, as 132 does
+    assert sample_line(task, "47+85=", "7+5+0=12:.").endswith("steps 1/2 right, answer does not follow    used skip")
+    assert sample_line(make_task("addition", 2), "47+85=", "132") == "47+85=132    correct"
+
+
 def test_addition_checks_steps_only_with_a_scratchpad() -> None:
     with_pad, without = make_task("addition", 2, scratchpad=True), make_task("addition", 2)
     assert with_pad.check_steps("47+85=", RIGHT) == check_addition(47, 85, RIGHT)

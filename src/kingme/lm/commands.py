@@ -28,7 +28,7 @@ from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.report import write_train_report
 from kingme.lm.rewards import load_reward
 from kingme.lm.rl import RLConfig, train
-from kingme.lm.tasks import Split, mix_weights, sample_problems
+from kingme.lm.tasks import Split, Task, mix_weights, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
 
 SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
@@ -57,7 +57,8 @@ class LMEvalConfig:
 
 @dataclass
 class SampleConfig:
-    """`kingme lm sample RUN PROMPT`: responses to one prompt, each with the verifier's verdict."""
+    """`kingme lm sample RUN PROMPT`: responses to one prompt, each with the verifier's verdict, the
+    scratchpad's step marks and the exploits it used."""
 
     n: int = arg(5, "Responses to sample.")
     temperature: float = arg(1.0, "Sampling temperature (0 = greedy).")
@@ -175,9 +176,24 @@ def sample_main(argv: list[str]) -> int:
     prompts = encode_prompts([ns.prompt] * cfg.n, task.prompt_width, device)  # UserError if too long or odd chars
     gen = generate(model, prompts, task.response_width, cfg.temperature, cfg.top_k)
     for text in decode_responses(gen):
-        verdict = "correct" if task.verify(ns.prompt, text) else "wrong"
-        print(f"{ns.prompt}{text}    {verdict}")
+        print(sample_line(task, ns.prompt, text))
     return 0
+
+
+def sample_line(task: Task, prompt: str, response: str) -> str:
+    """One response as `kingme lm sample` prints it: the text, the verifier's verdict, the scratchpad's
+    marks (steps right, whether the answer follows) and the exploits it used."""
+    from kingme.lm.exploits import task_exploits
+
+    parts = [f"{prompt}{response}", "correct" if task.verify(prompt, response) else "wrong"]
+    marks = task.check_steps(prompt, response)
+    if marks is not None and marks.has_steps:
+        follows = "answer follows" if marks.follows else "answer does not follow"
+        parts.append(f"steps {sum(marks.marks)}/{max(len(marks.marks), marks.expected)} right, {follows}")
+    used = [e.name for e in task_exploits(task) if e.used(prompt, response)]
+    if used:
+        parts.append("used " + ", ".join(used))
+    return "    ".join(parts)
 
 
 USAGE = f"""usage: kingme lm {{{",".join(SUBCOMMANDS)}}} ... (kingme lm COMMAND --help lists a command's options)"""
