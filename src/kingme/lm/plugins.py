@@ -18,12 +18,7 @@ import os
 import sys
 from typing import Any
 
-from kingme.common import UserError
-
-
-def one_line(e: BaseException) -> str:
-    """The first line of an exception's message, or its type's name when it has none."""
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+from kingme.common import UserError, one_line
 
 
 def is_plugin_spec(spec: str) -> bool:

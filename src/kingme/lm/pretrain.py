@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
+from kingme.common import UserError, cosine_decay, one_line, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.plugins import is_plugin_spec
@@ -206,7 +206,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
     except (SafetensorError, OSError) as e:  # empty, truncated or not safetensors at all
-        raise UserError(f"{p} is not a readable safetensors file: {_first_line(e)}") from None
+        raise UserError(f"{p} is not a readable safetensors file: {one_line(e)}") from None
     if "model" not in meta or "task" not in meta:
         raise UserError(f"{p} is not a kingme lm checkpoint (no model/task metadata)")
     spec: dict[str, Any] = {}
@@ -220,12 +220,8 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
             raise UserError(f"{p} was trained on the plug-in task {spec['name']!r}: {e}") from None
         raise
     except (SafetensorError, OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # weights cut or mismatched
-        raise UserError(f"{p} is a damaged kingme lm checkpoint: {_first_line(e)}") from None
+        raise UserError(f"{p} is a damaged kingme lm checkpoint: {one_line(e)}") from None
     return model.to(device), task
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def pretrain(

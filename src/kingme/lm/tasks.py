@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from kingme.common import UserError
+from kingme.common import UserError, one_line
 from kingme.lm.plugins import build, is_plugin_spec
 from kingme.lm.steps import StepMarks, check_addition, check_countdown
 
@@ -455,7 +455,7 @@ def check_task(task: Task) -> None:
         try:
             p = task.sample(rng, level)
         except Exception as e:
-            raise UserError(f"{label} failed to sample level {level}: {type(e).__name__}: {e}") from None
+            raise UserError(f"{label} failed to sample level {level}: {type(e).__name__}: {one_line(e)}") from None
         encode(p.prompt + p.solution)  # a UserError naming the character
         if len(p.prompt) > task.prompt_width or len(p.solution) + 1 > task.response_width:
             raise UserError(
