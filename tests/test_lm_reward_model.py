@@ -358,6 +358,8 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         load_reward(f"rm:{run}", TASK)  # a policy of another task (addition up to 2 digits)
     with pytest.raises(UserError, match="no reward-model checkpoint"):
         load_reward(f"rm:{tmp_path / 'missing'}", TASK_1)
+    with pytest.raises(UserError, match="needs a path"):
+        load_reward("rm:", TASK_1)
 
     # RL against it from the command line: the proxy pays the reward, the verifier is logged beside it
     from kingme.lm.commands import main as lm_main
@@ -373,6 +375,8 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         main([str(tmp_path / "missing"), *runs, "--run-name", "x"])
     with pytest.raises(UserError, match="flip"):
         main([str(base), "--flip", "2", *runs, "--run-name", "x"])
+    with pytest.raises(UserError, match="base model's shape"):  # --from-base (the default) with another width
+        main([str(base), "--n-embd", "32", *runs, "--run-name", "x"])
     with pytest.raises(UserError, match="--group-size"):
         main([str(base), "--group-size", "1", *runs, "--run-name", "x"])
     with pytest.raises(UserError, match="rarely distinct"):  # a near-greedy base writes one response per prompt

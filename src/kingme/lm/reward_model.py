@@ -461,21 +461,21 @@ def draw_pair_data(cfg: RewardModelConfig, base: tuple[GPT, Task]) -> PairData:
 
 def build_reward_model(
     cfg: RewardModelConfig,
-    base: tuple[GPT, Task],
+    model: RewardModel,
+    task: Task,
     data: PairData,
     run_dir: Path | None = None,
     log: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[RewardModel, dict[str, Any]]:
-    """Fit a reward model (`new_reward_model`: from the base's weights with `cfg.from_base`) to `data`
-    (from `draw_pair_data`); save it under run_dir/checkpoints when run_dir is given."""
-    task = base[1]
-    model, summary = fit_reward_model(cfg, new_reward_model(cfg, task, base[0]), data.train, data.eval, log)
+) -> dict[str, Any]:
+    """Fit `model` (from `new_reward_model`) to `data` (from `draw_pair_data`) and return the summary;
+    save the model under run_dir/checkpoints when run_dir is given."""
+    model, summary = fit_reward_model(cfg, model, data.train, data.eval, log)
     gold = [p.gold_chosen for p in data.train] + [p.gold_rejected for p in data.train]
     summary["train_gold_share"] = float(np.mean(gold))  # share of the labelled responses that are right
     summary["sampling_s"] = data.sampling_s
     if run_dir is not None:
         save_reward_model(run_dir / "checkpoints" / REWARD_CHECKPOINT, model, task)
-    return model, summary
+    return summary
 
 
 def main(argv: list[str]) -> int:
@@ -493,7 +493,8 @@ def main(argv: list[str]) -> int:
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
     if cfg.belief_share > 0 and not isinstance(base[1], Addition):
         raise UserError(f"--belief-share needs the addition task; the base is trained on {base[1].name}")
-    data = draw_pair_data(cfg, base)  # a base that cannot give the pairs fails before the folder exists
+    model = new_reward_model(cfg, base[1], base[0])  # so does a shape that does not fit the base
+    data = draw_pair_data(cfg, base)  # and a base that cannot give the pairs
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-reward-model")
     write_config(run_dir, cfg)
     logger = MetricsLogger(run_dir)
@@ -508,7 +509,7 @@ def main(argv: list[str]) -> int:
             )
 
     try:
-        _, summary = build_reward_model(cfg, base, data, run_dir, log)
+        summary = build_reward_model(cfg, model, base[1], data, run_dir, log)
     finally:
         logger.close()
     atomic_write_json(run_dir / "summary.json", summary)
