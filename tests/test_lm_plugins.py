@@ -139,6 +139,12 @@ class Silent:
     def __init__(self, task):
         pass
 
+class Raises:
+    def __init__(self, task):
+        pass
+    def score(self, prompts, responses):
+        return [{}["x"]]
+
 def Boom(task):
     raise ValueError("no config file")
 """
@@ -170,6 +176,17 @@ def test_bad_plug_ins_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
     for call, message in cases.items():
         with pytest.raises(UserError, match=message):
             call()
+    base = tmp_path / "b"
+    pre = ["pretrain", "addition", "--max-level", "1", "--run-name", "b", "--runs-dir", str(tmp_path), "--quiet"]
+    assert main([*pre, "--device", "cpu", "--eval-problems", "8", *TINY["pretrain"]]) == 0
+    for option, message in (
+        (["--reward", "broken:Short"], "the reward 'broken:Short' failed on a probe|must return 2 finite numbers"),
+        (["--monitors", "broken:Short"], "monitor Short.score must return 2 numbers in \\[0, 1\\]"),
+        (["--reward", "broken:Raises"], "the reward 'broken:Raises' failed on a probe: KeyError: 'x'"),
+    ):
+        with pytest.raises(UserError, match=message):
+            main(["train", str(base), *option, "--run-name", "r", "--runs-dir", str(tmp_path), "--device", "cpu"])
+        assert not (tmp_path / "r").exists()  # refused before the run folder
     for module in ("broken", "crash"):
         sys.modules.pop(module, None)
 

@@ -23,10 +23,11 @@ import numpy as np
 
 from kingme.common import UserError, atomic_write_json, resolve_device
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
-from kingme.lm.monitors import load_monitor
+from kingme.lm.monitors import load_monitor, monitor_label, monitor_stats
+from kingme.lm.plugins import probe, probe_texts
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.report import write_train_report
-from kingme.lm.rewards import load_reward
+from kingme.lm.rewards import load_reward, score_batch
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Split, Task, mix_weights, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
@@ -119,9 +120,12 @@ def train_main(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
-    load_reward(cfg.reward, base[1], resolve_device(cfg.device))  # so does a reward that cannot be built
+    reward = load_reward(cfg.reward, base[1], resolve_device(cfg.device))  # so does a reward that cannot be built
+    prompts, responses = probe_texts(base[1])  # or whose score fails on a probe
+    probe(cfg.reward, "reward", lambda: score_batch(reward, prompts, responses))
     for spec in cfg.monitors:
-        load_monitor(spec, base[1])  # or a monitor
+        monitor = load_monitor(spec, base[1])  # or a monitor
+        probe(spec, "monitor", lambda m=monitor, s=spec: monitor_stats(monitor_label(s), m, prompts, responses))
     mix_weights(base[1], cfg.mix)  # and a --mix that does not fit the base's task
     run_dir = create_run(ns.runs_dir, ns.run_name, "lm-train")
     write_config(run_dir, cfg)

@@ -50,6 +50,25 @@ def load_attr(spec: str, kind: str) -> Any:
     return getattr(mod, name)
 
 
+def probe_texts(task: Any) -> tuple[list[str], list[str]]:
+    """Two (prompt, response) pairs to try a reward or monitor on before a run: a problem of the task's
+    first level with its solution, and with an empty response."""
+    import numpy as np
+
+    problem = task.sample(np.random.default_rng(0), task.levels[0])
+    return [problem.prompt] * 2, [problem.solution, ""]
+
+
+def probe(spec: str, kind: str, check: Any) -> None:
+    """Run `check()` (a plug-in scoring the probe), turning whatever it raises into one line."""
+    try:
+        check()
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"the {kind} {spec!r} failed on a probe: {type(e).__name__}: {one_line(e)}") from None
+
+
 def build(spec: str, kind: str, *args: Any) -> Any:
     """`load_attr(spec, kind)(*args)`, with an error the user's constructor raises as one line."""
     factory = load_attr(spec, kind)
