@@ -1,16 +1,19 @@
 """A learned reward model: the tiny transformer with a scalar head, fitted to preference pairs.
 
-The model reads the prompt and the response as one sequence, prompt + response + EOS, left-padded
-to its block so that the last token is always at the last position, and reads a scalar there:
+The model reads a (prompt, response) pair laid out as the base model's sequences are: the prompt
+left-padded to its prompt width (the task's, plus room for a stated belief), the response, EOS,
+then PAD; it reads a scalar at the EOS:
 
-    r(q, o) = w · h_L(q, o) + c        h_L the final hidden state of `GPT.hidden` at the last token
+    r(q, o) = w · h_EOS(q, o) + c        h_EOS the final hidden state of `GPT.hidden` at the EOS
 
-(the `GPT`'s language-model head is not used). It is trained by Bradley-Terry cross-entropy on
-labelled pairs (chosen a, rejected b; Christiano et al. 2017, Ouyang et al. 2022):
+(the `GPT`'s language-model head is not used). By default it starts from the base model's weights
+(`RewardModel.init_from`), as InstructGPT's reward models start from the SFT model. It is trained
+by Bradley-Terry cross-entropy on labelled pairs (chosen a, rejected b; Christiano et al. 2017,
+Ouyang et al. 2022):
 
     P(a ≻ b) = σ(r(a) − r(b)),      loss = −mean log σ(r(a) − r(b))
 
-and reported on held-out pairs (prompts of the task's test split) by
+and reported on held-out pairs (prompts of the task's test split, one pair per prompt) by
 - pair accuracy: the share of held-out pairs where r(chosen) > r(rejected) (a tie counts ½), i.e.
   agreement with the labeller, whose own noise caps it;
 - gold agreement: among held-out pairs whose gold rewards (the exact verifier) differ, the share
