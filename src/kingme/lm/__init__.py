@@ -1,8 +1,11 @@
 """RL for reasoning models, small enough to see: a tiny character-level language model trained here.
 
-- `tasks`: verifiable problems in text (addition with or without a scratchpad, paths in a graph,
-  Countdown), each with an exact verifier, a difficulty knob, a held-out test split and a skill
-  measure that pre-training can hold out;
+- `tasks`: verifiable problems in text (addition and Countdown with or without a scratchpad, paths
+  in a graph), each with an exact verifier, a difficulty knob, a held-out test split and a skill
+  measure that pre-training can hold out; a user's own task as a plug-in `module:Name` (`plugins`);
+- `steps`: the scratchpad read step by step (marks, whether the answer follows, faithfulness);
+- `exploits`: rewards with a known loophole and exactly whether a response used it;
+- `rewards`, `monitors`: what `--reward` pays and what `--monitors` flag, built-in or plug-ins;
 - `vocab`, `sampling`: the character vocabulary; sampling with a KV cache, temperature and top-k;
 - `pretrain`: the base model, by supervised learning on generated solutions;
 - `algos`: PPO, GRPO, Dr. GRPO, RLOO and REINFORCE as pure functions over one rollout format,

@@ -1,7 +1,7 @@
 """`kingme lm ...`: RL for reasoning on a tiny language model trained here.
 
     kingme lm pretrain TASK [--max-level 3 --scratchpad --mix 0.2,0.3,0.5 --max-skill K --steps N ...]
-    kingme lm train BASE [--algo grpo|dr_grpo|rloo|reinforce|ppo --updates N ...]
+    kingme lm train BASE [--algo grpo|dr_grpo|rloo|reinforce|ppo --updates N --reward SPEC --monitors SPEC,...]
     kingme lm eval RUN [--k 1,8,64 --samples 64 --problems 100]
     kingme lm sample RUN PROMPT [--n 5 --temperature 1.0 --top-k K]
 
@@ -9,6 +9,8 @@ pretrain and train write a run folder (runs/lm-pretrain-... or runs/lm-train-...
 config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors; a train
 run also report.md with curves.png.
 BASE and RUN are run folders (or .safetensors files); a train run's folder gives its RL policy.
+TASK, --reward and --monitors take a built-in name or a plug-in module:Name from the current folder
+(docs/reasoning.md, "Plug-ins").
 """
 
 from __future__ import annotations
