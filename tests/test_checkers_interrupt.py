@@ -24,8 +24,9 @@ from kingme.players import load_player
 perft(Board(), 3)
 load_player("alphabeta:2").choose(Board())
 print("go", flush=True)
-from kingme.cli import main
-sys.exit(main(sys.argv[1:]))
+from kingme.cli import program
+sys.argv = ["kingme", *sys.argv[1:]]
+program()  # what the `kingme` command runs
 """
 
 
