@@ -40,6 +40,10 @@ def _interrupt_after_start(args: list[str], run_s: float = 1.5) -> tuple[float, 
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # As from a terminal: a suite started in the background (`make test &`, a CI runner) has SIGINT
+        # ignored, which a child inherits, and a program that starts with SIGINT ignored rightly
+        # ignores Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
