@@ -333,7 +333,9 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     runs = ["--runs-dir", str(tmp_path), "--quiet", "--device", "cpu"]
     tiny = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--steps", "3", "--batch-size", "8"]
     argv = [str(base), "--pairs", "16", "--eval-pairs", "8", "--belief-share", "0.5", "--flip", "0.1", *tiny, *runs]
-    assert main([*argv, "--run-name", "rm"]) == 0
+    from kingme.lm.commands import main as lm_main
+
+    assert lm_main(["reward-model", *argv, "--run-name", "rm"]) == 0  # `kingme lm reward-model`
     run = tmp_path / "rm"
     assert (run / "checkpoints" / REWARD_CHECKPOINT).is_file()
     cfg = json.loads((run / "config.json").read_text())
@@ -362,8 +364,6 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         load_reward("rm:", TASK_1)
 
     # RL against it from the command line: the proxy pays the reward, the verifier is logged beside it
-    from kingme.lm.commands import main as lm_main
-
     rl = ["--updates", "1", "--prompts-per-update", "2", "--group-size", "2", "--eval-problems", "4"]
     assert lm_main(["train", str(base), "--algo", "ppo", "--reward", f"rm:{run}", *rl, *runs, "--run-name", "rl"]) == 0
     row = json.loads((tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()[0])
@@ -371,6 +371,9 @@ def test_reward_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert json.loads((tmp_path / "rl" / "config.json").read_text())["reward"] == f"rm:{run}"
 
     # bad input: one line, no run folder left behind
+    with pytest.raises(UserError, match="no language-model checkpoint") as e:
+        lm_main(["reward-model", str(tmp_path / "missing"), *runs, "--run-name", "x"])
+    assert "\n" not in str(e.value)
     with pytest.raises(UserError, match="no language-model checkpoint"):
         main([str(tmp_path / "missing"), *runs, "--run-name", "x"])
     with pytest.raises(UserError, match="flip"):

@@ -4,10 +4,13 @@
     kingme lm train BASE [--algo grpo|dr_grpo|rloo|reinforce|ppo --updates N --reward SPEC --monitors SPEC,...]
     kingme lm eval RUN [--k 1,8,64 --samples 64 --problems 100]
     kingme lm sample RUN PROMPT [--n 5 --temperature 1.0 --top-k K]
+    kingme lm reward-model BASE [--pairs N --flip P --agreement-bias B ...]
 
 pretrain and train write a run folder (runs/lm-pretrain-... or runs/lm-train-...) holding
 config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors; a train
-run also report.md with curves.png.
+run also report.md with curves.png. reward-model fits a reward model to a simulated labeller's
+preferences over BASE's responses (runs/lm-reward-model-..., checkpoints/reward_model.safetensors;
+train against it with --reward rm:RUN; docs/reward-models.md).
 BASE and RUN are run folders (or .safetensors files); a train run's folder gives its RL policy.
 TASK, --reward and --monitors take a built-in name or a plug-in module:Name from the current folder
 (docs/reasoning.md, "Plug-ins").
@@ -25,16 +28,18 @@ import numpy as np
 
 from kingme.common import UserError, atomic_write_json, resolve_device
 from kingme.config import Parser, add_config_args, arg, config_from_args, config_to_dict, require
+from kingme.lm import reward_model
 from kingme.lm.monitors import load_monitor, monitor_label, monitor_stats
 from kingme.lm.plugins import probe, probe_texts
 from kingme.lm.pretrain import PretrainConfig, load_checkpoint, pretrain
 from kingme.lm.report import write_train_report
+from kingme.lm.reward_model import RewardModelConfig
 from kingme.lm.rewards import load_reward, score_batch
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Split, Task, mix_weights, sample_problems
 from kingme.runs import add_run_options, create_run, write_config
 
-SUBCOMMANDS = ("pretrain", "train", "eval", "sample")
+SUBCOMMANDS = ("pretrain", "train", "eval", "sample", "reward-model")
 
 
 @dataclass
@@ -213,6 +218,7 @@ def help_text() -> str:
         ("train", RLConfig, ("base",)),
         ("eval", LMEvalConfig, ()),
         ("sample", SampleConfig, ()),
+        ("reward-model", RewardModelConfig, ("base",)),
     ):
         options = _parser(f"kingme lm {prog}", cls, skip)._actions
         flags = ", ".join(a.option_strings[0] for a in options if a.option_strings and a.dest != "help")
@@ -228,7 +234,13 @@ def main(argv: list[str]) -> int:
         print(help_text())
         return 0
     sub, rest = argv[0], argv[1:]
-    handlers = {"pretrain": pretrain_main, "train": train_main, "eval": eval_main, "sample": sample_main}
+    handlers = {
+        "pretrain": pretrain_main,
+        "train": train_main,
+        "eval": eval_main,
+        "sample": sample_main,
+        "reward-model": reward_model.main,
+    }
     if sub not in handlers:
         raise UserError(f"unknown lm command {sub!r}: expected one of {', '.join(SUBCOMMANDS)}")
     return handlers[sub](rest)
