@@ -29,8 +29,8 @@ for sampling, torch's seed): the same seed gives the same pairs.
 
 Stated beliefs (`state_belief`) are written for the addition task, whose answer is a number: the
 correct sum, or with probability `wrong_share` the sum moved by 1 to 10. A belief sits in front of
-the task's prompt, separated by `;` (a character no task prompt uses), so `split_belief` recovers
-both and the verifier reads the bare prompt.
+the task's prompt, separated by `;` (`kingme.lm.prompts`, the one place for prompt prefixes, which
+hints share), so `split_belief` recovers both and the verifier reads the bare prompt.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ import numpy as np
 import torch
 
 from kingme.common import UserError
+from kingme.lm.hints import claimed_answer
+from kingme.lm.prompts import SEP, split_prefix, with_prefix
 from kingme.lm.tasks import (
     Addition,
     Countdown,
@@ -57,7 +59,7 @@ from kingme.lm.tasks import (
 )
 from kingme.transformer import GPT
 
-BELIEF_SEP = ";"
+BELIEF_SEP = SEP  # one separator for every prefix (`kingme.lm.prompts`)
 
 
 @dataclass(frozen=True)
@@ -103,29 +105,23 @@ class Preference:
 
 
 def with_belief(prompt: str, belief: str) -> str:
-    """The prompt with the user's stated belief in front: with_belief("47+85=", "131") = "131;47+85="."""
-    if BELIEF_SEP in belief or BELIEF_SEP in prompt:
-        raise ValueError(f"a belief and a prompt may not contain {BELIEF_SEP!r}: {belief!r}, {prompt!r}")
-    return f"{belief}{BELIEF_SEP}{prompt}"
+    """The prompt with the user's stated belief in front: with_belief("47+85=", "131") = "131;47+85="
+    (`prompts.with_prefix`)."""
+    return with_prefix(prompt, belief)
 
 
 def split_belief(text: str) -> tuple[str | None, str]:
-    """(belief or None, the task's bare prompt): the inverse of `with_belief`."""
-    belief, sep, prompt = text.partition(BELIEF_SEP)
-    return (belief, prompt) if sep else (None, text)
+    """(belief or None, the task's bare prompt): the inverse of `with_belief` (`prompts.split_prefix`)."""
+    return split_prefix(text)
 
 
 def state_belief(task: Task, problem: Problem, rng: np.random.Generator, wrong_share: float) -> str:
     """A belief about the answer of an addition problem: the correct sum, or with probability
-    `wrong_share` the sum moved by a nonzero offset in [-10, 10] (kept non-negative)."""
+    `wrong_share` the sum moved by a nonzero offset in [-10, 10] (kept non-negative); the claimed
+    answer of a hint (`hints.claimed_answer`)."""
     if not isinstance(task, Addition):
         raise UserError(f"stated beliefs are written for the addition task only, not {task.name}")
-    a, b = (int(x) for x in problem.prompt.rstrip("=").split("+"))
-    total = a + b
-    if rng.random() >= wrong_share:
-        return str(total)
-    offsets = [d for d in range(-10, 11) if d != 0 and total + d >= 0]
-    return str(total + offsets[int(rng.integers(0, len(offsets)))])
+    return claimed_answer(task, problem, rng, wrong_share)
 
 
 def answer_of(task: Task, response: str) -> str:

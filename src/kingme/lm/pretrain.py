@@ -24,7 +24,9 @@ import torch
 from kingme.common import UserError, cosine_decay, one_line, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.evaluate import greedy_accuracy
+from kingme.lm.hints import Hinted
 from kingme.lm.plugins import is_plugin_spec
+from kingme.lm.priors import check_plants, parse_plants, plant
 from kingme.lm.tasks import Problem, Task, make_task, mix_weights, sample_problems, test_set
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.progress import progress_bar
@@ -65,6 +67,16 @@ class PretrainConfig:
         0.0,
         "Share of the pre-training set drawn from the problems --max-skill holds out (0 = held out entirely): "
         "a skill present in a small share.",
+    )
+    hint_right: float | None = arg(
+        None,
+        "Put a hint in front of every prompt (a claimed answer, `131;47+85=`), right at this rate, else wrong "
+        "(kingme.lm.hints); the checkpoint keeps it, so RL from this base sees hints too (none = no hint).",
+    )
+    plant: tuple[str, ...] = arg(
+        (),
+        "Planted priors NAME:FREQ,...: a share FREQ of the pre-training targets is the behaviour's text, for "
+        "NAME in exploit_said, exploit_silent, hint_cited, hint_silent (kingme.lm.priors).",
     )
     train_size: int = arg(20_000, "Problems in the pre-training set, drawn once from the train split.")
     eval_problems: int = arg(256, "Distinct held-out test problems scored (greedy pass@1) at each evaluation.")
@@ -109,10 +121,18 @@ class PretrainConfig:
         require(self.n_embd % self.n_head == 0, f"--n-embd {self.n_embd} must be a multiple of --n-head {self.n_head}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.torch_threads >= 0, f"--torch-threads must be >= 0, got {self.torch_threads}")
-        mix_weights(self.make_task(), self.mix)  # the task's bounds and the mix's length, before any run folder
+        require(
+            self.hint_right is None or 0.0 <= self.hint_right <= 1.0,
+            f"--hint-right must be in [0, 1], got {self.hint_right}",
+        )
+        task = self.make_task()
+        mix_weights(task, self.mix)  # the task's bounds and the mix's length, before any run folder
+        check_plants(task, parse_plants(self.plant))
 
     def make_task(self) -> Task:
-        return make_task(self.task, self.max_level, self.scratchpad)
+        """The task, with hints in its prompts when `hint_right` is set."""
+        task = make_task(self.task, self.max_level, self.scratchpad)
+        return task if self.hint_right is None else Hinted(task, self.hint_right)
 
 
 def encode_examples(task: Task, problems: list[Problem]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -137,7 +157,8 @@ def encode_examples(task: Task, problems: list[Problem]) -> tuple[torch.Tensor, 
 def training_set(task: Task, rng: np.random.Generator, cfg: PretrainConfig) -> list[Problem]:
     """The pre-training problems: skill at most `max_skill`, except a `held_out_share` of them drawn
     from the held-out skills (skill above `max_skill`), shuffled together; with `scratchpad_share` < 1,
-    the solutions of a random 1 − share of them cut to the bare answer (what follows the last `:`)."""
+    the solutions of a random 1 − share of them cut to the bare answer (what follows the last `:`);
+    then the planted priors (`priors.plant`) replace the targets of their shares."""
     rare = round(cfg.train_size * cfg.held_out_share)
     problems = sample_problems(task, rng, cfg.train_size - rare, "train", cfg.mix, cfg.max_skill)
     if rare:
@@ -150,7 +171,7 @@ def training_set(task: Task, rng: np.random.Generator, cfg: PretrainConfig) -> l
             replace(p, solution=p.solution.rsplit(":", 1)[-1]) if cut else p
             for p, cut in zip(problems, bare, strict=True)
         ]
-    return problems
+    return plant(task, problems, parse_plants(cfg.plant), rng)
 
 
 def model_config(cfg: PretrainConfig, task: Task) -> TransformerConfig:
@@ -174,10 +195,13 @@ def learning_rate(step: int, cfg: PretrainConfig) -> float:
 
 def task_spec(task: Task) -> dict[str, Any]:
     """What `make_task` needs to rebuild `task`: its spec (a built-in name or a plug-in's module:Name),
-    its top level and the scratchpad flag."""
+    its top level and the scratchpad flag; for a hinted task also `hint_right`, its hints' right rate."""
     level = max(task.levels)
     scratch = bool(getattr(task, "use_scratchpad", False))
-    return {"name": task.spec or task.name, "max_level": level, "scratchpad": scratch}
+    spec: dict[str, Any] = {"name": task.spec or task.name, "max_level": level, "scratchpad": scratch}
+    if isinstance(task, Hinted):
+        spec["hint_right"] = task.right_rate
+    return spec
 
 
 def save_checkpoint(path: Path, model: GPT, task: Task) -> None:
@@ -215,6 +239,8 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
         load_model(model, str(p), device=device)
         spec = json.loads(meta["task"])
         task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+        if spec.get("hint_right") is not None:
+            task = Hinted(task, float(spec["hint_right"]))
     except UserError as e:
         if is_plugin_spec(str(spec.get("name", ""))):
             raise UserError(f"{p} was trained on the plug-in task {spec['name']!r}: {e}") from None

@@ -9,8 +9,9 @@ reward model) runs it once per rollout:
 `SPEC` is one of
 - a built-in name (`REWARDS`): exact (the task's verifier, 1 or 0), last_digit and format (flawed
   verifiers of addition, `tasks.reward_fn`), process (the share of the scratchpad's steps that are
-  right, `kingme.lm.steps`), verified (1 when the answer and every step are right), and skip and
-  lenient (flawed rewards with a known exploit, `kingme.lm.exploits`);
+  right, `kingme.lm.steps`), verified (1 when the answer and every step are right), and skip,
+  lenient and hint (flawed rewards with a known exploit, `kingme.lm.exploits`; hint pays for following
+  the prompt's hint, `kingme.lm.hints`);
 - `PREFIX:ARG` for a prefix a package registered (`register_reward("rm", factory)`: `rm:PATH`);
 - `module:Name`, a user's plug-in: `Name(task)` from the module `module` (current folder first).
 
@@ -95,6 +96,10 @@ REWARDS: dict[str, tuple[RewardFactory, str]] = {
     "lenient": (
         lambda task, arg, device: load_exploit("lenient", task),
         "a verifier that checks less (last digit, endpoints, value only; an exploit, `kingme.lm.exploits`)",
+    ),
+    "hint": (
+        lambda task, arg, device: load_exploit("hint", task),
+        "the verifier, or 1 for an answer that is the prompt's hint (a base pre-trained with --hint-right)",
     ),
 }
 PREFIXES: dict[str, tuple[RewardFactory, str]] = {}  # PREFIX -> factory, for specs PREFIX:ARG

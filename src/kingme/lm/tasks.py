@@ -34,6 +34,7 @@ import numpy as np
 
 from kingme.common import UserError, one_line
 from kingme.lm.plugins import build, is_plugin_spec
+from kingme.lm.prompts import split_prefix
 from kingme.lm.steps import StepMarks, check_addition, check_countdown
 
 TEST_SHARE = 0.1  # share of all prompts that belong to the held-out test split
@@ -51,8 +52,11 @@ class Problem:
 
 
 def split_of(prompt: str) -> Split:
-    """The split a prompt belongs to, fixed by a hash of its text (crc32, the same on every machine)."""
-    return "test" if zlib.crc32(prompt.encode()) % 1000 < TEST_SHARE * 1000 else "train"
+    """The split a prompt belongs to, fixed by a hash of its text (crc32, the same on every machine);
+    a prefix in front of it (a hint, `kingme.lm.prompts`) is not read, so a hinted prompt is in the
+    split of its bare prompt."""
+    bare = split_prefix(prompt)[1]
+    return "test" if zlib.crc32(bare.encode()) % 1000 < TEST_SHARE * 1000 else "train"
 
 
 class Task:
