@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "sweep": ("kingme.sweep", "main", "train one PPO config over a grid of settings and seeds"),
     "lm": ("kingme.lm.commands", "main", "RL on a tiny language model: pretrain, train, eval, sample"),
+    "egdb": ("kingme.egdb.commands", "main", "checkers endgame database: build, probe, verify, grade players"),
 }
 
 
