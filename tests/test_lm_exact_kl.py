@@ -80,7 +80,7 @@ def test_exact_kl_and_gradient_match_brute_force(V: int, eos: int | None, n: int
     kl = ek.exact_kl(tree_of(theta), tree_of([t.detach() for t in ref_theta]), cont)  # (2,)
     for m in range(2):
         want, want_grad, rows = brute(theta, ref_theta, V, eos, n, m)
-        assert float(kl[m]) == pytest.approx(float(want), rel=1e-10)
+        assert float(kl[m].detach()) == pytest.approx(float(want.detach()), rel=1e-10)
         got = torch.autograd.grad(kl[m], theta, retain_graph=True, allow_unused=True)
         got = [g if g is not None else torch.zeros_like(t) for g, t in zip(got, theta, strict=True)]
         assert torch.allclose(flat(got), flat(want_grad), atol=1e-10)
@@ -147,11 +147,15 @@ def test_estimators_expected_gradients_match_enumeration(V: int, eos: int | None
         )
         assert torch.allclose(got, want, atol=1e-10), est.name
         cos[est.name] = ek.cosine(got, exact_flat)
+        if est.name == "k1_loss":
+            assert float(got.norm()) < 1e-10 * float(exact_flat.norm())  # Σ_a π ∇log π = ∇1 = 0
     # what the sources state: k1 in the reward and k2 of the response as a loss give the reverse KL's
-    # gradient exactly (on-policy); k1 as a loss has expectation 0; k3 as a loss is biased
+    # gradient exactly (on-policy); k1 as a loss has expectation 0; k3 as a loss is biased; per token,
+    # k2 as a loss misses the later tokens' KL (Tang and Munos 2025's partial gradient)
     assert cos["k1_reward"] == pytest.approx(1.0, abs=1e-12)
     assert cos["k2_loss_seq"] == pytest.approx(1.0, abs=1e-12)
     assert cos["k3_loss_seq"] < 0.999 and cos["k3_loss"] < 0.999
+    assert cos["k2_loss"] < 0.999
     assert cos["k2_reward"] < 0.999 and cos["k3_reward"] < 0.999
 
 
@@ -255,3 +259,29 @@ def test_gpt_tree_matches_the_loops_log_probabilities() -> None:
     elp = ek.edge_logprobs(tree, ek.continuing(6, eos))
     total = ek.sequence_weights(elp, [torch.ones_like(e) for e in elp], ek.continuing(6, eos), eos)[0].sum(dim=(1, 2))
     assert torch.allclose(total, torch.ones(2), atol=1e-5)  # every response's probability adds up to 1
+
+
+def test_gpt_exact_kl_and_gradient_match_enumerated_responses() -> None:
+    """The cached tree of a GPT gives the KL and the gradient that every response written out gives."""
+    torch.manual_seed(1)
+    cfg = TransformerConfig(vocab_size=6, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    policy, reference = GPT(cfg).eval(), GPT(cfg).eval()
+    with torch.no_grad():
+        for p, q in zip(policy.parameters(), reference.parameters(), strict=True):
+            q.copy_(p + 0.3 * torch.randn_like(p))
+            p.add_(0.3 * torch.randn_like(p))
+    prompts = torch.tensor([[2, 3]])
+    n, eos = 3, 1
+    kls, grad, _ = ek.kl_and_gradient(policy, reference, prompts, n)
+    ys = responses(6, eos, n)
+    resp = torch.tensor([list(y) + [0] * (n - len(y)) for y in ys])  # (R, n)
+    mask = torch.tensor([[t < len(y) for t in range(n)] for y in ys])  # (R, n)
+    lp = (response_logprobs(policy, prompts.repeat(len(ys), 1), resp)[0] * mask).sum(dim=1)  # (R,) log π(y)
+    with torch.no_grad():
+        lr = (response_logprobs(reference, prompts.repeat(len(ys), 1), resp)[0] * mask).sum(dim=1)
+    kl = (lp.exp() * (lp - lr)).sum()
+    assert float(kls[0]) == pytest.approx(float(kl), rel=1e-4)
+    surrogate = (lp.exp() * (lp - lr)).detach() @ lp  # Σ_y π(y) Δ(y) log π(y), its gradient the score-function form
+    params = [p for p in policy.parameters() if p.requires_grad]
+    want = ek.flat_grad(surrogate, params, retain=False)
+    assert ek.cosine(grad, want) > 1 - 1e-6 and float(grad.norm()) == pytest.approx(float(want.norm()), rel=1e-3)
