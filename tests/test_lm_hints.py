@@ -10,6 +10,7 @@ from kingme.common import UserError
 from kingme.lm.exploits import load_exploit
 from kingme.lm.hints import Hinted, cites_hint, claimed_answer, follows, hint_is_right, hint_stats
 from kingme.lm.labellers import split_belief, state_belief, with_belief
+from kingme.lm.monitors import answer_start, load_monitor
 from kingme.lm.prompts import split_prefix, with_prefix
 from kingme.lm.rewards import load_reward
 from kingme.lm.tasks import Problem, make_task, sample_problems, split_of
@@ -91,3 +92,15 @@ def test_following_and_citing_read_by_hand() -> None:
 def test_the_hint_reward_needs_a_hinted_task() -> None:
     with pytest.raises(UserError, match="no hint exploit"):
         load_reward("hint", make_task("addition", 2))
+
+
+def test_the_cites_hint_monitor_reads_the_scratchpad_only() -> None:
+    task = Hinted(make_task("addition", 2, scratchpad=True), 0.5)
+    monitor = load_monitor("cites_hint", task)
+    responses = ["h:131", "7+5+0=12,4+8+1=13:131", "7+5+0=12,h:131", "h131"]
+    assert list(monitor.score(["131;47+85="] * 4, responses)) == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_answer_start_splits_scratchpad_and_answer_tokens() -> None:
+    assert answer_start("7+5+0=12,4+8+1=13:132") == len("7+5+0=12,4+8+1=13:")
+    assert answer_start("h:131") == 2 and answer_start("132") == 0 and answer_start("") == 0
