@@ -86,6 +86,12 @@ class KVCache:
         self.v[layer, :, :, self.pos : end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep the sequences at `rows` (R,) of the batch, in that order (an index may repeat):
+        k, v (n_layer, B, nh, max_len, hs) -> (n_layer, R, nh, max_len, hs)."""
+        self.k = self.k.index_select(1, rows)
+        self.v = self.v.index_select(1, rows)
+
 
 class CausalSelfAttention(nn.Module):
     def __init__(self, n_embd: int, n_head: int, dropout: float, bias: bool) -> None:

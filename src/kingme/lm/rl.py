@@ -145,6 +145,18 @@ class RLConfig:
 
     # --- optimisation ---
     epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
+    minibatches: int = arg(
+        1,
+        "Minibatches per epoch (M): each epoch shuffles the rollout's responses into M parts and takes an optimizer "
+        "step on each. A token keeps its weight in the whole batch (times M), so every normaliser means what it "
+        "does with M = 1 and the M gradients at θ_old average to the full batch's.",
+    )
+    length_buckets: int = arg(
+        4,
+        "The update's passes run on this many parts of the responses sorted by length, each cut to its longest "
+        "(less padding computed; 1 = one pass over the batch padded to its longest). Only float rounding depends "
+        "on it.",
+    )
     lr: float = arg(5e-4, "Adam learning rate (after the warm-up).")
     warmup: int = arg(20, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
     lr_decay: Literal["none", "cosine"] = arg(
@@ -169,6 +181,13 @@ class RLConfig:
             self.group_size >= 2, f"--group-size must be at least 2 (a group needs a baseline), got {self.group_size}"
         )
         require(self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}")
+        require(self.minibatches >= 1, f"--minibatches must be at least 1, got {self.minibatches}")
+        require(
+            self.minibatches <= self.prompts_per_update * self.group_size,
+            f"--minibatches {self.minibatches} exceeds the rollout's {self.prompts_per_update * self.group_size} "
+            "responses",
+        )
+        require(self.length_buckets >= 1, f"--length-buckets must be at least 1, got {self.length_buckets}")
         require(self.refill_rounds >= 1, f"--refill-rounds must be at least 1, got {self.refill_rounds}")
         require(self.temperature > 0, f"--temperature must be positive for RL rollouts, got {self.temperature}")
         require(self.top_k is None or self.top_k >= 1, f"--top-k must be at least 1, got {self.top_k}")
@@ -418,6 +437,45 @@ def token_entropy(log_probs: torch.Tensor, keep: torch.Tensor | None) -> torch.T
     return masked_entropy(log_probs.reshape(B * N, V), flat_keep).view(B, N)  # (B·N,) -> (B, N)
 
 
+def bucketed_logprobs(
+    model: GPT,
+    prompts: torch.Tensor,
+    responses: torch.Tensor,
+    mask: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    buckets: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    """`response_logprobs` computed on `buckets` parts of the rows sorted by length, each part's
+    responses cut to its longest (mask (B, N) says each row's length), then put back in the rows'
+    order and padded to N: ((B, N), (B, N, V), (B, N, V) or None, (B, N, C)), 0 (False) past a part's
+    width. The causal model's outputs at a row's real tokens do not depend on the padding after
+    them, so only float rounding differs from one pass; with buckets = 1 it is that one pass."""
+    B, N = responses.shape
+    if buckets <= 1 or B < 2:
+        return response_logprobs(model, prompts, responses, temperature, top_k)
+    lengths = mask.sum(dim=1)  # (B,)
+    order = torch.argsort(lengths, stable=True)  # (B,) shortest first
+    parts = []
+    for rows in order.chunk(min(buckets, B)):
+        n = max(int(lengths[rows].max()), 1)
+        parts.append(response_logprobs(model, prompts[rows], responses[rows, :n], temperature, top_k))
+    back = torch.empty_like(order)
+    back[order] = torch.arange(B, device=order.device)  # (B,) where each row went in the sorted order
+
+    def join(i: int) -> torch.Tensor:
+        pieces = []
+        for part in parts:
+            x = part[i]
+            assert x is not None
+            pad = [0, 0] * (x.dim() - 2) + [0, N - x.shape[1]]  # F.pad counts from the last dim: pad dim 1
+            pieces.append(nn.functional.pad(x, pad))  # (b, n, ...) -> (b, N, ...)
+        return torch.cat(pieces).index_select(0, back)  # sorted order -> the rows' order
+
+    keep = join(2) if parts[0][2] is not None else None
+    return join(0), join(1), keep, join(3)
+
+
 def rl_update(
     policy: GPT,
     reference: GPT | None,
@@ -435,27 +493,39 @@ def rl_update(
       softmax(logits / T) over the top k (`response_logprobs`): the policy optimised is the sampler.
       The reference's is softmax(logits_ref / T) over every token, so the KL to it stays finite
       where the two models' top k differ.
-    - With one epoch, θ_old's pass is the update's own forward pass, detached (θ = θ_old there).
-    - The metrics are means over the K epochs (one minibatch each: the whole rollout); the KL to the
-      reference is after the last one.
+    - With one epoch of one minibatch, θ_old's pass is the update's own forward pass, detached
+      (θ = θ_old there).
+    - Each epoch shuffles the rows into `minibatches` parts (M), one optimizer step each. The token
+      weights w (`token_weights`) are those of the whole batch, times M in each part: the loss of a
+      part is on the whole batch's scale, a token's weight does not depend on the part it falls in,
+      and at θ_old the mean of the M parts' gradients is the whole batch's (PPO's value loss, a mean
+      over tokens, is weighted alike). M = 1 is one step on the whole batch.
+    - Every pass runs on `length_buckets` parts of the rows sorted by length (`bucketed_logprobs`).
+    - The metrics are means over the K·M steps; the KL to the reference is that of the last epoch's
+      log π, each row's taken before its part's step (as with M = 1).
     """
     policy.eval()
     B, N = roll.responses.shape
     G, P = roll.group_size, B // roll.group_size
+    M = min(cfg.minibatches, B)
     beta = float(cfg.kl_coef or 0.0)
     beta_reward = beta if cfg.kl_in_reward else 0.0
-    T, k = cfg.temperature, cfg.top_k
+    T, k, nb = cfg.temperature, cfg.top_k, cfg.length_buckets
+
+    def logprobs(model: GPT, rows: torch.Tensor | None, top_k: int | None = k) -> tuple[Any, Any, Any, Any]:
+        if rows is None:
+            return bucketed_logprobs(model, roll.prompts, roll.responses, roll.mask, T, top_k, nb)
+        return bucketed_logprobs(model, roll.prompts[rows], roll.responses[rows], roll.mask[rows], T, top_k, nb)
+
     # ---- phase 2: what θ_old, the reference and the critic said, then the advantages ----
-    first = response_logprobs(policy, roll.prompts, roll.responses, T, k) if cfg.epochs == 1 else None
+    first = logprobs(policy, None) if cfg.epochs == 1 and M == 1 else None
     with torch.no_grad():
         if first is not None:
             logp_old, h_old = first[0].detach(), first[3].detach()  # (B, N), (B, N, C): θ_old = θ
         else:
-            logp_old, _, _, h_old = response_logprobs(policy, roll.prompts, roll.responses, T, k)
+            logp_old, _, _, h_old = logprobs(policy, None)
         ref_logp = (  # at the same temperature, over every token (finite wherever π_θ may sample)
-            response_logprobs(reference, roll.prompts, roll.responses, T, None)[0]
-            if reference is not None
-            else logp_old
+            logprobs(reference, None, None)[0] if reference is not None else logp_old
         )
         values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
         equal = equal_reward_groups(roll.rewards.view(P, G))  # (P,) by the verifier's rewards
@@ -479,53 +549,72 @@ def rl_update(
         if cfg.drop_equal_groups:
             loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
         weights = token_weights(loss_mask, cfg.loss_norm or "token", roll.max_len)  # (B, N)
-    # ---- phase 3: K epochs over the rollout ----
+    # ---- phase 3: K epochs over the rollout, M minibatches each ----
     eps_low = cfg.clip_low if cfg.clip else None
     eps_high = float(cfg.clip_high if cfg.clip_high is not None else cfg.clip_low)
-    on = roll.mask
     sums: dict[str, float] = {}
+    steps = 0
+    last_logp = torch.zeros_like(logp_old)  # (B, N) each row's log π in the last epoch, before its step
     for epoch in range(cfg.epochs):
-        if epoch == 0 and first is not None:
-            logp, log_probs, keep, h = first
-        else:
-            logp, log_probs, keep, h = response_logprobs(policy, roll.prompts, roll.responses, T, k)
-        ratio = torch.exp(logp - logp_old)  # (B, N)
-        pg_loss = clipped_surrogate(ratio, adv, weights, eps_low, eps_high)
-        kl_loss = weighted_k3(logp, ref_logp, weights) if beta > 0 and not cfg.kl_in_reward else torch.zeros(())
-        if cfg.ent_coef != 0.0:
-            ent = masked_mean(token_entropy(log_probs, keep), on)
-        else:  # only logged: kept out of the graph
-            with torch.no_grad():
+        parts: list[torch.Tensor | None] = [None] if M == 1 else list(torch.randperm(B).chunk(M))
+        for rows in parts:
+            if epoch == 0 and first is not None:
+                logp, log_probs, keep, h = first
+            else:
+                logp, log_probs, keep, h = logprobs(policy, rows)
+
+            def part(x: torch.Tensor, rows: torch.Tensor | None = rows) -> torch.Tensor:
+                return x if rows is None else x[rows]
+
+            on, old, w = part(roll.mask), part(logp_old), part(weights)
+            if rows is not None:
+                w = w * M  # the whole batch's weights, on its scale in each of the M parts
+            if epoch == cfg.epochs - 1:
+                if rows is None:
+                    last_logp = logp.detach()
+                else:
+                    last_logp[rows] = logp.detach()
+            ratio = torch.exp(logp - old)  # (b, N)
+            pg_loss = clipped_surrogate(ratio, part(adv), w, eps_low, eps_high)
+            kl_loss = weighted_k3(logp, part(ref_logp), w) if beta > 0 and not cfg.kl_in_reward else torch.zeros(())
+            if cfg.ent_coef != 0.0:
                 ent = masked_mean(token_entropy(log_probs, keep), on)
-        loss = pg_loss + beta * kl_loss - cfg.ent_coef * ent
-        v_loss = torch.zeros(())
-        if value_head is not None:
-            values = value_head(h)
-            v_loss = value_loss(values[on], values_old[on], returns[on], None)
-            loss = loss + cfg.vf_coef * v_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.max_grad_norm is not None:
-            params = [p for g in opt.param_groups for p in g["params"]]
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        opt.step()
-        with torch.no_grad():
-            epoch_stats = {
-                "losses/policy_loss": float(pg_loss),
-                "losses/kl_loss": float(kl_loss),
-                "losses/value_loss": float(v_loss),
-                "losses/entropy": float(ent),
-                "losses/clipfrac": clip_share(ratio[on], cfg.clip_low, eps_high),
-                "losses/approx_kl": float(approx_kl((logp - logp_old)[on])[1]) if bool(on.any()) else 0.0,
-            }
-        for key, value in epoch_stats.items():
-            sums[key] = sums.get(key, 0.0) + value
-    stats = {key: total / cfg.epochs for key, total in sums.items()}  # means over the K epochs
+            else:  # only logged: kept out of the graph
+                with torch.no_grad():
+                    ent = masked_mean(token_entropy(log_probs, keep), on)
+            loss = pg_loss + beta * kl_loss - cfg.ent_coef * ent
+            v_loss = torch.zeros(())
+            if value_head is not None:
+                values = value_head(h)
+                v_loss = value_loss(values[on], part(values_old)[on], part(returns)[on], None)
+                if rows is not None:  # the part's token mean on the whole batch's scale: Σ_part / T_all · M
+                    v_loss = v_loss * (int(on.sum()) * M / max(int(roll.mask.sum()), 1))
+                loss = loss + cfg.vf_coef * v_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm is not None:
+                params = [p for g in opt.param_groups for p in g["params"]]
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            opt.step()
+            with torch.no_grad():
+                step_stats = {
+                    "losses/policy_loss": float(pg_loss),
+                    "losses/kl_loss": float(kl_loss),
+                    "losses/value_loss": float(v_loss),
+                    "losses/entropy": float(ent),
+                    "losses/clipfrac": clip_share(ratio[on], cfg.clip_low, eps_high),
+                    "losses/approx_kl": float(approx_kl((logp - old)[on])[1]) if bool(on.any()) else 0.0,
+                }
+            for key, value in step_stats.items():
+                sums[key] = sums.get(key, 0.0) + value
+            steps += 1
+    stats = {key: total / steps for key, total in sums.items()}  # means over the K·M steps
     with torch.no_grad():
-        stats["losses/kl_ref"] = float(approx_kl((ref_logp - logp)[on])[1]) if reference is not None else 0.0
+        on = roll.mask
+        stats["losses/kl_ref"] = float(approx_kl((ref_logp - last_logp)[on])[1]) if reference is not None else 0.0
     stats["charts/zero_adv_groups"] = float(equal.float().mean())
     if value_head is not None:
-        stats["losses/explained_variance"] = explained_variance(values_old[on], returns[on])
+        stats["losses/explained_variance"] = explained_variance(values_old[roll.mask], returns[roll.mask])
     return stats
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from kingme.lm.vocab import EOS_ID, PAD_ID, decode, encode, pad_left
-from kingme.ppo.core import log_prob, mask_logits, sample_actions
+from kingme.ppo.core import gumbel_noise, log_prob, mask_logits, sample_actions
 from kingme.transformer import GPT
 
 
@@ -70,12 +70,82 @@ def generate(
     use_cache: bool = True,
     return_logits: bool = False,
 ) -> Generation:
-    """Up to `max_new_tokens` response tokens after each prompt of prompts (B, P)."""
+    """Up to `max_new_tokens` response tokens after each prompt of prompts (B, P).
+
+    With the cache, two savings leave every token as it was (same logits, same random draws):
+    - each distinct prompt is fed once (the G samples of a group share theirs) and its cache rows
+      and last logits copied to the rows that hold it;
+    - a row that has written EOS leaves the batch (its cache rows dropped), so later steps compute
+      only the rows still writing. The Gumbel noise is still drawn for all B rows at every step,
+      so the random stream, and the draws of the rows still running, are those of a full batch.
+    With `return_logits` every row runs to the last step (its logits after EOS are returned too).
+    """
     B, P = prompts.shape
     if P + max_new_tokens > model.config.block_size:
         raise ValueError(f"{P} + {max_new_tokens} tokens exceed block_size={model.config.block_size}")
     was_training = model.training
     model.eval()
+    try:
+        if use_cache and not return_logits:
+            tokens, mask = _generate_compact(model, prompts, max_new_tokens, temperature, top_k)
+            return Generation(tokens, mask, None)
+        return _generate_full(model, prompts, max_new_tokens, temperature, top_k, use_cache, return_logits)
+    finally:
+        model.train(was_training)
+
+
+def _draw(logits: torch.Tensor, temperature: float, top_k: int | None, noise: torch.Tensor | None) -> torch.Tensor:
+    """`next_token` with the Gumbel noise given (rows of a full batch's draw)."""
+    if temperature == 0.0:
+        return torch.argmax(logits, dim=-1)
+    return sample_actions(sampling_logits(logits, temperature, top_k)[0], noise)
+
+
+def _generate_compact(
+    model: GPT, prompts: torch.Tensor, max_new_tokens: int, temperature: float, top_k: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`generate` with the cache, each distinct prompt fed once and finished rows dropped."""
+    B = prompts.shape[0]
+    device = prompts.device
+    tokens = torch.full((B, max_new_tokens), PAD_ID, dtype=torch.long, device=device)
+    mask = torch.zeros((B, max_new_tokens), dtype=torch.bool, device=device)
+    distinct, inverse = torch.unique(prompts, dim=0, return_inverse=True)  # (U, P), (B,)
+    cache = model.new_cache(distinct.shape[0], device)
+    logits, _ = model(distinct, cache=cache)
+    last = logits[:, -1, :].index_select(0, inverse)  # (U, V) -> (B, V)
+    cache.select(inverse)  # (U, ...) -> (B, ...): row b holds its prompt's keys and values
+    rows = torch.arange(B, device=device)  # the batch row of each row still writing
+    for i in range(max_new_tokens):
+        noise = gumbel_noise((B, last.shape[-1]), device) if temperature != 0.0 else None  # a full batch's draw
+        tok = _draw(last, temperature, top_k, noise[rows] if noise is not None else None)  # (R,)
+        tokens[rows, i] = tok
+        mask[rows, i] = True
+        going = tok != EOS_ID  # (R,)
+        if not bool(going.any()):
+            return tokens[:, : i + 1], mask[:, : i + 1]
+        if i + 1 == max_new_tokens:
+            break
+        if not bool(going.all()):
+            keep = torch.nonzero(going).flatten()  # (R',)
+            rows, tok = rows[keep], tok[keep]
+            cache.select(keep)
+        logits, _ = model(tok[:, None], cache=cache)  # (R, 1, V)
+        last = logits[:, -1, :]
+    return tokens, mask
+
+
+def _generate_full(
+    model: GPT,
+    prompts: torch.Tensor,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    use_cache: bool,
+    return_logits: bool,
+) -> Generation:
+    """`generate` over every row to the end: without the cache (a pass over the whole sequence per
+    token) or with it when every step's logits are asked for."""
+    B = prompts.shape[0]
     cache = model.new_cache(B, prompts.device) if use_cache else None
     tokens = torch.full((B, max_new_tokens), PAD_ID, dtype=torch.long, device=prompts.device)
     mask = torch.zeros((B, max_new_tokens), dtype=torch.bool, device=prompts.device)
@@ -98,7 +168,6 @@ def generate(
         if bool(done.all()):
             tokens, mask = tokens[:, : i + 1], mask[:, : i + 1]
             break
-    model.train(was_training)
     stacked = torch.stack(all_logits, dim=1) if return_logits else None  # (B, N, V)
     return Generation(tokens, mask, stacked)
 
