@@ -7,14 +7,16 @@ A base of the default shape (2 layers, 4 heads, width 128) is pre-trained briefl
 P = 32 prompts x G = 8 samples from it (seed = the repeat's number, 1, 2, ...), with no evaluation
 between updates, on one torch thread, in a fresh Python process. Printed: each run's response
 tokens per second (every response token trained on, over the loop's wall time, the evaluation
-before the first update left out) and their median.
+before the first update left out) and their median; and the same per second of the process's CPU
+time (the whole `train` call), which a machine shared with other jobs disturbs far less than the
+wall clock (a job that waits for a core spends no CPU time waiting).
 
 With --against REF (a git commit of this repository, e.g. the code before a change), the same
 workload also runs under REF's package: its `src/` is exported with `git archive` to a temporary
 folder outside the repository and put first on the worker's PYTHONPATH. The runs alternate (REF,
 this code, this code, REF, ...) so that the load of a shared machine falls on both alike; printed
-per algorithm: each side's median, and the ratio this/REF as the geometric mean of the paired
-ratios with a 95% t-interval over the pairs. The worker uses only `load_checkpoint`, `RLConfig`
+per algorithm: each side's medians, and the ratios this/REF as the geometric mean of the paired
+ratios with a 95% t-interval over the pairs, by wall and by CPU time. The worker uses only `load_checkpoint`, `RLConfig`
 and `train(cfg, base=..., log=...)`, which every version since the loop's first has.
 
 The update's share of the machine's matmul throughput (`update_throughput`): the update timed on
@@ -60,8 +62,12 @@ model, task = load_checkpoint(a["base"], "cpu")
 cfg = RLConfig(algo=a["algo"], updates=a["updates"], epochs=a["epochs"], eval_every=10_000, eval_problems=1,
                device="cpu", seed=a["seed"])
 rows = []
+cpu = time.process_time()
 train(cfg, base=(model, task), log=rows.append)
-print(json.dumps({"tokens_per_s": float(rows[-1]["charts/tokens_per_s"]),
+cpu = time.process_time() - cpu
+last = rows[-1]
+tokens = float(last["charts/tokens_per_s"]) * float(last["time"])  # every response token trained on
+print(json.dumps({"tokens_per_s": float(last["charts/tokens_per_s"]), "tokens_per_cpu_s": tokens / cpu,
                   "rewards": [float(r["charts/reward"]) for r in rows], "package": kingme.__file__}))
 """
 
@@ -252,10 +258,13 @@ def bench(
                 row: dict[str, Any] = {}
                 for side, done in runs.items():
                     rates = [r["tokens_per_s"] for r in done]
+                    cpu = [r["tokens_per_cpu_s"] for r in done]
                     row[side] = {"median": statistics.median(rates), "runs": rates,
+                                 "cpu_median": statistics.median(cpu), "cpu_runs": cpu,
                                  "final_reward": [r["rewards"][-1] for r in done]}  # fmt: skip
                 if against is not None:
                     row["ratio"] = ratio_interval(row["new"]["runs"], row["old"]["runs"])
+                    row["cpu_ratio"] = ratio_interval(row["new"]["cpu_runs"], row["old"]["cpu_runs"])
                 if flops:
                     row["update"] = update_throughput(base, algo)
                 result["algos"][algo] = row
@@ -297,16 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     ref = f" against {args.against} ({result['against'][:7]})" if args.against else ""
     print(f"lm loop{ref}: {args.updates} updates x {args.repeats} runs, K = {args.epochs}, one thread")
     for algo, row in result["algos"].items():
-        new = row["new"]
-        line = f"  {algo:<9} this code {new['median']:6.0f} tok/s ({', '.join(f'{r:.0f}' for r in new['runs'])})"
-        if "old" in row:
-            old = row["old"]
-            r, lo, hi = row["ratio"]
-            line += (
-                f"   {args.against} {old['median']:6.0f} ({', '.join(f'{x:.0f}' for x in old['runs'])})"
-                f"   ratio {r:.2f} [{lo:.2f}, {hi:.2f}]"
-            )
-        print(line)
+        for key, unit, ratio in (("", "wall", "ratio"), ("cpu_", "CPU", "cpu_ratio")):
+            new = row["new"]
+            runs = ", ".join(f"{r:.0f}" for r in new[f"{key}runs"])
+            line = f"  {algo:<9} per {unit:<4} s: this code {new[f'{key}median']:6.0f} ({runs})"
+            if "old" in row:
+                old = row["old"]
+                r, lo, hi = row[ratio]
+                line += (
+                    f"   {args.against} {old[f'{key}median']:6.0f} ({', '.join(f'{x:.0f}' for x in old[f'{key}runs'])})"
+                    f"   ratio {r:.2f} [{lo:.2f}, {hi:.2f}]"
+                )
+            print(line)
         if "update" in row:
             u = row["update"]
             print(

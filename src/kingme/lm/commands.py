@@ -2,15 +2,18 @@
 
     kingme lm pretrain TASK [--max-level 3 --scratchpad --mix 0.2,0.3,0.5 --max-skill K --steps N ...]
     kingme lm train BASE [--algo grpo|dr_grpo|rloo|reinforce|ppo --updates N --reward SPEC --monitors SPEC,...]
+    kingme lm train --resume RUN [--updates N --max-minutes M --device D --torch-threads T]
     kingme lm eval RUN [--k 1,8,64 --samples 64 --problems 100]
     kingme lm sample RUN PROMPT [--n 5 --temperature 1.0 --top-k K]
     kingme lm reward-model BASE [--pairs N --flip P --agreement-bias B ...]
 
 pretrain and train write a run folder (runs/lm-pretrain-... or runs/lm-train-...) holding
 config.json, metrics.jsonl, TensorBoard events, summary.json and checkpoints/*.safetensors; a train
-run also report.md with curves.png. reward-model fits a reward model to a simulated labeller's
-preferences over BASE's responses (runs/lm-reward-model-..., checkpoints/reward_model.safetensors;
-train against it with --reward rm:RUN; docs/reward-models.md).
+run also report.md with curves.png, samples/update_NNNNNN.jsonl (a few responses at each evaluation)
+and a resume checkpoint at each evaluation (`--resume RUN` continues it).
+reward-model fits a reward model to a simulated labeller's preferences over BASE's responses
+(runs/lm-reward-model-..., checkpoints/reward_model.safetensors; train against it with
+--reward rm:RUN; docs/reward-models.md).
 BASE and RUN are run folders (or .safetensors files); a train run's folder gives its RL policy.
 TASK, --reward and --monitors take a built-in name or a plug-in module:Name from the current folder
 (docs/reasoning.md, "Plug-ins").
@@ -37,7 +40,7 @@ from kingme.lm.reward_model import RewardModelConfig
 from kingme.lm.rewards import load_reward, score_batch
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Split, Task, mix_weights, sample_problems
-from kingme.runs import add_run_options, create_run, write_config
+from kingme.runs import add_run_options, check_resume_options, create_run, find_run, read_config, write_config
 
 SUBCOMMANDS = ("pretrain", "train", "eval", "sample", "reward-model")
 
@@ -86,17 +89,34 @@ def _parser(prog: str, cls: type, skip: tuple[str, ...] = ()) -> Parser:
     return p
 
 
-def _logged(run_dir: Any, quiet: bool) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
-    from kingme.runs.logger import MetricsLogger
+class _Log:
+    """Rows to metrics.jsonl and TensorBoard (`MetricsLogger`), and text to TensorBoard (`text`)."""
 
-    logger = MetricsLogger(run_dir)
+    def __init__(self, run_dir: Any, quiet: bool, resume_update: int | None = None) -> None:
+        from kingme.runs.logger import MetricsLogger
 
-    def log(row: dict[str, Any]) -> None:
-        logger.log(row)
-        if not quiet and "charts/test_pass1" in row:
+        self.logger = MetricsLogger(run_dir, resume_update=resume_update, resume_step=resume_update or 0)
+        self.quiet = quiet
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.logger.log(row)
+        if not self.quiet and "charts/test_pass1" in row:
             print(f"  {row['update']:>6}  test pass@1 {row['charts/test_pass1']:.3f}", flush=True)
 
-    return log, logger.close
+    def text(self, tag: str, text: str, step: int) -> None:
+        tb = getattr(self.logger, "_tb", None)  # MetricsLogger's SummaryWriter (None without TensorBoard)
+        if tb is not None:
+            tb.add_text(tag, text, step)
+
+    def close(self) -> None:
+        self.logger.close()
+
+
+def _logged(
+    run_dir: Any, quiet: bool, resume_update: int | None = None
+) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
+    log = _Log(run_dir, quiet, resume_update)
+    return log, log.close
 
 
 def pretrain_main(argv: list[str]) -> int:
@@ -121,10 +141,42 @@ def pretrain_main(argv: list[str]) -> int:
 
 
 def train_main(argv: list[str]) -> int:
+    from kingme.lm.rl import RESUME_OVERRIDES, load_resume_state
+
     p = _parser("kingme lm train", RLConfig, skip=("base",))
-    p.add_argument("base", help="The base model: a `kingme lm pretrain` run folder or its .safetensors file.")
-    add_run_options(p, "lm-train", resume=False)
+    p.add_argument(
+        "base",
+        nargs="?",
+        default=None,
+        help="The base model: a `kingme lm pretrain` run folder or its .safetensors file (none with --resume).",
+    )
+    add_run_options(p, "lm-train")
     ns = p.parse_args(argv)
+    if ns.resume:
+        if ns.base is not None:
+            raise UserError("--resume continues with the run's own base: drop BASE")
+        run_dir = find_run(ns.runs_dir, ns.resume)
+        given = check_resume_options(argv, RESUME_OVERRIDES)
+        cfg = read_config(run_dir, RLConfig)
+        for name in given:
+            setattr(cfg, name, getattr(ns, name))
+        cfg.validate()
+        device = resolve_device(cfg.device)
+        _, _, ckpt = load_resume_state(run_dir, device)  # a folder that is not an lm train run fails here
+        update = int(ckpt.state.get("update", 0))
+        if not ns.quiet:
+            print(f"resuming {run_dir} from update {update}", flush=True)
+        write_config(run_dir, cfg)
+        log, close = _logged(run_dir, ns.quiet, resume_update=update)
+        try:
+            _, summary = train(cfg, run_dir, quiet=ns.quiet, log=log, resume=True)
+        finally:
+            close()
+        return _train_done(run_dir, cfg, summary)
+    if ns.base is None:
+        raise UserError(
+            "give the base model (a `kingme lm pretrain` run folder or its .safetensors file) or --resume RUN"
+        )
     cfg = config_from_args(RLConfig, ns, base=ns.base).resolved()
     base = load_checkpoint(cfg.base, resolve_device(cfg.device))  # a missing base fails before the folder exists
     reward = load_reward(cfg.reward, base[1], resolve_device(cfg.device))  # so does a reward that cannot be built
@@ -141,6 +193,10 @@ def train_main(argv: list[str]) -> int:
         _, summary = train(cfg, run_dir, quiet=ns.quiet, log=log, base=base)
     finally:
         close()
+    return _train_done(run_dir, cfg, summary)
+
+
+def _train_done(run_dir: Any, cfg: RLConfig, summary: dict[str, Any]) -> int:
     atomic_write_json(run_dir / "summary.json", summary)
     write_train_report(run_dir, cfg, summary)
     start, end = summary["test_pass1_start"]["all"], summary["test_pass1_end"]["all"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import torch
 import torch.nn as nn
 
-from kingme.common import UserError, cosine_decay, resolve_device, seed_everything
+from kingme.common import UserError, cosine_decay, one_line, resolve_device, seed_everything
 from kingme.config import arg, require
 from kingme.lm.algos import (
     LossNorm,
@@ -170,6 +171,11 @@ class RLConfig:
     # --- evaluation and run ---
     eval_every: int = arg(10, "Updates between greedy pass@1 evaluations on the test split (and at the end).")
     eval_problems: int = arg(256, "Distinct held-out test problems per evaluation (greedy pass@1).")
+    samples: int = arg(
+        4,
+        "Responses written at each evaluation to the run's samples/update_NNNNNN.jsonl and to TensorBoard (one per "
+        "prompt, with reward, advantage, monitor scores and step marks; 0 = none).",
+    )
     seed: int = arg(1, "Seed for the prompts, the samples and the value head.")
     device: str = arg("auto", "Torch device: auto, cpu or cuda[:N].")
     torch_threads: int = arg(1, "CPU threads for torch (0 = torch's default).")
@@ -195,6 +201,7 @@ class RLConfig:
         require(self.clip_high is None or self.clip_high > 0, f"--clip-high must be positive, got {self.clip_high}")
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
+        require(self.samples >= 0, f"--samples must be >= 0, got {self.samples}")
         require(self.warmup >= 0, f"--warmup must be >= 0, got {self.warmup}")
         require(0 <= self.lr_final <= 1, f"--lr-final must be in [0, 1], got {self.lr_final}")
         require(
@@ -437,6 +444,12 @@ def token_entropy(log_probs: torch.Tensor, keep: torch.Tensor | None) -> torch.T
     return masked_entropy(log_probs.reshape(B * N, V), flat_keep).view(B, N)  # (B·N,) -> (B, N)
 
 
+def masked_row_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each row of x (B, N) over its mask: (B,), 0 for an empty row."""
+    m = mask.to(x.dtype)
+    return (x * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+
+
 def bucketed_logprobs(
     model: GPT,
     prompts: torch.Tensor,
@@ -483,8 +496,10 @@ def rl_update(
     opt: torch.optim.Optimizer,
     roll: Rollout,
     cfg: RLConfig,
+    record: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, float]:
-    """Phases 2 and 3 of one update on `roll`, with `cfg` resolved. Returns the update's metrics.
+    """Phases 2 and 3 of one update on `roll`, with `cfg` resolved. Returns the update's metrics;
+    `record`, if given, receives "advantages": (B,) each response's mean Â over its tokens.
 
     - The policy runs in eval mode (no dropout) throughout, as the sampler and the reference do:
       θ_old's log-probabilities are then the sampler's, and at θ = θ_old the ratio is exactly 1.
@@ -549,6 +564,8 @@ def rl_update(
         if cfg.drop_equal_groups:
             loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
         weights = token_weights(loss_mask, cfg.loss_norm or "token", roll.max_len)  # (B, N)
+        if record is not None:
+            record["advantages"] = masked_row_mean(adv, roll.mask)  # (B,)
     # ---- phase 3: K epochs over the rollout, M minibatches each ----
     eps_low = cfg.clip_low if cfg.clip else None
     eps_high = float(cfg.clip_high if cfg.clip_high is not None else cfg.clip_low)
@@ -651,26 +668,103 @@ def load_base(base: str, device: str) -> tuple[GPT, Task]:
     return load_checkpoint(base, device)
 
 
+RESUME_OVERRIDES = ("updates", "max_minutes", "device", "torch_threads")  # what --resume may change
+REFERENCE_CHECKPOINT = "reference.safetensors"  # the base the run started from: the reference, on resume
+CHECKPOINT_KIND = "lm-train"
+
+
+def _weights(policy: GPT, value_head: ValueHead | None) -> dict[str, torch.Tensor]:
+    """The trained weights as one flat dict, each tensor its own copy (the tied head shares storage)."""
+    out = {f"policy/{k}": v.detach().clone() for k, v in policy.state_dict().items()}
+    if value_head is not None:
+        out |= {f"value_head/{k}": v.detach().clone() for k, v in value_head.state_dict().items()}
+    return out
+
+
+def save_resume_state(
+    run_dir: Path,
+    cfg: RLConfig,
+    update: int,
+    policy: GPT,
+    value_head: ValueHead | None,
+    opt: torch.optim.Optimizer,
+    rng: Any,
+    progress: dict[str, Any],
+) -> None:
+    """run_dir/checkpoints/update-NNNNNN.safetensors (`kingme.ppo.checkpoint`'s format, the last two
+    kept): the policy's and value head's weights, Adam's state, the update counter, the RNG states of
+    Python, NumPy, torch and the loop's own generator, and `progress` (training time so far, tokens,
+    the summary). The reference is the run's reference.safetensors, written once at the start."""
+    from kingme.config import config_to_dict
+    from kingme.ppo.checkpoint import CheckpointManager, rng_state
+
+    state = {
+        "optimizer": opt.state_dict(),
+        "update": update,
+        "global_step": update,
+        "rng": rng_state(),
+        "loop_rng": json.dumps(rng.bit_generator.state),
+        "progress": json.dumps(progress),
+    }
+    meta = {"kind": CHECKPOINT_KIND, "config": config_to_dict(cfg), "update": update}
+    CheckpointManager(run_dir / "checkpoints", keep=2).save(update, _weights(policy, value_head), meta, state, None)
+
+
+def load_resume_state(run_dir: Path, device: str) -> tuple[GPT, Task, Any]:
+    """The base (from the run's reference.safetensors) and the newest readable resume checkpoint of
+    an lm train run; a one-line `UserError` for a folder that is not one or is damaged."""
+    from kingme.lm.pretrain import load_checkpoint
+    from kingme.ppo.checkpoint import load_resumable
+
+    reference = run_dir / "checkpoints" / REFERENCE_CHECKPOINT
+    if not reference.is_file():
+        raise UserError(f"cannot resume {run_dir}: no {REFERENCE_CHECKPOINT} in its checkpoints (not an lm train run)")
+    base = load_checkpoint(reference, device)
+    ckpt = load_resumable(run_dir)
+    if ckpt.meta.get("kind") != CHECKPOINT_KIND:
+        raise UserError(f"cannot resume {run_dir}: {ckpt.path.name} is not an lm train checkpoint")
+    return base[0], base[1], ckpt
+
+
 def train(
     cfg: RLConfig,
     run_dir: Path | None = None,
     quiet: bool = True,
     log: Any = None,
     base: tuple[GPT, Task] | None = None,
+    resume: bool = False,
 ) -> tuple[GPT, dict[str, Any]]:
     """RL from the base model (`cfg.base`, or the given (model, task)); returns (policy, summary).
 
-    `log` receives one metrics row per update. With run_dir, the final policy is saved to
-    run_dir/checkpoints/policy.safetensors (loadable like a base checkpoint).
+    `log` receives one metrics row per update. With run_dir: the base is saved once as
+    checkpoints/reference.safetensors, a resume checkpoint (`save_resume_state`) at every evaluation
+    (every `eval_every` updates, and the last), the final policy as checkpoints/policy.safetensors
+    (loadable like a base checkpoint), and `cfg.samples` of the rollout's responses at each
+    evaluation as samples/update_NNNNNN.jsonl (`sample_rows`).
+
+    `resume`: continue the run in run_dir from its newest resume checkpoint (the base is read from
+    reference.safetensors, `base` is ignored): weights, optimizer, update counter, every RNG, the
+    training time (so --max-minutes counts every session) and the summary so far. On one device the
+    updates after it are bit for bit those of the run had it not stopped.
     """
     cfg = cfg.resolved()
     device = resolve_device(cfg.device)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     rng = seed_everything(cfg.seed)
+    ckpt = None
+    if resume:
+        if run_dir is None:
+            raise UserError("resuming needs the run folder")
+        base_model, base_task, ckpt = load_resume_state(run_dir, device)
+        base = (base_model, base_task)
     policy, task = base if base is not None else load_base(cfg.base, device)
     reward: str | Reward = cfg.reward if cfg.reward == "exact" else load_reward(cfg.reward, task, device)
     monitors = [(monitor_label(m), load_monitor(m, task)) for m in cfg.monitors]  # before any training
+    if run_dir is not None and not resume:
+        from kingme.lm.pretrain import save_checkpoint
+
+        save_checkpoint(run_dir / "checkpoints" / REFERENCE_CHECKPOINT, policy, task)
     policy = copy.deepcopy(policy).to(device).eval()  # no dropout in RL (see rl_update)
     reference = None
     if (cfg.kl_coef or 0.0) > 0 or cfg.measure_kl:
@@ -682,9 +776,29 @@ def train(
     opt = torch.optim.Adam(params, lr=cfg.lr)
     test = test_set(task, cfg.seed, cfg.eval_problems)
     policy.eval()
-    first = greedy_accuracy(policy, task, test, device=device)
-    summary: dict[str, Any] = {"test_pass1_start": first, "rewards": []}
-    t0, tokens = time.perf_counter(), 0
+    start, elapsed, tokens = 0, 0.0, 0
+    if ckpt is not None:
+        from kingme.ppo.checkpoint import set_rng_state
+
+        try:
+            w = ckpt.weights
+            policy.load_state_dict({k.removeprefix("policy/"): v for k, v in w.items() if k.startswith("policy/")})
+            if value_head is not None:
+                value_head.load_state_dict(
+                    {k.removeprefix("value_head/"): v for k, v in w.items() if k.startswith("value_head/")}
+                )
+            opt.load_state_dict(ckpt.state["optimizer"])
+            set_rng_state(ckpt.state["rng"])
+            rng.bit_generator.state = json.loads(ckpt.state["loop_rng"])
+            start = int(ckpt.state["update"])
+            progress = json.loads(ckpt.state["progress"])
+            elapsed, tokens, summary = float(progress["elapsed"]), int(progress["tokens"]), progress["summary"]
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise UserError(f"checkpoint {ckpt.path} does not fit this run's config: {one_line(e)}") from None
+    else:
+        first = greedy_accuracy(policy, task, test, device=device)
+        summary = {"test_pass1_start": first, "rewards": []}
+    t0 = time.perf_counter() - elapsed  # the time budget counts every session
     sampled_tokens = 0  # this update's sampled tokens, over every round of dynamic sampling
 
     def rollout(problems: list[Problem]) -> Rollout:
@@ -697,8 +811,8 @@ def train(
         problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
         return rollout(problems), problems
 
-    with progress_bar(cfg.updates, f"{cfg.algo} {task.name}", enabled=not quiet) as advance:
-        for update in range(1, cfg.updates + 1):
+    with progress_bar(cfg.updates, f"{cfg.algo} {task.name}", enabled=not quiet, completed=start) as advance:
+        for update in range(start + 1, cfg.updates + 1):
             problems = sample_problems(task, rng, cfg.prompts_per_update, "train", cfg.mix)
             t_roll = time.perf_counter()
             sampled_tokens = 0
@@ -712,7 +826,8 @@ def train(
             sample_s = time.perf_counter() - t_roll  # every round's sampling
             for group in opt.param_groups:
                 group["lr"] = rl_learning_rate(update, cfg, budget_spent(update - 1, time.perf_counter() - t0, cfg))
-            stats = rl_update(policy, reference, value_head, opt, roll, cfg)
+            record: dict[str, torch.Tensor] = {}
+            stats = rl_update(policy, reference, value_head, opt, roll, cfg, record)
             n_tokens = int(roll.mask.sum())
             tokens += n_tokens
             row: dict[str, Any] = {
@@ -730,7 +845,8 @@ def train(
             }
             out_of_time = cfg.max_minutes is not None and time.perf_counter() - t0 >= 60.0 * cfg.max_minutes
             reached = False
-            if update % cfg.eval_every == 0 or update == cfg.updates or out_of_time:
+            evaluation = update % cfg.eval_every == 0 or update == cfg.updates or out_of_time
+            if evaluation:
                 policy.eval()
                 acc = greedy_accuracy(policy, task, test, device=device)
                 row["charts/test_pass1"] = acc["all"]
@@ -743,6 +859,11 @@ def train(
             summary["updates_done"] = update
             if log is not None:
                 log(row)
+            if evaluation and run_dir is not None:
+                samples = sample_rows(task, roll, record.get("advantages"), monitors, cfg.samples)
+                write_samples(run_dir, update, samples, log)
+                progress = {"elapsed": time.perf_counter() - t0, "tokens": tokens, "summary": summary}
+                save_resume_state(run_dir, cfg, update, policy, value_head, opt, rng, progress)
             advance(info=f"reward {row['charts/reward']:.2f}")
             if out_of_time or reached:
                 break
@@ -753,3 +874,63 @@ def train(
 
         save_checkpoint(run_dir / "checkpoints" / POLICY_CHECKPOINT, policy, task)
     return policy, summary
+
+
+def sample_rows(
+    task: Task,
+    roll: Rollout,
+    advantages: torch.Tensor | None,
+    monitors: Sequence[tuple[str, Monitor]],
+    n: int,
+) -> list[dict[str, Any]]:
+    """The first response of each of the first `n` groups (so `n` prompts), as JSON rows: prompt,
+    response, reward, the exact verdict, the advantage it was trained with (the mean over its tokens
+    of Â), each monitor's suspicion and, for a task with a scratchpad, the step marks (right or
+    wrong per step, whether the answer follows from them)."""
+    G = roll.group_size
+    rows_at = [g * G for g in range(min(n, roll.rewards.shape[0] // G))]
+    prompts = [roll.prompt_text[i] for i in rows_at]
+    responses = [roll.response_text[i] for i in rows_at]
+    scores = {label: list(m.score(prompts, responses)) for label, m in monitors}
+    correct = roll.is_correct()
+    out = []
+    for j, i in enumerate(rows_at):
+        row: dict[str, Any] = {
+            "prompt": prompts[j],
+            "response": responses[j],
+            "reward": float(roll.rewards[i]),
+            "correct": bool(correct[i]),
+            "advantage": float(advantages[i]) if advantages is not None else None,
+        }
+        if scores:
+            row["monitors"] = {label: float(s[j]) for label, s in scores.items()}
+        marks = task.check_steps(prompts[j], responses[j])
+        if marks is not None and marks.has_steps:
+            row["steps"] = {"marks": list(marks.marks), "expected": marks.expected, "follows": marks.follows}
+        out.append(row)
+    return out
+
+
+SAMPLES_DIR = "samples"
+
+
+def write_samples(run_dir: Path, update: int, rows: list[dict[str, Any]], log: Any = None) -> None:
+    """run_dir/samples/update_NNNNNN.jsonl, one row per sampled response; and to TensorBoard as
+    text (tag samples) when `log` is a logger that has `text` (`kingme.runs.logger.MetricsLogger`)."""
+    if not rows:
+        return
+    from kingme.common import atomic_write_text
+
+    folder = run_dir / SAMPLES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / f"update_{update:06d}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    text = getattr(log, "text", None)
+    if callable(text):
+        lines = [
+            f"{r['prompt']}{r['response']}  reward {r['reward']:g}, advantage "
+            + ("-" if r["advantage"] is None else f"{r['advantage']:+.3f}")
+            + "".join(f", {k} {v:.2f}" for k, v in r.get("monitors", {}).items())
+            + (f", steps {sum(r['steps']['marks'])}/{r['steps']['expected']}" if "steps" in r else "")
+            for r in rows
+        ]
+        text("samples", "\n\n".join(f"    {line}" for line in lines), update)
