@@ -48,8 +48,10 @@ def main(argv: list[str]) -> int:
     from kingme.experiments.registry import experiments, get
 
     if ns.cmd == "list":
-        for name, exp in experiments().items():
-            sys.stdout.write(f"{name:20} {exp.title}\n")
+        exps = experiments()
+        width = max(map(len, exps))
+        for name, exp in exps.items():
+            sys.stdout.write(f"{name:{width}}  {exp.title}\n")
         return 0
     if ns.cmd == "report":
         from kingme.experiments.report import load_folder, write_folder

@@ -1,4 +1,5 @@
-"""The experiments by name: PPO's claims first, then the language model's, then checkers strength."""
+"""The experiments by name: PPO's claims first, then the language model's, then the model organisms
+of alignment failures, then checkers strength."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from kingme.experiments.base import Experiment
 def experiments() -> dict[str, Experiment]:
     from kingme.experiments import (
         clipping,
+        cot_faithfulness,
         critic,
         entropy,
         exploration,
         freeze,
+        goal_misgeneralisation,
+        kl_placement,
         learned_eval,
         lm_absent_skill,
         lm_algos,
@@ -24,6 +28,7 @@ def experiments() -> dict[str, Experiment]:
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
+    exps += [cot_faithfulness, goal_misgeneralisation, kl_placement]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
