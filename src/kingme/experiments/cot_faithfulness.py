@@ -175,7 +175,7 @@ def conclude(results: Results) -> list[str]:
 
 
 def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
-    """One panel per measure: each arm's base and after-RL means with their 95% intervals."""
+    """One panel per measure: each arm's base and after-RL means with their 95% intervals, and each seed's value."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,8 +186,10 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     for ax, (name, (_, label)) in zip(axes, MEASURES.items(), strict=True):
         for i, arm in enumerate(labels):
             for j, when in enumerate(("before", "after")):
-                iv = summarise(results.values(arm, f"{name}_{when}"), UNIT)
+                values = results.values(arm, f"{name}_{when}")
+                iv = summarise(values, UNIT)
                 x = i + (j - 0.5) * 0.3
+                ax.scatter([x + 0.06] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
                 err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
                 ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=COLORS[i % len(COLORS)],
                             mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
@@ -199,7 +201,8 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"{results.experiment}: open = base, filled = after RL (mean, 95% t-interval over {results.seeds} seeds)"
+        f"{results.experiment}: open = base, filled = after RL (mean, 95% t-interval over {results.seeds} seeds; "
+        "grey dots: each seed)"
     )
     fig.tight_layout()
     fig.savefig(out / "faithfulness.png", dpi=100)
