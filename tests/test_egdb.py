@@ -50,6 +50,32 @@ def test_counts_match_published(db3: Path) -> None:
         assert r["win"] + r["draw"] + r["loss"] == r["positions"]
     # one side alone: Black to move with only Black pieces wins, with only White's loses
     assert m["pieces"]["1"]["win"] == 60 and m["pieces"]["1"]["loss"] == 60
+    # the 80-ply rule's analysis agrees with the tables and finds every zeroing move in time
+    for n in ("1", "2", "3"):
+        assert m["pieces"][n]["zeroing_disagreements"] == 0
+        assert m["pieces"][n]["max_zeroing"] <= m["pieces"][n]["max_depth"]
+        assert m["pieces"][n]["beyond_80_plies"] == 0
+    assert m["pieces"]["3"]["max_depth"] == 34  # the longest 3-piece conversion, as built today
+    # king against king, published by E. Trice (damforum.nl, "2-piece database" slice report):
+    # 992 positions, 230 wins, 654 draws, 108 losses for the side to move, the longest win 11 plies
+    kk = m["tables"]["b0k1w0k1"]
+    assert (kk["positions"], kk["win"], kk["draw"], kk["loss"], kk["max_depth"]) == (992, 230, 654, 108, 11)
+
+
+def test_tables_built_before_the_rule_analysis_get_it(tmp_path: Path) -> None:
+    build(tmp_path, 2)
+    path = tmp_path / "egdb.json"
+    m = json.loads(path.read_text())
+    want = {k: dict(v) for k, v in m["tables"].items()}
+    for v in m["tables"].values():
+        for k in ("max_zeroing", "beyond_80_plies", "zeroing_disagreements"):
+            del v[k]
+    path.write_text(json.dumps(m))
+    again = build(tmp_path, 2)
+    assert again["last_build"]["tables_built"] == 0
+    assert {k: {f: v[f] for f in ("max_zeroing", "zeroing_disagreements")} for k, v in again["tables"].items()} == {
+        k: {f: v[f] for f in ("max_zeroing", "zeroing_disagreements")} for k, v in want.items()
+    }
 
 
 def test_index_round_trip() -> None:
@@ -193,3 +219,33 @@ def test_ctrl_c_stops_a_build_leaving_only_complete_tables(tmp_path: Path, db3: 
     done = json.loads(manifest.read_text())["tables"]
     for name, entry in done.items():  # every table the manifest names is complete
         assert (tmp_path / f"{name}.wdl").stat().st_size == entry["bytes"]
+
+
+def test_grade_writes_report_and_plot(db3: Path, tmp_path: Path) -> None:
+    from kingme.egdb.grade import GradeConfig, grade
+
+    out, png = tmp_path / "grade.json", tmp_path / "grade.png"
+    cfg = GradeConfig(str(db3), 0, "default", 60, 6, ("alphabeta:2", "policy:default"), 0, str(out), str(png))
+    lines: list[str] = []
+    report = grade(cfg, lines.append)
+    assert png.stat().st_size > 10_000 and json.loads(out.read_text())["critic"]["n"] == 60
+    c = report["critic"]
+    assert sum(sum(row) for row in c["confusion"].values()) == 60
+    assert 0.0 <= c["brier"]["mean"] <= 2.0 and 0.0 <= c["accuracy"]["lo"] <= c["accuracy"]["hi"] <= 1.0
+    for row in report["moves"]["players"].values():
+        assert row["win"]["n"] == 6 and row["draw"]["n"] == 6
+    # a perfect move keeps the result: alpha-beta with a proven win never throws it in these tiny endgames
+    assert report["moves"]["players"]["alphabeta:2"]["win"]["mean"] >= 0.5
+    assert any("critic policy:default" in line for line in lines)
+
+
+def test_grade_brier_and_reliability_by_hand() -> None:
+    from kingme.egdb.grade import brier, reliability
+
+    probs = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    truth = np.array([0, 1, 0])  # win, draw, win
+    # (0) perfect: 0; (1) 0.25 + 0.25 = 0.5; (2) 0.64 + 0.09 + 0.25 = 0.98
+    assert np.allclose(brier(probs, truth), [0.0, 0.5, 0.98])
+    rows = {(r["class"], r["bin"]): r for r in reliability(probs, truth)}
+    assert rows[("win", 9)]["observed"] == 1.0 and rows[("win", 5)]["observed"] == 0.0
+    assert rows[("draw", 5)]["observed"] == 1.0

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from kingme.checkers.core import DRAW_PLIES
 from kingme.egdb.index import DRAW, INVALID, LOSS, PUBLISHED_COUNTS, WIN, flip_signature, signatures, table_size
 from kingme.egdb.solve import init_chunk, pack_chunk, propagate_chunk
 from kingme.egdb.store import Store, table_name, write_manifest
@@ -42,11 +43,14 @@ class Solved:
     values: np.ndarray  # (size,) uint8: DRAW / WIN / LOSS / INVALID
     max_depth: int  # the longest conversion, in plies, of a won or lost position
     seconds: float
+    depth: np.ndarray  # (size,) uint16: plies to conversion (0xFFFF: a draw or no position)
 
 
-def solve_pair(store: Store, sig: Sig, advance: Callable[[int], None]) -> dict[Sig, Solved]:
+def solve_pair(store: Store, sig: Sig, advance: Callable[[int], None], zeroing: bool = False) -> dict[Sig, Solved]:
     """Solve ``sig`` and its flip together (one table if they are the same), reading earlier
-    tables from ``store``; ``advance(n)`` is told of the work done (2 units per index)."""
+    tables from ``store``; ``advance(n)`` is told of the work done (2 units per index). With
+    ``zeroing``, the 80-ply rule's analysis (`kingme.egdb.solve`): the depths are distances to
+    the next zeroing move, and the store must hold this pair's solved tables."""
     t0 = time.perf_counter()
     flip = flip_signature(sig)
     sigs = [sig] if flip == sig else [sig, flip]
@@ -59,7 +63,7 @@ def solve_pair(store: Store, sig: Sig, advance: Callable[[int], None]) -> dict[S
         size = table_size(*s)
         for lo in range(0, size, CHUNK):
             hi = min(size, lo + CHUNK)
-            init_chunk(val[s], cnt[s], dep[s], arr[s], arr[other], store.data, store.offsets, lo, hi)
+            init_chunk(val[s], cnt[s], dep[s], arr[s], arr[other], store.data, store.offsets, lo, hi, zeroing)
             advance(hi - lo)
     level, top = 0, 1
     while level <= top:
@@ -68,7 +72,9 @@ def solve_pair(store: Store, sig: Sig, advance: Callable[[int], None]) -> dict[S
             size = table_size(*s)
             for lo in range(0, size, CHUNK):
                 hi = min(size, lo + CHUNK)
-                new = propagate_chunk(val[s], dep[s], arr[s], val[other], cnt[other], dep[other], level, lo, hi)
+                new = propagate_chunk(
+                    val[s], dep[s], arr[s], val[other], cnt[other], dep[other], level, lo, hi, zeroing
+                )
                 if new:
                     top = max(top, level + 1)
                     advance(int(new))
@@ -76,11 +82,36 @@ def solve_pair(store: Store, sig: Sig, advance: Callable[[int], None]) -> dict[S
     secs = time.perf_counter() - t0
     out = {}
     for s in sigs:
-        resolved = dep[s][dep[s] != 0xFFFF]
-        out[s] = Solved(val[s], int(resolved.max()) if resolved.size else 0, secs / len(sigs))
-        unresolved = int(np.count_nonzero((dep[s] == 0xFFFF) & (val[s] != INVALID)))
-        advance(unresolved)
+        resolved = dep[s] != 0xFFFF
+        out[s] = Solved(val[s], int(dep[s][resolved].max()) if resolved.any() else 0, secs / len(sigs), dep[s])
+        advance(int(np.count_nonzero(~resolved & (val[s] != INVALID))))
     return out
+
+
+def zeroing(store: Store, sig: Sig, advance: Callable[[int], None]) -> dict[Sig, dict[str, int]]:
+    """The 80-ply rule's analysis of a solved pair (`kingme.egdb.solve`): per table the longest
+    distance to a zeroing move of a won or lost position, how many exceed `DRAW_PLIES` (for those
+    the rule could turn the result into a draw), and how many positions the analysis classifies
+    differently from the table (it must be none: a check of the tables)."""
+    out = {}
+    for s, z in solve_pair(store, sig, advance, zeroing=True).items():
+        stored = np.zeros(z.values.size, dtype=np.uint8)
+        unpack_into(store, s, stored)
+        out[s] = {
+            "max_zeroing": z.max_depth,
+            "beyond_80_plies": int(np.count_nonzero((z.depth != 0xFFFF) & (z.depth > DRAW_PLIES))),
+            "zeroing_disagreements": int(np.count_nonzero(stored != z.values)),
+        }
+    return out
+
+
+def unpack_into(store: Store, sig: Sig, out: np.ndarray) -> None:
+    """The 2-bit entries of a loaded table as one byte each."""
+    start = int(store.offsets[sig])
+    raw = store.data[start : start + (out.size + 3) // 4]
+    for k in range(4):
+        part = (raw >> np.uint8(2 * k)) & np.uint8(3)
+        out[k::4] = part[: (out.size - k + 3) // 4]
 
 
 def pack(values: np.ndarray) -> np.ndarray:
@@ -111,6 +142,9 @@ def summarise_pieces(manifest: dict[str, Any], pieces: int) -> dict[str, Any]:
         rows = [manifest["tables"][table_name(s)] for s in signatures(n) if sum(s) == n]
         tot = {k: sum(r[k] for r in rows) for k in ("positions", "win", "draw", "loss", "bytes", "seconds")}
         tot["max_depth"] = max(r["max_depth"] for r in rows)
+        tot["max_zeroing"] = max(r["max_zeroing"] for r in rows)
+        tot["beyond_80_plies"] = sum(r["beyond_80_plies"] for r in rows)
+        tot["zeroing_disagreements"] = sum(r["zeroing_disagreements"] for r in rows)
         tot["published"] = PUBLISHED_COUNTS[n]
         tot["matches_published"] = tot["positions"] == PUBLISHED_COUNTS[n]
         tot["tables"] = len(rows)
@@ -133,8 +167,17 @@ def build(folder: Path, pieces: int, advance: Callable[..., None] | None = None)
                 store.offsets[s] = -1
         step(0, description=f"egdb {table_name(sig)}")
         solved = solve_pair(store, sig, step)
+        packed = {s: pack(sol.values) for s, sol in solved.items()}
+        for s, p in packed.items():
+            store.put(s, p)
+        rule = zeroing(store, sig, step)
         for s, sol in solved.items():
-            store.save_table(s, pack(sol.values), table_entry(s, sol))
+            store.save_table(s, packed[s], {**table_entry(s, sol), **rule[s]})
+    for sig in signatures(pieces):  # tables built before the 80-ply analysis existed
+        if "max_zeroing" not in store.manifest["tables"][table_name(sig)]:
+            for s, extra in zeroing(store, sig, step).items():
+                store.manifest["tables"][table_name(s)].update(extra)
+            write_manifest(folder, store.manifest)
     m = store.manifest
     m["pieces"] = summarise_pieces(m, pieces)
     m["max_pieces"] = max(pieces, int(m.get("max_pieces", 0)))
@@ -144,7 +187,7 @@ def build(folder: Path, pieces: int, advance: Callable[..., None] | None = None)
         "pieces": pieces,
         "tables_built": sum(1 if s == flip_signature(s) else 2 for s in todo),
         "seconds": round(time.perf_counter() - t0, 1),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": machine(),
     }
     write_manifest(folder, m)
     return m
@@ -159,6 +202,16 @@ def build_work(pieces: int, store_missing: list[Sig]) -> int:
     return total
 
 
+def machine() -> str:
+    """The processor's model name and core count (Linux's /proc/cpuinfo), else the architecture."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        names = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")]
+        return f"{names[0]}, {len(names)} logical cores" if names else platform.machine()
+    except OSError:
+        return platform.machine()
+
+
 def pending_work(folder: Path, pieces: int) -> int:
     """Progress units (`solve_pair`'s: 2 per index) of what `build` still has to solve."""
     store = Store(folder, pieces)
@@ -166,4 +219,13 @@ def pending_work(folder: Path, pieces: int) -> int:
     for sig in signatures(pieces):
         if store.file_problem(sig) is not None and sig not in todo and flip_signature(sig) not in todo:
             todo.append(sig)
-    return build_work(pieces, todo)
+    upgrade = [
+        s
+        for s in signatures(pieces)
+        if s not in todo
+        and flip_signature(s) not in todo
+        and table_name(s) in store.manifest["tables"]
+        and s <= flip_signature(s)
+        and "max_zeroing" not in store.manifest["tables"][table_name(s)]
+    ]
+    return 2 * build_work(pieces, todo) + build_work(pieces, upgrade)  # the 80-ply analysis repeats the work

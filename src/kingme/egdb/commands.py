@@ -49,14 +49,18 @@ def _pieces(value: str) -> int:
 def _table(m: dict[str, Any]) -> str:
     lines = [
         f"{'pieces':>6} {'positions':>13} {'published':>13} {'match':>5} {'win':>12} {'draw':>12} "
-        f"{'loss':>12} {'MB':>7} {'max conv.':>9} {'build s':>8}"
+        f"{'loss':>12} {'MB':>7} {'max conv.':>9} {'max zero.':>9} {'> 80':>6} {'solve s':>8}"
     ]
     for n, r in sorted(m.get("pieces", {}).items(), key=lambda kv: int(kv[0])):
         lines.append(
             f"{n:>6} {r['positions']:>13,} {r['published']:>13,} {'yes' if r['matches_published'] else 'NO':>5} "
             f"{r['win']:>12,} {r['draw']:>12,} {r['loss']:>12,} {r['bytes'] / 1e6:>7.2f} "
-            f"{r['max_depth']:>9} {r['seconds']:>8.1f}"
+            f"{r['max_depth']:>9} {r['max_zeroing']:>9} {r['beyond_80_plies']:>6,} {r['seconds']:>8.1f}"
         )
+    lines.append(
+        "(max conv.: the longest win or loss to a capture or crowning, in plies; max zero.: to a capture, "
+        "crowning or man's step, the moves that reset the 80-ply clock; > 80: positions beyond 80 plies)"
+    )
     return "\n".join(lines)
 
 

@@ -56,7 +56,7 @@ class GradeConfig:
     pieces: int = 0  # positions with at most this many pieces (0 = all that are built)
     model: str = "default"  # the critic graded: a shipped model's name or a model file
     critic_samples: int = 3000  # positions for the critic's calibration (natural class mix)
-    move_samples: int = 300  # won positions, and as many drawn ones, for the move rates
+    move_samples: int = 1000  # won positions, and as many drawn ones, for the move rates
     players: tuple[str, ...] = field(default=DEFAULT_PLAYERS)  # player specs graded
     seed: int = 0
     out: str = ""  # write the JSON report here ("" = none)
@@ -229,6 +229,10 @@ def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log:
         "random_move": {
             RESULT_NAMES[r]: iv(mean_ci([s for s, t in zip(random_share, truth) if t == r])) for r in (WIN, DRAW)
         },
+        "random_move_critical": {
+            RESULT_NAMES[r]: iv(mean_ci([s for s, t, c in zip(random_share, truth, critical) if t == r and c]))
+            for r in (WIN, DRAW)
+        },
         "players": {},
     }
     specs = [parse_spec(s) for s in cfg.players]  # a bad spec fails here, before any work
@@ -252,7 +256,8 @@ def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log:
             out["players"][spec.text] = row
             if log is not None:
                 log(
-                    f"  {spec.text:<22} keeps {fmt(row['all'])} (wins {fmt(row['win'])}, draws {fmt(row['draw'])}) "
+                    f"  {spec.text:<22} keeps {fmt(row['all'])} (wins {fmt(row['win'])}, draws {fmt(row['draw'])}; "
+                    f"critical wins {fmt(row['win_critical'])}, critical draws {fmt(row['draw_critical'])}) "
                     f"[{row['seconds']} s]"
                 )
     return out
@@ -292,16 +297,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     names = list(pl)
     y = np.arange(len(names))
     for off, cls, c in ((-0.2, "win", "tab:green"), (0.2, "draw", "tab:gray")):
-        m = np.array([pl[n][cls]["mean"] for n in names])
-        lo = m - np.array([pl[n][cls]["lo"] for n in names])
-        hi = np.array([pl[n][cls]["hi"] for n in names]) - m
-        ax2.barh(y + off, m, height=0.4, xerr=[lo, hi], color=c, label=f"{cls} positions")
-        rnd = report["moves"]["random_move"][cls]["mean"]
-        ax2.axvline(rnd, color=c, ls=":", lw=1)
+        key = f"{cls}_critical"
+        m = np.array([pl[n][key]["mean"] for n in names])
+        lo = m - np.array([pl[n][key]["lo"] for n in names])
+        hi = np.array([pl[n][key]["hi"] for n in names]) - m
+        n_crit = report["moves"]["critical"][cls]
+        ax2.barh(y + off, m, height=0.4, xerr=[lo, hi], color=c, label=f"critical {cls} positions (n={n_crit})")
+        ax2.axvline(report["moves"]["random_move_critical"][cls]["mean"], color=c, ls=":", lw=1.2)
     ax2.set_yticks(y, names, fontsize=8)
     ax2.set_xlim(0, 1)
-    ax2.set_xlabel("share of moves keeping the true result (95% Wilson); dotted: a random move")
-    ax2.set_title("value-preserving move rate", fontsize=9)
+    ax2.set_xlabel("share of moves keeping the true result (95% Wilson)\ndotted: a uniformly random legal move")
+    ax2.set_title("value-preserving move rate where some move throws the result", fontsize=9)
     ax2.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +345,8 @@ def grade(cfg: GradeConfig, log: Any = print) -> dict[str, Any]:
         + ", ".join(f"{k} {fmt(v)}" for k, v in moves["random_move"].items())
         + "; critical positions: "
         + ", ".join(f"{k} {v}" for k, v in moves["critical"].items())
+        + "; a random move there: "
+        + ", ".join(f"{k} {fmt(v)}" for k, v in moves["random_move_critical"].items())
     )
     report = {
         "config": asdict(cfg),
@@ -372,7 +380,7 @@ def grade_main(argv: list[str]) -> int:
         "--move-samples",
         type=int,
         default=d.move_samples,
-        help="won positions, and as many drawn, per player (default 300)",
+        help="won positions, and as many drawn, per player (default 1000)",
     )
     p.add_argument("--players", default=",".join(d.players), help="comma-separated player specs")
     p.add_argument("--seed", type=int, default=d.seed)

@@ -22,6 +22,13 @@ Depth is plies to *conversion*: to the end of the game or the first capture or c
 winner takes the fastest route, the loser the slowest). It is not stored on disk; its maximum per
 signature is recorded (the 80-ply rule's relevance, docs/endgames.md).
 
+**The 80-ply rule** (kingme draws a game after 80 plies without a capture or a man move): the same
+analysis with every man's step counted as an exit too (``zeroing``; the exits' results read from
+the solved tables) gives each won or lost position its distance to the next *zeroing* move (a
+capture, a crowning or a man's step, the moves that reset the rule's clock), with the winner
+hurrying and the loser holding out. If no position's distance exceeds 80 plies, the rule never
+changes a result from a position with a fresh clock (`kingme.egdb.build.zeroing`).
+
 Every function works on an index range ``[lo, hi)`` and returns within a fraction of a second, so
 the Python driver checks Ctrl-C and draws progress between calls.
 """
@@ -64,10 +71,14 @@ def init_chunk(
     offsets: np.ndarray,
     lo: int,
     hi: int,
+    zeroing: bool,
 ) -> int:
     """Step 1 for indices lo..hi-1 of the table of ``sig`` (val/cnt/dep: its result, counter and
     depth arrays); ``flip`` is the flipped signature; earlier tables are read from the store
-    (``data``, ``offsets``). Returns the number of positions resolved."""
+    (``data``, ``offsets``). Returns the number of positions resolved.
+
+    With ``zeroing`` (the 80-ply rule's analysis, `zeroing` below) a man's step is also an exit,
+    read from the store, which must then hold this pair's solved tables too."""
     nbm, nbk, nwm, nwk = sig[0], sig[1], sig[2], sig[3]
     buf = np.empty((MAX_MOVES, 3), dtype=np.uint64)
     resolved = 0
@@ -96,8 +107,9 @@ def init_chunk(
             c_bk = int(popcount(cb & ck))
             c_wm = int(popcount(cw & ~ck))
             c_wk = int(popcount(cw & ck))
-            if c_bm == flip[0] and c_bk == flip[1] and c_wm == flip[2] and c_wk == flip[3]:
-                count += 1  # a quiet move: resolved by propagation
+            quiet = c_bm == flip[0] and c_bk == flip[1] and c_wm == flip[2] and c_wk == flip[3]
+            if quiet and (not zeroing or (buf[j, 0] & ~buf[j, 2]) == (black & ~kings)):
+                count += 1  # a quiet move (with ``zeroing``, a king's): resolved by propagation
                 continue
             v = probe_canonical(data, offsets, cb, cw, ck)
             if v == LOSS:
@@ -130,10 +142,12 @@ def propagate_chunk(
     level: int,
     lo: int,
     hi: int,
+    zeroing: bool,
 ) -> int:
     """Step 2 for the positions q at indices lo..hi-1 of the source table resolved at depth
     ``level``: update their predecessors, which live in the destination table (the flipped
-    signature's, possibly the same table). Returns the number of predecessors newly resolved."""
+    signature's, possibly the same table). Returns the number of predecessors newly resolved.
+    With ``zeroing`` only kings' steps are undone."""
     nbm, nbk, nwm, nwk = src_sig[0], src_sig[1], src_sig[2], src_sig[3]
     lvl = np.uint16(level)
     new = 0
@@ -154,6 +168,8 @@ def propagate_chunk(
             t = pieces & (~pieces + _ONE)
             pieces ^= t
             is_king = K & t != _ZERO
+            if zeroing and not is_king:
+                continue
             for d in range(4):
                 if not is_king and d >= 2:
                     continue  # a White man came up the board: it stepped from +4 or +5 below

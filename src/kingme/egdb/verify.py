@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from kingme.checkers.core import MAX_MOVES, generate_children
-from kingme.common import UserError
+from kingme.common import UserError, atomic_write_json
 from kingme.config import Parser
 from kingme.egdb.index import (
     DRAW,
@@ -228,12 +228,15 @@ def verify_main(argv: list[str]) -> int:
     p.add_argument("--samples", type=int, default=d.samples, help="positions per result class searched (default 200)")
     p.add_argument("--depth", type=int, default=d.depth, help="alpha-beta depth in plies (default 12)")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default="", help="also write the report as JSON here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
     if a.samples < 1 or not 1 <= a.depth <= 40 or a.pieces < 0 or a.consistency_pieces < 1:
         raise UserError("--samples must be >= 1, --depth in 1..40, --pieces >= 0, --consistency-pieces >= 1")
     cfg = VerifyConfig(a.dir, a.pieces, a.consistency_pieces, a.samples, a.depth, a.seed)
     out = verify(cfg)
+    if a.out:
+        atomic_write_json(a.out, out)
     if a.json:
         print(json.dumps(out))
         return 0
