@@ -18,7 +18,16 @@ from kingme.lm.algos import (
     token_weights,
     weighted_k3,
 )
-from kingme.lm.rl import RLConfig, Rollout, ValueHead, bucketed_logprobs, response_logprobs, rl_update, token_entropy
+from kingme.lm.rl import (
+    RLConfig,
+    Rollout,
+    ValueHead,
+    bucketed_logprobs,
+    forward_responses,
+    response_logprobs,
+    rl_update,
+    token_entropy,
+)
 from kingme.lm.vocab import EOS_ID, VOCAB_SIZE
 from kingme.transformer import GPT, TransformerConfig
 
@@ -56,23 +65,25 @@ class GradientRecorder(torch.optim.Optimizer):
         self.grads.append(torch.cat([torch.zeros(p.numel()) if p.grad is None else p.grad.flatten() for p in ps]))
 
 
-def test_one_minibatch_one_bucket_is_the_update_written_out_bit_for_bit() -> None:
+@pytest.mark.parametrize("share", [True, False])
+def test_one_minibatch_one_bucket_is_the_update_written_out_bit_for_bit(share: bool) -> None:
     """GRPO, one epoch, M = 1, one bucket: the parameters after rl_update are exactly those of the
-    one Adam step on L = Σ w·(−min(ρÂ, clip(ρ)Â)) + β Σ w·k3, computed here by hand."""
+    one Adam step on L = Σ w·(−min(ρÂ, clip(ρ)Â)) + β Σ w·k3, computed here by hand (with each
+    prompt's pass shared by its group or not)."""
     model, roll = _model(), _rollout()
     reference = copy.deepcopy(model).eval()
     with torch.no_grad():
         for p in reference.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    cfg = RLConfig(algo="grpo", minibatches=1, length_buckets=1).resolved()
+    cfg = RLConfig(algo="grpo", minibatches=1, length_buckets=1, share_prompts=share).resolved()
     policy = copy.deepcopy(model)
     rl_update(policy, reference, None, torch.optim.Adam(policy.parameters(), lr=1e-2), roll, cfg)
 
     by_hand = copy.deepcopy(model).eval()
     opt = torch.optim.Adam(by_hand.parameters(), lr=1e-2)
-    logp, log_probs, keep, _ = response_logprobs(by_hand, roll.prompts, roll.responses)
+    logp, log_probs, keep, _ = response_logprobs(by_hand, roll.prompts, roll.responses, share_prompts=share)
     with torch.no_grad():
-        ref_logp = response_logprobs(reference, roll.prompts, roll.responses)[0]
+        ref_logp = response_logprobs(reference, roll.prompts, roll.responses, share_prompts=share)[0]
         scores = kl_penalised_scores(roll.rewards, logp.detach(), ref_logp, roll.mask, 0.0)
         adv = group_advantages(scores.view(P, G), True).reshape(P * G, 1) * roll.mask  # (B, N)
         w = token_weights(roll.mask, "sequence", roll.max_len)  # (B, N): 1 / (B·|o_i|)
@@ -167,6 +178,26 @@ def test_length_buckets_change_only_rounding() -> None:
             moved.append(torch.cat([p.detach().flatten() for p in policy.parameters()]))
         assert not torch.equal(moved[0], torch.cat([p.flatten() for p in model.parameters()]))
         torch.testing.assert_close(moved[1], moved[0], atol=1e-5, rtol=0)
+
+
+def test_a_shared_prompt_pass_equals_the_full_sequences() -> None:
+    """GPT.hidden_shared on the distinct prompts and the responses gives `hidden`'s states on the
+    full sequences; forward_responses shares the prompts of a rollout's groups, and its logits and
+    their gradients match the unshared pass."""
+    model, roll = _model(), _rollout()
+    distinct, rows = torch.unique(roll.prompts, dim=0, return_inverse=True)
+    assert distinct.shape[0] == P
+    hp, hr = model.hidden_shared(distinct, rows, roll.responses)
+    full = model.hidden(torch.cat([roll.prompts, roll.responses], dim=1))  # (B, PW + N, C)
+    torch.testing.assert_close(hr, full[:, PW:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(hp.index_select(0, rows), full[:, :PW], atol=1e-5, rtol=0)
+    grads = []
+    for share in (True, False):
+        model.zero_grad()
+        logits, _ = forward_responses(model, roll.prompts, roll.responses, share)
+        (logits * torch.linspace(-1, 1, logits.numel()).view_as(logits)).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
 
 
 def test_minibatches_are_checked() -> None:

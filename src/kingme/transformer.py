@@ -12,7 +12,9 @@ GELU. Weights start as in GPT-2: N(0, 0.02), with the residual projections scale
 
 Sampling feeds one token at a time; a `KVCache` keeps every layer's keys and values for the tokens
 seen so far, so each new token costs one row of attention instead of a pass over the whole sequence.
-With a cache or without, the outputs are the same (tests/test_transformer.py).
+With a cache or without, the outputs are the same (tests/test_transformer.py). `GPT.hidden_shared`
+runs B sequences that share U < B distinct prefixes (the G samples of one prompt) with each prefix
+computed once, for the RL update's teacher-forced passes.
 
 Shapes: B batch, L tokens in this call, C = n_embd, nh heads of hs = C / nh, S = tokens in the cache
 after this call (past + L), V the vocabulary.
@@ -130,6 +132,33 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, L, C)  # (B, L, C): heads side by side
         return self.resid_dropout(self.c_proj(y))
 
+    def forward_shared(
+        self, xp: torch.Tensor, xr: torch.Tensor, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attention over sequences that share prefixes: xp (U, P, C) the distinct prefixes, xr (B, L, C)
+        the rest of each sequence, rows (B,) the prefix of each. A prefix token attends causally within
+        its prefix; token i of a rest attends to its whole prefix and to rest tokens 0..i. Returns
+        (U, P, C), (B, L, C): the outputs `forward` gives on the B full sequences, each prefix computed once."""
+        (U, P, C), (B, L, _) = xp.shape, xr.shape
+        hs = C // self.n_head
+        dropout_p = self.attn_dropout if self.training else 0.0
+
+        def heads(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            n, t = x.shape[0], x.shape[1]
+            return tuple(z.view(n, t, self.n_head, hs).transpose(1, 2) for z in self.c_attn(x).split(C, dim=2))
+
+        qp, kp, vp = heads(xp)  # (U, nh, P, hs) each
+        qr, kr, vr = heads(xr)  # (B, nh, L, hs) each
+        yp = F.scaled_dot_product_attention(qp, kp, vp, dropout_p=dropout_p, is_causal=True)  # (U, nh, P, hs)
+        k = torch.cat([kp.index_select(0, rows), kr], dim=2)  # (B, nh, P + L, hs)
+        v = torch.cat([vp.index_select(0, rows), vr], dim=2)  # (B, nh, P + L, hs)
+        allowed = torch.ones(L, P + L, dtype=torch.bool, device=xr.device)  # (L, P + L)
+        allowed[:, P:] = torch.ones(L, L, dtype=torch.bool, device=xr.device).tril()
+        yr = F.scaled_dot_product_attention(qr, k, v, attn_mask=allowed, dropout_p=dropout_p)  # (B, nh, L, hs)
+        yp = yp.transpose(1, 2).contiguous().view(U, P, C)
+        yr = yr.transpose(1, 2).contiguous().view(B, L, C)
+        return self.resid_dropout(self.c_proj(yp)), self.resid_dropout(self.c_proj(yr))
+
 
 class MLP(nn.Module):
     def __init__(self, n_embd: int, dropout: float, bias: bool) -> None:
@@ -158,6 +187,14 @@ class Block(nn.Module):
         x = x + self.mlp(self.ln_2(x))
         return x
 
+    def forward_shared(
+        self, xp: torch.Tensor, xr: torch.Tensor, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` on sequences that share prefixes (`CausalSelfAttention.forward_shared`)."""
+        ap, ar = self.attn.forward_shared(self.ln_1(xp), self.ln_1(xr), rows)
+        xp, xr = xp + ap, xr + ar
+        return xp + self.mlp(self.ln_2(xp)), xr + self.mlp(self.ln_2(xr))
+
 
 class Transformer(nn.Module):
     """The stack: n_layer blocks and a final LayerNorm, from embeddings (B, L, C) to hidden states (B, L, C)."""
@@ -181,6 +218,16 @@ class Transformer(nn.Module):
         if cache is not None:
             cache.pos += x.shape[1]
         return self.ln_f(x)
+
+    def forward_shared(
+        self, xp: torch.Tensor, xr: torch.Tensor, rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` on B sequences given as U distinct prefixes xp (U, P, C), the rests xr (B, L, C) and
+        the prefix of each, rows (B,): -> (U, P, C), (B, L, C)."""
+        for block in self.blocks:
+            assert isinstance(block, Block)
+            xp, xr = block.forward_shared(xp, xr, rows)
+        return self.ln_f(xp), self.ln_f(xr)
 
 
 def init_gpt2_weights(model: nn.Module, n_layer: int) -> None:
@@ -248,6 +295,21 @@ class GPT(nn.Module):
         pos = torch.arange(start, start + L, device=idx.device)  # (L,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, L, C) + (L, C) broadcast
         return self.transformer(x, cache)
+
+    def hidden_shared(
+        self, prefixes: torch.Tensor, rows: torch.Tensor, rest: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final hidden states of the B sequences cat(prefixes[rows], rest), each distinct prefix
+        computed once: prefixes (U, P) token ids, rows (B,) indices into them, rest (B, L) ->
+        ((U, P, C), (B, L, C)). Equal to `hidden` on the full sequences up to float rounding: a
+        prompt shared by a group of G samples costs one row, not G."""
+        n = prefixes.shape[1] + rest.shape[1]  # P + L
+        if n > self.config.block_size:
+            raise ValueError(f"sequence of {n} tokens exceeds block_size={self.config.block_size}")
+        pos = torch.arange(n, device=rest.device)  # (P + L,)
+        xp = self.drop(self.wte(prefixes) + self.wpe(pos[: prefixes.shape[1]]))  # (U, P, C)
+        xr = self.drop(self.wte(rest) + self.wpe(pos[prefixes.shape[1] :]))  # (B, L, C)
+        return self.transformer.forward_shared(xp, xr, rows)
 
     def forward(
         self,

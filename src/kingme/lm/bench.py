@@ -8,12 +8,14 @@ P = 32 prompts x G = 8 samples from it (seed = the repeat's number, 1, 2, ...), 
 between updates, on one torch thread, in a fresh Python process. Printed: each run's response
 tokens per second (every response token trained on, over the loop's wall time, the evaluation
 before the first update left out) and their median; and the same per second of the process's CPU
-time (the whole `train` call), which a machine shared with other jobs disturbs far less than the
-wall clock (a job that waits for a core spends no CPU time waiting).
+time over updates 2 to the last (from the end of the first to the end of the last), which a
+machine shared with other jobs disturbs far less than the wall clock (a job that waits for a core
+spends no CPU time waiting).
 
 With --against REF (a git commit of this repository, e.g. the code before a change), the same
 workload also runs under REF's package: its `src/` is exported with `git archive` to a temporary
-folder outside the repository and put first on the worker's PYTHONPATH. The runs alternate (REF,
+folder outside the repository and put first on the worker's PYTHONPATH (this code runs from a
+copy of its package taken at the start, so edits made meanwhile do not leak in). The runs alternate (REF,
 this code, this code, REF, ...) so that the load of a shared machine falls on both alike; printed
 per algorithm: each side's medians, and the ratios this/REF as the geometric mean of the paired
 ratios with a 95% t-interval over the pairs, by wall and by CPU time. The worker uses only `load_checkpoint`, `RLConfig`
@@ -31,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,13 +64,17 @@ a = json.loads(sys.argv[1])
 model, task = load_checkpoint(a["base"], "cpu")
 cfg = RLConfig(algo=a["algo"], updates=a["updates"], epochs=a["epochs"], eval_every=10_000, eval_problems=1,
                device="cpu", seed=a["seed"])
-rows = []
-cpu = time.process_time()
-train(cfg, base=(model, task), log=rows.append)
-cpu = time.process_time() - cpu
-last = rows[-1]
-tokens = float(last["charts/tokens_per_s"]) * float(last["time"])  # every response token trained on
-print(json.dumps({"tokens_per_s": float(last["charts/tokens_per_s"]), "tokens_per_cpu_s": tokens / cpu,
+torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo: seconds of CPU
+rows, cpu = [], []
+
+def log(row):
+    rows.append(row)
+    cpu.append(time.process_time())
+
+train(cfg, base=(model, task), log=log)
+tokens = [float(r["charts/tokens_per_s"]) * float(r["time"]) for r in rows]  # response tokens so far
+per_cpu = (tokens[-1] - tokens[0]) / (cpu[-1] - cpu[0]) if len(rows) > 1 else float("nan")
+print(json.dumps({"tokens_per_s": float(rows[-1]["charts/tokens_per_s"]), "tokens_per_cpu_s": per_cpu,
                   "rewards": [float(r["charts/reward"]) for r in rows], "package": kingme.__file__}))
 """
 
@@ -244,7 +251,9 @@ def bench(
             result["against"] = export_source(against, work)
         base = work / "base.safetensors"
         make_base(base)
-        sides = {"new": this_source()} | ({"old": work / "src"} if against is not None else {})
+        mine = work / "this" / "src"  # a snapshot: edits to the tree during the run do not leak into it
+        shutil.copytree(this_source() / "kingme", mine / "kingme", ignore=shutil.ignore_patterns("__pycache__"))
+        sides = {"new": mine} | ({"old": work / "src"} if against is not None else {})
         order = list(sides)
         total = len(algos) * repeats * len(order)
         with progress_bar(total, "kingme bench lm", enabled=True) as advance:

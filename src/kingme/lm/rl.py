@@ -158,6 +158,12 @@ class RLConfig:
         "(less padding computed; 1 = one pass over the batch padded to its longest). Only float rounding depends "
         "on it.",
     )
+    share_prompts: bool = arg(
+        True,
+        "The update's passes compute each distinct prompt once (the G samples of a group share it); off: each row's "
+        "whole sequence. Only float rounding depends on it; with --length-buckets 1 and --minibatches 1, off is "
+        "bit for bit the update before these options existed.",
+    )
     lr: float = arg(5e-4, "Adam learning rate (after the warm-up).")
     warmup: int = arg(20, "Updates over which the learning rate rises linearly from lr/warmup to lr (0 = none).")
     lr_decay: Literal["none", "cosine"] = arg(
@@ -348,13 +354,24 @@ def dynamic_sampling(
     return concat_rollouts(parts), problems, rounds
 
 
-def forward_responses(model: GPT, prompts: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def forward_responses(
+    model: GPT, prompts: torch.Tensor, responses: torch.Tensor, share_prompts: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (B, N, V) that predicted each response token, and the hidden states (B, N, C) they came from.
 
     Hidden state P − 1 + t has seen the prompt and o_<t: the state in which token t is chosen, so it
-    also feeds PPO's value head.
+    also feeds PPO's value head. With `share_prompts`, when the rows hold at most B/2 distinct
+    prompts (a rollout's groups), each prompt is computed once (`GPT.hidden_shared`); the outputs
+    differ only by float rounding.
     """
-    P, N = prompts.shape[1], responses.shape[1]
+    B, P, N = prompts.shape[0], prompts.shape[1], responses.shape[1]
+    distinct, rows = torch.unique(prompts, dim=0, return_inverse=True)  # (U, P), (B,)
+    if (
+        share_prompts and 2 * distinct.shape[0] <= B
+    ):  # groups share their prompt: each prompt's pass once (`GPT.hidden_shared`)
+        hp, hr = model.hidden_shared(distinct, rows, responses[:, :-1])  # (U, P, C), (B, N - 1, C)
+        h = torch.cat([hp[:, -1:].index_select(0, rows), hr], dim=1)  # (B, N, C): states P - 1 .. P + N - 2
+        return model.lm_head(h), h
     seq = torch.cat([prompts, responses[:, :-1]], dim=1)  # (B, P + N - 1)
     h = model.hidden(seq)[:, P - 1 : P - 1 + N, :]  # (B, N, C)
     return model.lm_head(h), h
@@ -414,7 +431,12 @@ def clip_share(ratio: torch.Tensor, eps_low: float, eps_high: float) -> float:
 
 
 def response_logprobs(
-    model: GPT, prompts: torch.Tensor, responses: torch.Tensor, temperature: float = 1.0, top_k: int | None = None
+    model: GPT,
+    prompts: torch.Tensor,
+    responses: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    share_prompts: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """log π(o_t | q, o_<t) of each response token under the distribution the sampler draws from,
     softmax(logits / T) over the top_k largest logits (`sampling.sampling_logits`), with the full
@@ -426,7 +448,7 @@ def response_logprobs(
     distribution exactly; after a step that pushes o_t out of π_θ's top k, its log π_θ stays finite
     (a ratio, never exp(±3.4e38)).
     """
-    logits, h = forward_responses(model, prompts, responses)  # (B, N, V), (B, N, C)
+    logits, h = forward_responses(model, prompts, responses, share_prompts)  # (B, N, V), (B, N, C)
     logits, _ = sampling_logits(logits, temperature, None)  # (B, N, V) logits / T
     _, keep = sampling_logits(logits, 1.0, top_k)  # (B, N, V) the top k, or None
     if keep is not None:
@@ -458,6 +480,7 @@ def bucketed_logprobs(
     temperature: float = 1.0,
     top_k: int | None = None,
     buckets: int = 1,
+    share_prompts: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """`response_logprobs` computed on `buckets` parts of the rows sorted by length, each part's
     responses cut to its longest (mask (B, N) says each row's length), then put back in the rows'
@@ -466,13 +489,13 @@ def bucketed_logprobs(
     them, so only float rounding differs from one pass; with buckets = 1 it is that one pass."""
     B, N = responses.shape
     if buckets <= 1 or B < 2:
-        return response_logprobs(model, prompts, responses, temperature, top_k)
+        return response_logprobs(model, prompts, responses, temperature, top_k, share_prompts)
     lengths = mask.sum(dim=1)  # (B,)
     order = torch.argsort(lengths, stable=True)  # (B,) shortest first
     parts = []
     for rows in order.chunk(min(buckets, B)):
         n = max(int(lengths[rows].max()), 1)
-        parts.append(response_logprobs(model, prompts[rows], responses[rows, :n], temperature, top_k))
+        parts.append(response_logprobs(model, prompts[rows], responses[rows, :n], temperature, top_k, share_prompts))
     back = torch.empty_like(order)
     back[order] = torch.arange(B, device=order.device)  # (B,) where each row went in the sorted order
 
@@ -515,7 +538,8 @@ def rl_update(
       part is on the whole batch's scale, a token's weight does not depend on the part it falls in,
       and at θ_old the mean of the M parts' gradients is the whole batch's (PPO's value loss, a mean
       over tokens, is weighted alike). M = 1 is one step on the whole batch.
-    - Every pass runs on `length_buckets` parts of the rows sorted by length (`bucketed_logprobs`).
+    - Every pass runs on `length_buckets` parts of the rows sorted by length (`bucketed_logprobs`),
+      each distinct prompt computed once with `share_prompts` (`forward_responses`).
     - The metrics are means over the K·M steps; the KL to the reference is that of the last epoch's
       log π, each row's taken before its part's step (as with M = 1).
     """
@@ -525,12 +549,13 @@ def rl_update(
     M = min(cfg.minibatches, B)
     beta = float(cfg.kl_coef or 0.0)
     beta_reward = beta if cfg.kl_in_reward else 0.0
-    T, k, nb = cfg.temperature, cfg.top_k, cfg.length_buckets
+    T, k, nb, share = cfg.temperature, cfg.top_k, cfg.length_buckets, cfg.share_prompts
 
     def logprobs(model: GPT, rows: torch.Tensor | None, top_k: int | None = k) -> tuple[Any, Any, Any, Any]:
         if rows is None:
-            return bucketed_logprobs(model, roll.prompts, roll.responses, roll.mask, T, top_k, nb)
-        return bucketed_logprobs(model, roll.prompts[rows], roll.responses[rows], roll.mask[rows], T, top_k, nb)
+            return bucketed_logprobs(model, roll.prompts, roll.responses, roll.mask, T, top_k, nb, share)
+        part = (roll.prompts[rows], roll.responses[rows], roll.mask[rows])
+        return bucketed_logprobs(model, *part, T, top_k, nb, share)
 
     # ---- phase 2: what θ_old, the reference and the critic said, then the advantages ----
     first = logprobs(policy, None) if cfg.epochs == 1 and M == 1 else None
