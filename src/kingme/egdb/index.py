@@ -99,7 +99,7 @@ def signatures(max_pieces: int) -> list[tuple[int, int, int, int]]:
 # Squares <-> bitboards (numba)
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def to_squares(bb: np.uint64) -> np.uint64:
     """A padded bitboard as a 32-bit mask of squares 0..31."""
     out = _ZERO
@@ -110,7 +110,7 @@ def to_squares(bb: np.uint64) -> np.uint64:
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def to_bits(sq: np.uint64) -> np.uint64:
     """A mask of squares 0..31 as a padded bitboard."""
     out = _ZERO
@@ -121,7 +121,7 @@ def to_bits(sq: np.uint64) -> np.uint64:
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def rotate(bb: np.uint64) -> np.uint64:
     """The padded bitboard turned 180 degrees (square s -> 33 - s)."""
     out = _ZERO
@@ -137,7 +137,7 @@ def rotate(bb: np.uint64) -> np.uint64:
 # Rank and unrank
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _colex_rank(mask: np.uint64, shift_by: int, below: np.uint64) -> int:
     """Σ_i C(t_i, i+1) over the set squares s_i of ``mask`` (ascending), where t_i = s_i - shift_by
     - (number of squares of ``below`` under s_i)."""
@@ -171,7 +171,7 @@ def index_of(bm: np.uint64, bk: np.uint64, wm: np.uint64, wk: np.uint64) -> int:
     return idx * BINOM[32 - nbm - nwm - nbk, nwk] + r_wk
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _colex_unrank(r: int, k: int) -> np.uint64:
     """The k-subset of {0, 1, ...} whose colex rank is r, as a bit mask."""
     out = _ZERO
@@ -184,7 +184,7 @@ def _colex_unrank(r: int, k: int) -> np.uint64:
     return out
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def _spread(mask: np.uint64, occupied: np.uint64) -> np.uint64:
     """Map rank t (bit t of ``mask``) to the t-th square (0..31) not in ``occupied``."""
     out = _ZERO
@@ -228,7 +228,7 @@ def unindex(
 # Probing a store of tables
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def read2(data: np.ndarray, offset: int, idx: int) -> int:
     """The 2-bit entry ``idx`` of the packed table starting at byte ``offset`` (4 entries a byte,
     entry i in bits 2*(i % 4)..2*(i % 4)+1 of byte i // 4)."""
