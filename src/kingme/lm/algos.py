@@ -10,6 +10,7 @@ Advantages (one number per response, given to each of its tokens, except PPO's):
     Dr. GRPO   Â_i = r_i − mean(r)                            (no std: no difficulty bias)
     REINFORCE  Â_i = r_i − mean(r)                            (nanochat's "GRPO")
     RLOO       Â_i = r_i − (Σ_j r_j − r_i) / (G − 1)          (leave-one-out baseline)
+    signed     Â_i = w₊ r_i − w₋ (1 − r_i)                    (no baseline; Zhu et al. 2025's PSR/NSR)
     PPO        Â_i,t from GAE over tokens, with the per-token reward
                r_i,t = −β (logp − ref_logp)_t  (+ r_i at the last token)
 
@@ -76,6 +77,14 @@ def rloo_advantages(rewards: torch.Tensor) -> torch.Tensor:
         raise ValueError("RLOO needs at least 2 samples per prompt")
     others = (rewards.sum(dim=1, keepdim=True) - rewards) / (G - 1)  # (P, G)
     return rewards - others
+
+
+def signed_advantages(rewards: torch.Tensor, positive_weight: float, negative_weight: float) -> torch.Tensor:
+    """Â = w₊·r − w₋·(1 − r), no baseline (Zhu et al. 2025): for a 0/1 reward, +w₊ on a right response
+    and −w₋ on a wrong one. w₋ = 0 is positive-sample reinforcement (PSR, likelihood of the right
+    ones up), w₊ = 0 negative-sample reinforcement (NSR, the wrong ones down), w₊ = 0.1, w₋ = 1 their
+    W-REINFORCE. rewards (P, G) -> (P, G)."""
+    return positive_weight * rewards - negative_weight * (1.0 - rewards)
 
 
 def equal_reward_groups(rewards: torch.Tensor) -> torch.Tensor:

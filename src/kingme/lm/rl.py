@@ -38,6 +38,7 @@ from kingme.lm.algos import (
     kl_shaped_rewards,
     masked_mean,
     rloo_advantages,
+    signed_advantages,
     token_gae,
     token_weights,
     weighted_k3,
@@ -63,7 +64,7 @@ from kingme.progress import progress_bar
 from kingme.transformer import GPT
 
 Algo = Literal["grpo", "dr_grpo", "rloo", "reinforce", "ppo"]
-Advantage = Literal["group", "loo", "gae"]
+Advantage = Literal["group", "loo", "gae", "signed"]
 
 # Each algorithm as values of RLConfig's preset fields (those that default to None).
 ALGO_PRESETS: dict[str, dict[str, Any]] = {
@@ -119,7 +120,13 @@ class RLConfig:
     )
 
     # --- the algorithm's ingredients (none = the algorithm's preset) ---
-    advantage: Advantage | None = arg(None, "group (r − mean), loo (leave-one-out) or gae (value head, per token).")
+    advantage: Advantage | None = arg(
+        None,
+        "group (r − mean), loo (leave-one-out), gae (value head, per token) or signed (no baseline: "
+        "+positive_weight·r − negative_weight·(1 − r); Zhu et al. 2025's PSR, NSR and W-REINFORCE).",
+    )
+    positive_weight: float = arg(1.0, "With --advantage signed: the weight of a right response (r = 1); 0 = NSR.")
+    negative_weight: float = arg(1.0, "With --advantage signed: the weight of a wrong response (r = 0); 0 = PSR.")
     scale_by_std: bool | None = arg(None, "Divide group advantages by the group's std (GRPO).")
     loss_norm: LossNorm | None = arg(
         None, "How tokens are averaged: sequence (per response, GRPO), token (batch), constant (Dr. GRPO) or sum."
@@ -208,6 +215,10 @@ class RLConfig:
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.samples >= 0, f"--samples must be >= 0, got {self.samples}")
+        require(
+            self.positive_weight >= 0 and self.negative_weight >= 0,
+            f"--positive-weight and --negative-weight must be >= 0, got {self.positive_weight}, {self.negative_weight}",
+        )
         require(self.warmup >= 0, f"--warmup must be >= 0, got {self.warmup}")
         require(0 <= self.lr_final <= 1, f"--lr-final must be in [0, 1], got {self.lr_final}")
         require(
@@ -579,11 +590,12 @@ def rl_update(
         else:
             scores = kl_penalised_scores(roll.rewards, logp_old, ref_logp, roll.mask, beta_reward)  # (B,)
             groups = scores.view(P, G)  # (P, G)
-            per_response = (
-                group_advantages(groups, bool(cfg.scale_by_std))
-                if cfg.advantage == "group"
-                else rloo_advantages(groups)
-            )  # (P, G)
+            if cfg.advantage == "group":
+                per_response = group_advantages(groups, bool(cfg.scale_by_std))  # (P, G)
+            elif cfg.advantage == "signed":
+                per_response = signed_advantages(groups, cfg.positive_weight, cfg.negative_weight)  # (P, G)
+            else:
+                per_response = rloo_advantages(groups)  # (P, G)
             adv = per_response.reshape(B, 1) * roll.mask  # (B, N): every token gets its response's Â
         loss_mask = roll.mask.clone()
         if cfg.drop_equal_groups:
