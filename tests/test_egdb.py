@@ -225,7 +225,16 @@ def test_grade_writes_report_and_plot(db3: Path, tmp_path: Path) -> None:
     from kingme.egdb.grade import GradeConfig, grade
 
     out, png = tmp_path / "grade.json", tmp_path / "grade.png"
-    cfg = GradeConfig(str(db3), 0, "default", 60, 6, ("alphabeta:2", "policy:default"), 0, str(out), str(png))
+    cfg = GradeConfig(
+        dir=str(db3),
+        critic_samples=60,
+        move_samples=6,
+        players=("alphabeta:2", "policy:default", "egdb:random"),
+        endings=3,
+        defender="alphabeta:2",
+        out=str(out),
+        plot=str(png),
+    )
     lines: list[str] = []
     report = grade(cfg, lines.append)
     assert png.stat().st_size > 10_000 and json.loads(out.read_text())["critic"]["n"] == 60
@@ -234,8 +243,10 @@ def test_grade_writes_report_and_plot(db3: Path, tmp_path: Path) -> None:
     assert 0.0 <= c["brier"]["mean"] <= 2.0 and 0.0 <= c["accuracy"]["lo"] <= c["accuracy"]["hi"] <= 1.0
     for row in report["moves"]["players"].values():
         assert row["win"]["n"] == 6 and row["draw"]["n"] == 6
-    # a perfect move keeps the result: alpha-beta with a proven win never throws it in these tiny endgames
     assert report["moves"]["players"]["alphabeta:2"]["win"]["mean"] >= 0.5
+    # the database's veto: even a random mover keeps every result
+    assert report["moves"]["players"]["egdb:random"]["all"]["mean"] == 1.0
+    assert report["endings"]["positions"] == 3 and set(report["endings"]["players"]) == set(cfg.players)
     assert any("critic policy:default" in line for line in lines)
 
 
@@ -249,3 +260,21 @@ def test_grade_brier_and_reliability_by_hand() -> None:
     rows = {(r["class"], r["bin"]): r for r in reliability(probs, truth)}
     assert rows[("win", 9)]["observed"] == 1.0 and rows[("win", 5)]["observed"] == 0.0
     assert rows[("draw", 5)]["observed"] == 1.0
+
+
+def test_egdb_player_keeps_results_and_resets_the_clock(db3: Path) -> None:
+    from kingme.egdb.player import EgdbPlayer
+    from kingme.players import load_player
+
+    store = open_store(db3)
+    player = EgdbPlayer(load_player("random", 1), store, seed=1)
+    # Black wins with 2 kings against 1 only if it keeps the win; random moves often would not
+    for fen in ("B:WK32:BK1,K5", "W:W10,K30:BK19", "B:W14:B5,K9", "B:WK27:B11,K12"):
+        board = Board(fen)
+        v = board_result(store, board)
+        for _ in range(20):
+            move = player.choose(board)
+            assert dict(move_results(store, board))[move] == KEEPS[v]
+    # uncovered positions are the inner player's
+    start = Board()
+    assert player.choose(start) in start.legal_moves()

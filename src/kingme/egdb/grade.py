@@ -59,6 +59,8 @@ class GradeConfig:
     move_samples: int = 1000  # won positions, and as many drawn ones, for the move rates
     players: tuple[str, ...] = field(default=DEFAULT_PLAYERS)  # player specs graded
     seed: int = 0
+    endings: int = 0  # won positions each player plays out against `defender` (0 = none)
+    defender: str = "alphabeta:6"  # the losing side in those endings
     out: str = ""  # write the JSON report here ("" = none)
     plot: str = ""  # write the calibration / move-rate figure here ("" = none)
 
@@ -211,7 +213,7 @@ def class_shares(store: Store, pieces: int) -> dict[int, float]:
 
 
 def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log: Any = None) -> dict[str, Any]:
-    from kingme.players import build_player, parse_spec
+    from kingme.players import parse_spec
     from kingme.players.base import choose_many
     from kingme.progress import progress_bar
 
@@ -239,7 +241,7 @@ def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log:
     with progress_bar(len(specs) * len(boards), "grading players") as advance:
         for spec in specs:
             t0 = time.perf_counter()
-            player = build_player(spec, cfg.seed)
+            player = make_player(store, spec, cfg.seed)
             moves = []
             for lo in range(0, len(boards), 64):
                 moves += choose_many(player, boards[lo : lo + 64])
@@ -259,6 +261,60 @@ def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log:
                     f"  {spec.text:<22} keeps {fmt(row['all'])} (wins {fmt(row['win'])}, draws {fmt(row['draw'])}; "
                     f"critical wins {fmt(row['win_critical'])}, critical draws {fmt(row['draw_critical'])}) "
                     f"[{row['seconds']} s]"
+                )
+    return out
+
+
+def make_player(store: Store, spec: Any, seed: int) -> Any:
+    """The player of a parsed spec; ``egdb:SPEC`` over the database being graded."""
+    from kingme.egdb.player import EgdbPlayer
+    from kingme.players import build_player, load_player
+
+    if spec.kind == "egdb":
+        return EgdbPlayer(load_player(spec.args, seed), store, seed, spec.text)
+    return build_player(spec, seed)
+
+
+MAX_ENDING_PLIES = 300  # an ending still running after this many plies counts as not won
+
+
+def play_ending(board: Board, winner: Any, defender: Any) -> bool:
+    """Play a won position out (kingme's rules: the 80-ply rule and threefold repetition draw);
+    whether the side to move at the start wins."""
+    side = board.turn
+    for _ in range(MAX_ENDING_PLIES):
+        if board.outcome() is not None:
+            break
+        player = winner if board.turn == side else defender
+        board.push(player.choose(board))
+    outcome = board.outcome()
+    return outcome is not None and outcome.winner == side
+
+
+def grade_endings(store: Store, cfg: GradeConfig, rng: np.random.Generator, log: Any = None) -> dict[str, Any]:
+    """Each player on the winning side of ``cfg.endings`` won positions against ``cfg.defender``:
+    the share it actually wins (Wilson)."""
+    from kingme.players import parse_spec
+    from kingme.progress import progress_bar
+
+    fens = [b.fen() for b in boards_from(sample_positions(store, store.max_pieces, WIN, cfg.endings, rng), rng)]
+    specs = [parse_spec(s) for s in cfg.players]
+    defender_spec = parse_spec(cfg.defender)
+    out: dict[str, Any] = {"positions": len(fens), "defender": cfg.defender, "players": {}}
+    with progress_bar(len(specs) * len(fens), "playing endings out") as advance:
+        for spec in specs:
+            t0 = time.perf_counter()
+            player = make_player(store, spec, cfg.seed)
+            defender = make_player(store, defender_spec, cfg.seed + 1)
+            won = []
+            for fen in fens:
+                won.append(float(play_ending(Board(fen), player, defender)))
+                advance()
+            out["players"][spec.text] = {**iv(share_ci(won)), "seconds": round(time.perf_counter() - t0, 1)}
+            if log is not None:
+                log(
+                    f"  {spec.text:<22} wins {fmt(out['players'][spec.text])} of the won endings "
+                    f"[{out['players'][spec.text]['seconds']} s]"
                 )
     return out
 
@@ -318,6 +374,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def grade(cfg: GradeConfig, log: Any = print) -> dict[str, Any]:
+    import kingme.egdb.player  # noqa: F401 - registers the egdb:SPEC kind for --players
+
     folder = Path(cfg.dir).expanduser() if cfg.dir else None
     store = open_store(folder, cfg.pieces or None)
     rng = np.random.default_rng(cfg.seed)
@@ -348,7 +406,14 @@ def grade(cfg: GradeConfig, log: Any = print) -> dict[str, Any]:
         + "; a random move there: "
         + ", ".join(f"{k} {fmt(v)}" for k, v in moves["random_move_critical"].items())
     )
+    endings = None
+    if cfg.endings:
+        log(
+            f"won endings played out against {cfg.defender} ({cfg.endings} positions, 80-ply rule and repetition apply)"
+        )
+        endings = grade_endings(store, cfg, rng, log)
     report = {
+        "endings": endings,
         "config": asdict(cfg),
         "dir": str(store.folder),
         "pieces": store.max_pieces,
@@ -384,16 +449,35 @@ def grade_main(argv: list[str]) -> int:
     )
     p.add_argument("--players", default=",".join(d.players), help="comma-separated player specs")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--endings",
+        type=int,
+        default=d.endings,
+        help="also play this many won positions out with each player against --defender (default 0)",
+    )
+    p.add_argument("--defender", default=d.defender, help="the losing side in those endings (default alphabeta:6)")
     p.add_argument("--out", default=d.out, help="write the JSON report here")
     p.add_argument("--plot", default=d.plot, help="write the figure (PNG) here")
     p.add_argument("--json", action="store_true", help="print the report as JSON (instead of the summary)")
     a = p.parse_args(argv)
-    if a.critic_samples < 10 or a.move_samples < 1 or a.pieces < 0:
-        raise UserError("--critic-samples must be >= 10, --move-samples >= 1, --pieces >= 0")
+    if a.critic_samples < 10 or a.move_samples < 1 or a.pieces < 0 or a.endings < 0:
+        raise UserError("--critic-samples must be >= 10, --move-samples >= 1, --pieces >= 0, --endings >= 0")
     players = tuple(s.strip() for s in a.players.split(",") if s.strip())
     if not players:
         raise UserError("--players is empty: give at least one player spec")
-    cfg = GradeConfig(a.dir, a.pieces, a.model, a.critic_samples, a.move_samples, players, a.seed, a.out, a.plot)
+    cfg = GradeConfig(
+        a.dir,
+        a.pieces,
+        a.model,
+        a.critic_samples,
+        a.move_samples,
+        players,
+        a.seed,
+        a.endings,
+        a.defender,
+        a.out,
+        a.plot,
+    )
     report = grade(cfg, (lambda *_: None) if a.json else print)
     if a.json:
         print(json.dumps(report))
