@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from kingme.experiments.cot_faithfulness import CONTROL, EXACT, EXPERIMENT, HINT, MEASURES, verdict
+from kingme.experiments.cot_faithfulness import CONTROL, EXACT, EXPERIMENT, HINT, MEASURES, longer, verdict
 from kingme.experiments.report import write_folder
 from kingme.experiments.runner import run_experiment
 
@@ -31,3 +31,10 @@ def test_tiny_run(tmp_path: Path) -> None:
             c = runs[(CONTROL, seed)]
             assert c[f"{name}_after"] == c[f"{name}_before"] or math.isnan(c[f"{name}_before"])  # no RL
     assert verdict(results) in ("reproduced", "not reproduced", "inconclusive")
+
+
+def test_the_fuller_budget_is_the_hint_paid_arm_alone() -> None:
+    exp = longer(100)
+    (arm,) = exp.arms(False)
+    assert arm.label == HINT and arm.overrides["updates"] == 100 and arm.overrides["reward"] == "hint"
+    assert exp.arms(False)[0].overrides["pretrain_plant"] == EXPERIMENT.arms(False)[1].overrides["pretrain_plant"]

@@ -19,7 +19,9 @@ and measures it without RL.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -269,3 +271,57 @@ base's and its *cited* interval below it.
     published="Chen et al. 2025 (arXiv 2505.05410): hints used, verbalised 25% / 39% of the time; RL that rewards a "
     "hack: exploited >99%, verbalised <2%. Lanham et al. 2023 (arXiv 2307.13702): truncation and corruption tests.",
 )
+
+
+def longer(updates: int) -> Experiment:
+    """The hint-paid arm alone with `updates` updates (a fuller budget than the default's; the same
+    base, measures and verdict rule)."""
+
+    def one_arm(tiny: bool) -> list[Arm]:
+        rl = {
+            "algo": "grpo", "updates": updates, "prompts_per_update": 16, "group_size": 8, "warmup": 5,
+            "eval_every": updates, "eval_problems": 128, "monitors": ("cites_hint",),
+        }  # fmt: skip
+        return [lm_arm(HINT, "addition", tiny, BASE, **rl, reward="hint")]
+
+    def conclude_one(results: Results) -> list[str]:
+        parts = []
+        for name, (_, label) in MEASURES.items():
+            b, a, d = (results.summary(HINT, f"{name}_{w}") for w in ("before", "after", "change"))
+            parts.append(f"{label} {b.fmt(3)} → {a.fmt(3)} (change {d.fmt(3)})")
+        return [
+            f"{HINT}, {updates} updates: " + "; ".join(parts),
+            f"Verdict by the setup's rule: **{verdict(results)}**.",
+        ]
+
+    return dataclasses.replace(EXPERIMENT, arms=one_arm, conclude=conclude_one, extra_plots=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kingme.experiments.cot_faithfulness --updates 100 [--seeds 5] OUT`: the hint-paid arm
+    alone with a fuller RL budget (689 s for 100 updates × 5 seeds on the 2-core machine, loaded)."""
+    import argparse
+
+    from kingme.experiments.report import write_folder
+    from kingme.experiments.runner import run_experiment
+
+    p = argparse.ArgumentParser(prog="python -m kingme.experiments.cot_faithfulness", description=main.__doc__)
+    p.add_argument("out", help="The folder to write report.md and the plots into (created).")
+    p.add_argument("--updates", type=int, default=100, help="RL updates of the hint-paid arm.")
+    p.add_argument("--seeds", type=int, default=5, help="Seeds 1..K.")
+    ns = p.parse_args(argv)
+    if ns.updates < 1 or ns.seeds < 2:
+        print("python -m kingme.experiments.cot_faithfulness: error: --updates >= 1 and --seeds >= 2", file=sys.stderr)
+        return 2
+    exp = longer(ns.updates)
+    results = run_experiment(exp, ns.seeds, False, progress=True)
+    out = Path(ns.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = f"python -m kingme.experiments.cot_faithfulness --updates {ns.updates} --seeds {ns.seeds} OUT"
+    for line in write_folder(exp, results, out, command):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
