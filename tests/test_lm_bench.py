@@ -13,9 +13,11 @@ from kingme.lm.bench import export_source, forward_flops, main, matmul_gflops, r
 
 def test_forward_flops_by_hand() -> None:
     # one layer, C = 2, V = 3, one sequence of 2 tokens with both read out:
-    # matmuls 2·T·12·C² = 2·2·12·4 = 192; attention 2·B·C·s(s+1) = 2·1·2·2·3 = 24; head 2·1·2·2·3 = 24
-    assert forward_flops(1, 2, 3, 1, 2, 2) == 192 + 24 + 24
-    assert forward_flops(2, 2, 3, 1, 2, 2) == 2 * (192 + 24) + 24
+    # matmuls 2·12·C²·s = 2·12·4·2 = 192; attention 2·C·s(s+1) = 2·2·2·3 = 24; head 2·C·V·2 = 24
+    assert forward_flops(1, 2, 3, [2], [2]) == 192 + 24 + 24
+    assert forward_flops(2, 2, 3, [2], [2]) == 2 * (192 + 24) + 24
+    # two sequences of 1 and 2 tokens, one token read out of each: 96 + 2·2·1·2 and 192 + 24, head 12 + 12
+    assert forward_flops(1, 2, 3, [1, 2], [1, 1]) == (96 + 8) + (192 + 24) + 24
 
 
 def test_ratio_interval_is_the_geometric_mean_of_the_pairs() -> None:

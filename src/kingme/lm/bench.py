@@ -22,9 +22,9 @@ ratios with a 95% t-interval over the pairs, by wall and by CPU time. The worker
 and `train(cfg, base=..., log=...)`, which every version since the loop's first has.
 
 The update's share of the machine's matmul throughput (`update_throughput`): the update timed on
-a rollout of the benchmark's shape, its FLOPs counted from the model's shape and the tokens
-(`forward_flops`), against torch's matmul GFLOP/s at the update's own shapes measured in the same
-process (`matmul_gflops`).
+a rollout of the benchmark's shape, its FLOPs counted from the model's shape and the real tokens
+(`forward_flops`: the model FLOPs, no padding), against torch's matmul GFLOP/s at the update's own
+shapes measured in the same process (`matmul_gflops`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any
 import torch
 
 from kingme.common import UserError, one_line
+from kingme.lm.rl import RLConfig, ValueHead, collect_rollout, rl_update  # at start: edits later do not mix in
 from kingme.stats import mean_ci
 
 ALGOS = ("grpo", "dr_grpo", "rloo", "reinforce", "ppo")
@@ -151,14 +152,16 @@ def ratio_interval(new: list[float], old: list[float]) -> tuple[float, float, fl
 # ---------------------------------------------------------------------------------------------
 
 
-def forward_flops(n_layer: int, n_embd: int, vocab: int, batch: int, seq: int, scored: int) -> float:
-    """Multiply-adds x 2 of one forward pass of `batch` sequences of `seq` tokens, `scored` of them
-    read out by the head: per layer the QKV, output and MLP matmuls, 2·T·(3C² + C² + 8C²) over
-    T = batch·seq tokens, and causal attention, 2·2·batch·C·seq(seq+1)/2 (scores and weighted sum);
-    then the head, 2·batch·scored·C·V. LayerNorm, GELU and softmax are not counted."""
-    C, T = n_embd, batch * seq
-    per_layer = 2 * T * 12 * C * C + 2 * batch * C * seq * (seq + 1)
-    return float(n_layer * per_layer + 2 * batch * scored * C * vocab)
+def forward_flops(n_layer: int, n_embd: int, vocab: int, seqs: list[int], scored: list[int]) -> float:
+    """Multiply-adds x 2 of one forward pass of the model over sequences of `seqs` tokens, `scored[i]`
+    of sequence i read out by the head: per layer and token the QKV, output and MLP matmuls, 2·12C²,
+    and per sequence of s tokens causal attention, 2·2·C·s(s+1)/2 (scores and weighted sum); then the
+    head, 2·C·V per scored token. LayerNorm, GELU and softmax are not counted. These are the model's
+    FLOPs on the real tokens: padding is not counted, and a prompt counts once per sequence even
+    where the update computes it once per group."""
+    C = n_embd
+    per_layer = sum(2 * 12 * C * C * s + 2 * C * s * (s + 1) for s in seqs)
+    return float(n_layer * per_layer + 2 * C * vocab * sum(scored))
 
 
 def matmul_gflops(shapes: list[tuple[int, int, int]], seconds: float = 1.0) -> float:
@@ -186,7 +189,6 @@ def update_throughput(base: Path, algo: str, repeats: int = 5) -> dict[str, floa
     import copy
 
     from kingme.lm.pretrain import load_checkpoint
-    from kingme.lm.rl import RLConfig, ValueHead, collect_rollout, rl_update
     from kingme.lm.tasks import sample_problems
 
     torch.set_num_threads(1)
@@ -199,7 +201,8 @@ def update_throughput(base: Path, algo: str, repeats: int = 5) -> dict[str, floa
     B, N = roll.responses.shape
     seq = roll.prompts.shape[1] + N - 1
     c = model.config
-    fwd = forward_flops(c.n_layer, c.n_embd, c.vocab_size, B, seq, N)
+    lengths = [int(n) for n in roll.mask.sum(dim=1)]  # each response's tokens, EOS included
+    fwd = forward_flops(c.n_layer, c.n_embd, c.vocab_size, [roll.prompts.shape[1] + n - 1 for n in lengths], lengths)
     has_ref = (cfg.kl_coef or 0.0) > 0
     # per epoch a forward with grad and a backward (2x); the reference's forward; θ_old's beyond one epoch
     passes = 3.0 * cfg.epochs + (1.0 if has_ref else 0.0) + (1.0 if cfg.epochs > 1 else 0.0)
@@ -239,7 +242,13 @@ def this_source() -> Path:
 
 
 def bench(
-    algos: tuple[str, ...], updates: int, repeats: int, epochs: int, against: str | None, flops: bool
+    algos: tuple[str, ...],
+    updates: int,
+    repeats: int,
+    epochs: int,
+    against: str | None,
+    flops: bool,
+    done: Any = None,
 ) -> dict[str, Any]:
     """Every run of the benchmark and its summary per algorithm (see the module docstring)."""
     from kingme.progress import progress_bar
@@ -277,6 +286,8 @@ def bench(
                 if flops:
                     row["update"] = update_throughput(base, algo)
                 result["algos"][algo] = row
+                if done is not None:
+                    done(algo, row)
     return result
 
 
@@ -306,15 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--updates, --repeats and --epochs must be at least 1")
     t0 = time.perf_counter()
     load_before = load_average()
-    result = bench(algos, args.updates, args.repeats, args.epochs, args.against, args.flops)
-    result["load_average"] = {"before": load_before, "after": load_average()}
-    result["seconds"] = time.perf_counter() - t0
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    ref = f" against {args.against} ({result['against'][:7]})" if args.against else ""
-    print(f"lm loop{ref}: {args.updates} updates x {args.repeats} runs, K = {args.epochs}, one thread")
-    for algo, row in result["algos"].items():
+    ref = f" against {args.against}" if args.against else ""
+    if not args.json:
+        print(f"lm loop{ref}: {args.updates} updates x {args.repeats} runs, K = {args.epochs}, one thread", flush=True)
+
+    def show(algo: str, row: dict[str, Any]) -> None:
+        if args.json:
+            return
         for key, unit, ratio in (("", "wall", "ratio"), ("cpu_", "CPU", "cpu_ratio")):
             new = row["new"]
             runs = ", ".join(f"{r:.0f}" for r in new[f"{key}runs"])
@@ -327,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"   ratio {r:.2f} [{lo:.2f}, {hi:.2f}]"
                 )
             print(line)
+        rewards = ", ".join(
+            f"{side} {statistics.mean(row[side]['final_reward']):.3f}" for side in ("new", "old") if side in row
+        )
+        print(f"            last update's mean reward over the runs (same seeds): {rewards}")
         if "update" in row:
             u = row["update"]
             print(
@@ -334,6 +347,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{u['update_gflops']:.1f} GFLOP/s = {100 * u['share']:.0f}% of matmul's "
                 f"{u['matmul_gflops']:.1f} GFLOP/s at its shapes (T = {u['batch']} x {u['seq']})"
             )
+        print("", end="", flush=True)
+
+    result = bench(algos, args.updates, args.repeats, args.epochs, args.against, args.flops, show)
+    result["load_average"] = {"before": load_before, "after": load_average()}
+    result["seconds"] = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps(result))
+        return 0
     print(
         f"load average {result['load_average']['before']} before, {result['load_average']['after']} after; "
         f"{result['seconds']:.0f} s in all"
