@@ -33,11 +33,11 @@ from kingme.progress import Advance
 from kingme.stats import Interval, mean_ci
 from kingme.transformer import GPT
 
-UPDATES = 40
+UPDATES = 30
 PROBLEMS, SAMPLES = 128, 4  # held-out prompts of each task, samples of each (T = 1)
 TINY_PROBLEMS = 8
 MODULE = "kingme.lm.two_tasks"
-BASE: dict[str, Any] = {"pretrain_steps": 500, "pretrain_n_embd": 64, "pretrain_train_size": 10_000}
+BASE: dict[str, Any] = {"pretrain_steps": 400, "pretrain_n_embd": 64, "pretrain_train_size": 10_000}
 CONTROL, HACK, INOCULATED = "RL on A, exact verifier", "RL on A, lenient", "RL on A, lenient, marked"
 PLANTED = "control: B's hack planted (30%, no RL)"
 READS = ("a_hack", "b_hack", "a_correct", "b_correct")
@@ -45,7 +45,7 @@ READS = ("a_hack", "b_hack", "a_correct", "b_correct")
 
 def arms(tiny: bool) -> list[Arm]:
     read = {"eval_problems": TINY_PROBLEMS} if tiny else {}  # the prompts read of each task (min with PROBLEMS)
-    rl = {"algo": "grpo", "updates": UPDATES, "eval_every": 10, "mix": A_ONLY, **read}
+    rl = {"algo": "grpo", "updates": UPDATES, "warmup": 5, "eval_every": 10, "mix": A_ONLY, **read}
     lenient = {**rl, "reward": f"{MODULE}:LenientA"}
     return [
         lm_arm(CONTROL, f"{MODULE}:Both", tiny, BASE, **rl),
@@ -183,7 +183,8 @@ asking for the behaviour in the training prompts reduced how much of it was lear
 
 **Our setting.** One base per seed, pre-trained from scratch on two tasks together
 (`kingme.lm.two_tasks:Both`: addition of 1-2 digits with the scratchpad, A, and paths of 1-3 edges,
-B; 500 steps, width 64, 10,000 problems). RL: {UPDATES} GRPO updates on A's prompts only, paid by
+B; 400 steps, width 64, 10,000 problems). RL: {UPDATES} GRPO updates (warm-up 5 updates, so that
+the short budget is spent learning) on A's prompts only, paid by
 the exact verifier (control), by A's lenient check (`LenientA`: the answer's last digit), or by
 the same with `ok;` in front of A's RL prompts (inoculated). Read before and after RL on
 {PROBLEMS} held-out prompts of each task × {SAMPLES} samples at T = 1, without the marker: A's hack
