@@ -42,7 +42,7 @@ from kingme.egdb.index import DRAW, LOSS, RESULT_NAMES, WIN, rotate
 from kingme.egdb.probe import KEEPS, board_result, move_results
 from kingme.egdb.store import Store, open_store
 from kingme.egdb.verify import sample_positions
-from kingme.stats import Interval, mean_ci, share_ci
+from kingme.stats import Interval, share_ci, summarise
 
 DEFAULT_PLAYERS = ("policy:default", "search:default::100", "alphabeta:2", "alphabeta:4", "alphabeta:6", "alphabeta:8")
 CLASS_ORDER = (WIN, DRAW, LOSS)  # columns of the probability arrays below
@@ -172,7 +172,7 @@ def grade_critic(store: Store, cfg: GradeConfig, rng: np.random.Generator) -> di
         per_class[RESULT_NAMES[r]] = {
             "n": int(sel.sum()),
             "accuracy": iv(share_ci((pred[sel] == k).astype(float).tolist())),
-            "brier": iv(mean_ci(b[sel].tolist())),
+            "brier": iv(summarise(b[sel].tolist(), bounds=(0.0, 2.0))),
             "mean_probabilities": [float(x) for x in probs[sel].mean(axis=0)] if sel.any() else None,
         }
     return {
@@ -180,8 +180,8 @@ def grade_critic(store: Store, cfg: GradeConfig, rng: np.random.Generator) -> di
         "n": len(truth),
         "class_shares": {RESULT_NAMES[r]: float(f) for r, f in zip(CLASS_ORDER, freq)},
         "accuracy": iv(share_ci((pred == truth).astype(float).tolist())),
-        "brier": iv(mean_ci(b.tolist())),
-        "brier_base_rates": iv(mean_ci(base.tolist())),
+        "brier": iv(summarise(b.tolist(), bounds=(0.0, 2.0))),
+        "brier_base_rates": iv(summarise(base.tolist(), bounds=(0.0, 2.0))),
         "confusion": {
             RESULT_NAMES[r]: [int(((truth == k) & (pred == j)).sum()) for j in range(3)]
             for k, r in enumerate(CLASS_ORDER)
@@ -229,10 +229,13 @@ def grade_players(store: Store, cfg: GradeConfig, rng: np.random.Generator, log:
         "positions": {RESULT_NAMES[r]: cfg.move_samples for r in (WIN, DRAW)},
         "critical": {RESULT_NAMES[r]: int(sum(c for c, t in zip(critical, truth) if t == r)) for r in (WIN, DRAW)},
         "random_move": {
-            RESULT_NAMES[r]: iv(mean_ci([s for s, t in zip(random_share, truth) if t == r])) for r in (WIN, DRAW)
+            RESULT_NAMES[r]: iv(summarise([s for s, t in zip(random_share, truth) if t == r], bounds=(0.0, 1.0)))
+            for r in (WIN, DRAW)
         },
         "random_move_critical": {
-            RESULT_NAMES[r]: iv(mean_ci([s for s, t, c in zip(random_share, truth, critical) if t == r and c]))
+            RESULT_NAMES[r]: iv(
+                summarise([s for s, t, c in zip(random_share, truth, critical) if t == r and c], bounds=(0.0, 1.0))
+            )
             for r in (WIN, DRAW)
         },
         "players": {},
