@@ -182,7 +182,7 @@ def train_main(argv: list[str]) -> int:
     reward = load_reward(cfg.reward, base[1], resolve_device(cfg.device))  # so does a reward that cannot be built
     prompts, responses = probe_texts(base[1])  # or whose score fails on a probe
     probe(cfg.reward, "reward", lambda: score_batch(reward, prompts, responses))
-    for spec in cfg.monitors:
+    for spec in (*cfg.monitors, *cfg.penalty):
         monitor = load_monitor(spec, base[1])  # or a monitor
         probe(spec, "monitor", lambda m=monitor, s=spec: monitor_stats(monitor_label(s), m, prompts, responses))
     mix_weights(base[1], cfg.mix)  # and a --mix that does not fit the base's task

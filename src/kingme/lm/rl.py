@@ -45,7 +45,7 @@ from kingme.lm.algos import (
 )
 from kingme.lm.evaluate import greedy_accuracy
 from kingme.lm.exploits import exploit_stats
-from kingme.lm.monitors import Monitor, load_monitor, monitor_label, monitor_stats
+from kingme.lm.monitors import Monitor, answer_start, load_monitor, monitor_label, monitor_stats
 from kingme.lm.rewards import Reward, load_reward, score_batch
 from kingme.lm.sampling import decode_responses, encode_prompts, generate, sampling_logits, token_logprobs
 from kingme.lm.steps import step_stats
@@ -117,6 +117,17 @@ class RLConfig:
         (),
         "Monitors whose flag rate is logged every update (they do not change the reward): unfaithful (the answer "
         "does not follow from the scratchpad's steps), wrong_steps, or plug-ins module:Name.",
+    )
+    penalty: tuple[str, ...] = arg(
+        (),
+        "Monitors in the reward: each response is paid r − λ·m, m the mean of these monitors' suspicions (in [0, 1]) "
+        "and λ --penalty-coef.",
+    )
+    penalty_coef: float = arg(0.0, "λ, the weight of the --penalty monitors' mean suspicion in the reward.")
+    penalty_target: Literal["all", "answer"] = arg(
+        "all",
+        "Which tokens the penalty's advantage reaches: all, or answer (reward targeting: the answer's tokens, after "
+        "the scratchpad's last ':', get the penalised advantage and the scratchpad's the task's alone).",
     )
 
     # --- the algorithm's ingredients (none = the algorithm's preset) ---
@@ -215,6 +226,7 @@ class RLConfig:
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.samples >= 0, f"--samples must be >= 0, got {self.samples}")
+        require(self.penalty_coef >= 0, f"--penalty-coef must be >= 0, got {self.penalty_coef}")
         require(
             self.positive_weight >= 0 and self.negative_weight >= 0,
             f"--positive-weight and --negative-weight must be >= 0, got {self.positive_weight}, {self.negative_weight}",
@@ -247,6 +259,7 @@ class Rollout:
     group_size: int
     correct: torch.Tensor | None = None  # (B,) True where the exact verifier accepts (None: rewards > 0.5)
     response_cap: int | None = None  # the sampler's most tokens per response (Dr. GRPO's L); None: N
+    penalty: torch.Tensor | None = None  # (B,) the --penalty monitors' mean suspicion m (None: no penalty)
 
     @property
     def max_len(self) -> int:
@@ -305,6 +318,7 @@ def select_groups(roll: Rollout, groups: Sequence[int]) -> Rollout:
         G,
         roll.correct[idx] if roll.correct is not None else None,  # (k·G,)
         roll.response_cap,
+        roll.penalty[idx] if roll.penalty is not None else None,  # (k·G,)
     )
 
 
@@ -335,6 +349,7 @@ def concat_rollouts(rolls: Sequence[Rollout]) -> Rollout:
         G,
         None if all(r.correct is None for r in rolls) else torch.cat([r.is_correct() for r in rolls]),  # (ΣB,)
         max(r.max_len for r in rolls),
+        torch.cat([r.penalty for r in rolls if r.penalty is not None]) if rolls[0].penalty is not None else None,
     )
 
 
@@ -411,7 +426,7 @@ def response_stats(roll: Rollout) -> dict[str, float]:
         "charts/true_reward": float(ok.float().mean()),
         "charts/length_correct": float(lengths[ok].mean()) if ok.any() else float("nan"),
         "charts/length_wrong": float(lengths[~ok].mean()) if (~ok).any() else float("nan"),
-    }
+    } | ({"charts/penalty": float(roll.penalty.mean())} if roll.penalty is not None else {})
 
 
 def level_rewards(roll: Rollout, problems: list[Problem]) -> dict[str, float]:
@@ -579,30 +594,40 @@ def rl_update(
             logprobs(reference, None, None)[0] if reference is not None else logp_old
         )
         values_old = value_head(h_old) if value_head is not None else torch.zeros_like(logp_old)  # (B, N)
-        equal = equal_reward_groups(roll.rewards.view(P, G))  # (P,) by the verifier's rewards
-        returns = torch.zeros_like(logp_old)
-        if cfg.advantage == "gae":
-            shaped = kl_shaped_rewards(roll.rewards, logp_old, ref_logp, roll.mask, beta_reward)
-            adv, returns = token_gae(shaped, values_old, roll.mask, cfg.gamma, cfg.gae_lambda)
-            adv = torch.where(roll.mask, adv, 0.0)
-            if int(roll.mask.sum()) > 1:
-                adv[roll.mask] = normalize(adv[roll.mask])  # whitened over the batch's tokens, as in PPO
-        else:
-            scores = kl_penalised_scores(roll.rewards, logp_old, ref_logp, roll.mask, beta_reward)  # (B,)
-            groups = scores.view(P, G)  # (P, G)
+        lam = float(cfg.penalty_coef) if roll.penalty is not None else 0.0
+        paid = roll.rewards - lam * roll.penalty if roll.penalty is not None and lam else roll.rewards  # (B,)
+        equal = equal_reward_groups(paid.view(P, G))  # (P,) by the rewards paid
+
+        def advantages(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """(B, N) advantages and returns from the rewards r (B,)."""
+            if cfg.advantage == "gae":
+                shaped = kl_shaped_rewards(r, logp_old, ref_logp, roll.mask, beta_reward)
+                return token_gae(shaped, values_old, roll.mask, cfg.gamma, cfg.gae_lambda)
+            groups = kl_penalised_scores(r, logp_old, ref_logp, roll.mask, beta_reward).view(P, G)  # (P, G)
             if cfg.advantage == "group":
                 per_response = group_advantages(groups, bool(cfg.scale_by_std))  # (P, G)
             elif cfg.advantage == "signed":
                 per_response = signed_advantages(groups, cfg.positive_weight, cfg.negative_weight)  # (P, G)
             else:
                 per_response = rloo_advantages(groups)  # (P, G)
-            adv = per_response.reshape(B, 1) * roll.mask  # (B, N): every token gets its response's Â
+            return per_response.reshape(B, 1) * roll.mask, torch.zeros_like(logp_old)  # (B, N): each token its Â
+
+        adv, returns = advantages(paid)
+        if lam and cfg.penalty_target == "answer":  # reward targeting: the scratchpad's tokens see the task's Â
+            starts = torch.tensor([answer_start(t) for t in roll.response_text], device=adv.device)  # (B,)
+            answer = torch.arange(N, device=adv.device)[None, :] >= starts[:, None]  # (B, N)
+            adv = torch.where(answer, adv, advantages(roll.rewards)[0])
+        if cfg.advantage == "gae":
+            adv = torch.where(roll.mask, adv, 0.0)
+            if int(roll.mask.sum()) > 1:
+                adv[roll.mask] = normalize(adv[roll.mask])  # whitened over the batch's tokens, as in PPO
         loss_mask = roll.mask.clone()
         if cfg.drop_equal_groups:
             loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
         weights = token_weights(loss_mask, cfg.loss_norm or "token", roll.max_len)  # (B, N)
         if record is not None:
             record["advantages"] = masked_row_mean(adv, roll.mask)  # (B,)
+            record["token_advantages"] = adv  # (B, N)
     # ---- phase 3: K epochs over the rollout, M minibatches each ----
     eps_low = cfg.clip_low if cfg.clip else None
     eps_high = float(cfg.clip_high if cfg.clip_high is not None else cfg.clip_low)
@@ -798,6 +823,7 @@ def train(
     policy, task = base if base is not None else load_base(cfg.base, device)
     reward: str | Reward = cfg.reward if cfg.reward == "exact" else load_reward(cfg.reward, task, device)
     monitors = [(monitor_label(m), load_monitor(m, task)) for m in cfg.monitors]  # before any training
+    penalties = [load_monitor(m, task) for m in cfg.penalty]
     if run_dir is not None and not resume:
         from kingme.lm.pretrain import save_checkpoint
 
@@ -842,6 +868,9 @@ def train(
         nonlocal sampled_tokens
         roll = collect_rollout(policy, task, problems, cfg.group_size, cfg.temperature, cfg.top_k, device, reward)
         sampled_tokens += int(roll.mask.sum())
+        if penalties:  # m_i: the mean suspicion of the --penalty monitors
+            scores = [[float(v) for v in m.score(roll.prompt_text, roll.response_text)] for m in penalties]
+            roll = dataclasses.replace(roll, penalty=torch.tensor(scores, device=device).mean(dim=0))  # (B,)
         return roll
 
     def refill() -> tuple[Rollout, list[Problem]]:
