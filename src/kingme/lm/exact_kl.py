@@ -82,34 +82,56 @@ def all_prefixes(vocab: int, eos: int | None, depth: int) -> torch.Tensor:
     return cont[torch.stack(digits, dim=1)] if depth else torch.zeros((1, 0), dtype=torch.long)
 
 
+class TreeCache(KVCache):
+    """A `KVCache` that grows by concatenation, one tensor per layer, instead of writing into one
+    preallocated tensor: autograd can then differentiate through it (the in-place writes of the
+    sampler's cache, which runs without gradients, would invalidate the saved keys of the layers
+    before). `repeated(K)` copies every row K times, the cache of a node's K children."""
+
+    def __init__(self, k: list[torch.Tensor | None], v: list[torch.Tensor | None], max_len: int, pos: int = 0) -> None:
+        self.ks, self.vs = k, v  # per layer: (B, nh, pos, hs), None before the first write
+        self.max_len, self.pos = max_len, pos
+
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append k, v (B, nh, L, hs) to `layer`'s; return all of them, (B, nh, pos + L, hs)."""
+        if self.pos + k.shape[2] > self.max_len:
+            raise ValueError(f"the cache holds {self.max_len} tokens, asked for {self.pos + k.shape[2]}")
+        old_k, old_v = self.ks[layer], self.vs[layer]
+        self.ks[layer] = k if old_k is None else torch.cat([old_k, k], dim=2)
+        self.vs[layer] = v if old_v is None else torch.cat([old_v, v], dim=2)
+        return self.ks[layer], self.vs[layer]  # type: ignore[return-value]
+
+    def repeated(self, times: int) -> TreeCache:
+        """The cache with every row repeated `times` times in a row: (B, ...) -> (B·times, ...)."""
+        rep = [None if x is None else x.repeat_interleave(times, dim=0) for x in self.ks]
+        rep_v = [None if x is None else x.repeat_interleave(times, dim=0) for x in self.vs]
+        return TreeCache(rep, rep_v, self.max_len, self.pos)  # type: ignore[arg-type]
+
+
 def gpt_tree(model: GPT, prompts: torch.Tensor, n: int, temperature: float = 1.0, eos: int | None = EOS_ID) -> Tree:
     """The tree of log π(a | prompt, s) of `model` to depth n, softmax(logits / T) over every token (the
     distribution `generate` draws from without top-k, and the loop's log π): prompts (M, W) -> n tensors
     (M, K^d, V). Differentiable.
 
-    Each node is computed once: the prompts fill a KV cache (`kingme.transformer.KVCache`), which is
-    then copied K times, once per child, before the children's tokens go in, one token per row, depth
-    after depth (2,653 token positions per prompt for n = 3 and V = 52, not the 15,606 of every
-    response written out).
+    Each node is computed once: the prompts fill a KV cache (`TreeCache`), which is then copied K
+    times, once per child, before the children's tokens go in, one token per row, depth after depth
+    (2,653 token positions per prompt for n = 3 and V = 52, not the 15,606 of every response written
+    out).
     """
     M, W = prompts.shape
     V = model.config.vocab_size
     cont = continuing(V, eos).to(prompts.device)
     K = len(cont)
-    cache = model.new_cache(M, prompts.device)
+    cache = TreeCache([None] * model.config.n_layer, [None] * model.config.n_layer, model.config.block_size)
     logits, _ = model(prompts, cache=cache)  # (M, W, V)
     out = [torch.log_softmax(logits[:, -1:].float() / temperature, dim=-1)]  # (M, 1, V)
     rows = M
     for d in range(1, n):
-        child = KVCache.__new__(KVCache)  # the same cache, each row repeated K times (one per child)
-        child.k = cache.k.repeat_interleave(K, dim=1)  # (n_layer, rows·K, nh, max_len, hs)
-        child.v = cache.v.repeat_interleave(K, dim=1)
-        child.max_len, child.pos = cache.max_len, cache.pos
+        cache = cache.repeated(K)  # each row's keys and values once per child
         tokens = cont.repeat(rows)[:, None]  # (rows·K, 1): the children's last tokens
-        logits, _ = model(tokens, cache=child)  # (rows·K, 1, V)
+        logits, _ = model(tokens, cache=cache)  # (rows·K, 1, V)
         rows *= K
         out.append(torch.log_softmax(logits[:, 0].float() / temperature, dim=-1).view(M, K**d, V))  # (M, K^d, V)
-        cache = child
     return out
 
 
