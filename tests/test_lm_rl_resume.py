@@ -62,6 +62,7 @@ def test_an_interrupted_then_resumed_run_equals_the_uninterrupted_one(algo: str,
     rest: list[dict[str, Any]] = []
     resumed, resumed_summary = train(cfg, tmp_path / "cut", log=rest.append, resume=True)
     assert [r["update"] for r in rest] == [3, 4, 5]  # from the checkpoint of update 2
+    assert rest[0]["time"] > cut[1]["time"]  # the training time (and --max-minutes' budget) counts both sessions
 
     def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:  # NaN (no right response) as None
         return [{k: None if v != v else v for k, v in r.items() if k not in TIMED} for r in rows]
