@@ -197,3 +197,15 @@ _register_builtin("policy", _policy, POLICY_USAGE, parse_policy)
 _register_builtin("search", _search, SEARCH_USAGE, parse_search)
 _register_builtin("human", _human, "human", parse_no_args("human"))
 _register_builtin("mix", _mix, "mix:EPS:SPEC", _parse_mix)
+
+
+def _egdb(args: str, seed: int) -> Player:
+    # The endgame database lives above players (its grading uses them), so this kind is named by
+    # its module and imported only when a spec asks for it: no import runs upward until then.
+    from importlib import import_module
+
+    player: Player = import_module("kingme.egdb.player").egdb_player(args, seed)
+    return player
+
+
+register_player_kind("egdb", _egdb, "egdb:SPEC")
