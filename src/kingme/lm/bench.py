@@ -274,12 +274,12 @@ def bench(
                         runs[side].append(run_worker(sides[side], base, algo, updates, epochs, seed))
                         advance(info=f"{algo} {side} {runs[side][-1]['tokens_per_s']:.0f}")
                 row: dict[str, Any] = {}
-                for side, done in runs.items():
-                    rates = [r["tokens_per_s"] for r in done]
-                    cpu = [r["tokens_per_cpu_s"] for r in done]
+                for side, side_runs in runs.items():
+                    rates = [r["tokens_per_s"] for r in side_runs]
+                    cpu = [r["tokens_per_cpu_s"] for r in side_runs]
                     row[side] = {"median": statistics.median(rates), "runs": rates,
                                  "cpu_median": statistics.median(cpu), "cpu_runs": cpu,
-                                 "final_reward": [r["rewards"][-1] for r in done]}  # fmt: skip
+                                 "final_reward": [r["rewards"][-1] for r in side_runs]}  # fmt: skip
                 if against is not None:
                     row["ratio"] = ratio_interval(row["new"]["runs"], row["old"]["runs"])
                     row["cpu_ratio"] = ratio_interval(row["new"]["cpu_runs"], row["old"]["cpu_runs"])
