@@ -16,6 +16,7 @@ def experiments() -> dict[str, Experiment]:
         exploration,
         freeze,
         goal_misgeneralisation,
+        hack_generalisation,
         kl_placement,
         learned_eval,
         lm_absent_skill,
@@ -28,7 +29,7 @@ def experiments() -> dict[str, Experiment]:
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
-    exps += [cot_faithfulness, goal_misgeneralisation, kl_placement]
+    exps += [cot_faithfulness, goal_misgeneralisation, hack_generalisation, kl_placement]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
