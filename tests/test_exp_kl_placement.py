@@ -1,18 +1,16 @@
-"""The kl-placement experiment: its gradient study on a policy moved off its reference by hand, and a
-tiny run through the harness (report, plots, verdict sentences)."""
+"""The kl-placement experiment's own logic: its gradient study on a policy moved off its reference by
+hand, and its verdict rule on chosen numbers (the tiny run through the harness is
+tests/test_experiments.py::test_every_experiment_tiny)."""
 
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import pytest
 import torch
 
 from kingme.experiments import kl_placement as kp
-from kingme.experiments.report import write_folder
-from kingme.experiments.runner import run_experiment
+from kingme.experiments.base import Results, RunResult
 from kingme.lm.tasks import make_task
 from kingme.transformer import GPT, TransformerConfig
 
@@ -44,17 +42,30 @@ def test_gradient_study_on_a_moved_policy() -> None:
     assert out[kp.K2_IS]["off_1"] == pytest.approx(out["k2_loss_seq"]["off_1"], abs=1e-6)
 
 
-def test_tiny_run_writes_report_and_verdicts(tmp_path: Path) -> None:
-    results = run_experiment(kp.EXPERIMENT, 2, tiny=True, progress=False)
-    answer = write_folder(kp.EXPERIMENT, results, tmp_path, "kingme experiment run kl-placement --tiny")
-    assert (tmp_path / "report.md").exists() and (tmp_path / "cosines.png").exists()
-    assert (tmp_path / "exact_kl.png").exists()
-    assert any("Verdict on Liu et al." in s for s in answer)
-    rl_arms = [kp.NO_KL, kp.K1R, kp.K3L, kp.K1R4, kp.K3L4]
-    for label in rl_arms:
-        kls = results.values(label, "exact_kl")
-        assert len(kls) == 2 and all(k >= 0 for k in kls)
-    for label in kp.LABELS.values():
-        assert len(results.values(label, "cos_exact")) == 2
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["experiment"] == "kl-placement"
+def fake_results(k3_cos: list[float], kl_k1: list[float], kl_k3: list[float]) -> Results:
+    """Results of 3 seeds with chosen exact cosines and KLs (no training): k1 in the reward and k2 of the
+    response exact, k3 as a loss as given, the KL reached by the two one-epoch RL arms as given."""
+    arms = kp.arms(tiny=True)
+    res = kp.EXPERIMENT.new_results(3, True, arms)
+    for a in arms:
+        for seed in range(3):
+            m = {"cos_exact": 1.0, "mean_norm": 1.0, "off_K": 0.5, "off_change": 0.0, "exact_kl": 0.1}
+            m |= {f"cos_b{i}": 0.5 for i in range(len(kp.B_LABELS))}
+            if a.label in (kp.LABELS["k3_loss"], kp.LABELS["k3_loss_seq"]):
+                m["cos_exact"] = k3_cos[seed]
+            if a.label == kp.K1R:
+                m["exact_kl"] = kl_k1[seed]
+            if a.label == kp.K3L:
+                m["exact_kl"] = kl_k3[seed]
+            res.runs.append(RunResult(a.label, a.env, seed + 1, 0.0, [0], {}, m))
+    return res
+
+
+def test_verdict_rule() -> None:
+    biased = kp.conclude(fake_results([0.88, 0.9, 0.86], [0.2, 0.21, 0.19], [0.1, 0.12, 0.11]))
+    assert biased[0].endswith("claims: reproduced.")
+    assert "k3 as a loss holds π closer" in biased[-3]  # the 1-epoch pair: k1's KL above k3's on every seed
+    unbiased = kp.conclude(fake_results([1.0, 1.0, 1.0], [0.1, 0.2, 0.15], [0.15, 0.1, 0.2]))
+    assert unbiased[0].endswith("claims: not reproduced.") and "no difference found" in unbiased[-3]
+    mixed = kp.conclude(fake_results([0.9, 1.0, 0.999], [0.1] * 3, [0.1] * 3))  # an interval across 0.999
+    assert mixed[0].endswith("claims: inconclusive.")
