@@ -53,3 +53,26 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         main(["--algo", "sac"])
     with pytest.raises(UserError, match="at least 1"):
         main(["--updates", "0"])
+
+
+def test_the_runs_alternate_and_each_algorithm_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench() with the workers replaced: the sides alternate (REF first on odd seeds), each
+    algorithm's row reaches the callback with both medians and the paired ratios."""
+    from kingme.lm import bench as lm_bench
+
+    calls: list[tuple[str, int]] = []
+
+    def worker(src: Path, base: Path, algo: str, updates: int, epochs: int, seed: int) -> dict[str, object]:
+        side = "old" if src.parent.name != "this" else "new"
+        calls.append((side, seed))
+        rate = 200.0 if side == "new" else 100.0
+        return {"tokens_per_s": rate * seed, "tokens_per_cpu_s": rate, "rewards": [0.5], "package": str(src)}
+
+    monkeypatch.setattr(lm_bench, "run_worker", worker)
+    monkeypatch.setattr(lm_bench, "make_base", lambda path: None)
+    monkeypatch.setattr(lm_bench, "export_source", lambda ref, dest: "0" * 40)
+    seen: dict[str, dict[str, object]] = {}
+    result = lm_bench.bench(("grpo", "ppo"), 2, 2, 1, "REF", False, lambda algo, row: seen.setdefault(algo, row))
+    assert calls[:4] == [("old", 1), ("new", 1), ("new", 2), ("old", 2)]
+    assert set(seen) == {"grpo", "ppo"} and result["algos"]["grpo"] is seen["grpo"]
+    assert seen["grpo"]["ratio"][0] == pytest.approx(2.0) and seen["grpo"]["cpu_ratio"][0] == pytest.approx(2.0)
