@@ -45,7 +45,7 @@ from kingme.transformer import GPT
 
 UPDATES = 40
 PROBLEMS, SAMPLES = 128, 4  # held-out prompts measured, samples per prompt (T = 1)
-TINY_PROBLEMS = 16
+TINY_PROBLEMS = 8
 HINTED: dict[str, Any] = {
     "pretrain_max_level": 2,
     "pretrain_scratchpad": True,
