@@ -5,6 +5,9 @@
   measure that pre-training can hold out; a user's own task as a plug-in `module:Name` (`plugins`);
 - `steps`: the scratchpad read step by step (marks, whether the answer follows, faithfulness);
 - `exploits`: rewards with a known loophole and exactly whether a response used it;
+- `prompts`, `hints`: what is written in front of a prompt; a hint right at a chosen rate;
+- `priors`: behaviours planted in the base at a chosen frequency, and read back exactly;
+- `load_bearing`: whether an answer changes when its scratchpad is corrupted or cut;
 - `rewards`, `monitors`: what `--reward` pays and what `--monitors` flag, built-in or plug-ins;
 - `vocab`, `sampling`: the character vocabulary; sampling with a KV cache, temperature and top-k;
 - `pretrain`: the base model, by supervised learning on generated solutions;
