@@ -17,11 +17,13 @@ from kingme.transformer import GPT, TransformerConfig
 SETTINGS = [(2, None, 3), (3, 0, 3)]
 
 
-def tabular(V: int, eos: int | None, n: int, M: int, seed: int, scale: float = 1.5) -> list[torch.Tensor]:
-    """Logits of a tabular softmax policy: depth d -> (M, K^d, V) parameters."""
+def tabular(
+    V: int, eos: int | None, n: int, M: int, seed: int, scale: float = 1.5, grad: bool = True
+) -> list[torch.Tensor]:
+    """Logits of a tabular softmax policy: depth d -> (M, K^d, V) parameters (a reference: grad=False)."""
     g = torch.Generator().manual_seed(seed)
     K = V - (eos is not None)
-    return [(scale * torch.randn(M, K**d, V, generator=g, dtype=torch.float64)).requires_grad_() for d in range(n)]
+    return [(scale * torch.randn(M, K**d, V, generator=g, dtype=torch.float64)).requires_grad_(grad) for d in range(n)]
 
 
 def tree_of(theta: list[torch.Tensor]) -> ek.Tree:
@@ -75,7 +77,7 @@ def flat(gs: list[torch.Tensor]) -> torch.Tensor:
 
 @pytest.mark.parametrize("V,eos,n", SETTINGS)
 def test_exact_kl_and_gradient_match_brute_force(V: int, eos: int | None, n: int) -> None:
-    theta, ref_theta = tabular(V, eos, n, 2, 1), tabular(V, eos, n, 2, 2)
+    theta, ref_theta = tabular(V, eos, n, 2, 1), tabular(V, eos, n, 2, 2, grad=False)
     cont = ek.continuing(V, eos)
     kl = ek.exact_kl(tree_of(theta), tree_of([t.detach() for t in ref_theta]), cont)  # (2,)
     for m in range(2):
@@ -92,11 +94,11 @@ def test_kl_is_zero_at_the_reference_and_the_leaf_count() -> None:
     theta = tabular(3, 0, 3, 1, 3)
     cont = ek.continuing(3, 0)
     tree = tree_of(theta)
-    assert float(ek.exact_kl(tree, [t.detach() for t in tree], cont)[0]) == pytest.approx(0.0, abs=1e-12)
+    assert float(ek.exact_kl(tree, [t.detach() for t in tree], cont)[0].detach()) == pytest.approx(0.0, abs=1e-12)
     # the sequence weights of c = 1 are the probability of the subtree: 1 at the root
     elp = ek.edge_logprobs(tree, cont)
     w = ek.sequence_weights(elp, [torch.ones_like(e) for e in elp], cont, 0)
-    assert float(w[0].sum()) == pytest.approx(1.0)
+    assert float(w[0].sum().detach()) == pytest.approx(1.0)
     assert len(responses(3, 0, 3)) == 1 + 2 + 4 * 3  # EOS at 1, 2, or 3 tokens of 2 continuing tokens
 
 
@@ -123,7 +125,7 @@ def single_response_gradient(
 
 @pytest.mark.parametrize("V,eos,n", SETTINGS)
 def test_estimators_expected_gradients_match_enumeration(V: int, eos: int | None, n: int) -> None:
-    theta, ref_theta = tabular(V, eos, n, 1, 4), tabular(V, eos, n, 1, 5)
+    theta, ref_theta = tabular(V, eos, n, 1, 4), tabular(V, eos, n, 1, 5, grad=False)
     ref_tree = tree_of([t.detach() for t in ref_theta])
     cont_t = ek.continuing(V, eos)
     cont = cont_t.tolist()
@@ -142,7 +144,7 @@ def test_estimators_expected_gradients_match_enumeration(V: int, eos: int | None
             ]
         )
         want = sum(
-            float(torch.exp(sum(lp))) * single_response_gradient(est.name, theta, ref_tree, 0, y, cont)
+            float(torch.exp(sum(lp)).detach()) * single_response_gradient(est.name, theta, ref_tree, 0, y, cont)
             for y, lp, _ in rows
         )
         assert torch.allclose(got, want, atol=1e-10), est.name
@@ -162,7 +164,7 @@ def test_estimators_expected_gradients_match_enumeration(V: int, eos: int | None
 def test_k3_of_the_response_as_a_loss_is_the_forward_kl_gradient() -> None:
     """E_y~π[(1 − π_ref(y)/π(y)) ∇log π(y)] = −Σ_y π_ref(y) ∇log π(y) = ∇ KL(π_ref ‖ π)."""
     V, eos, n = 3, 0, 3
-    theta, ref_theta = tabular(V, eos, n, 1, 6), tabular(V, eos, n, 1, 7)
+    theta, ref_theta = tabular(V, eos, n, 1, 6), tabular(V, eos, n, 1, 7, grad=False)
     ref_tree = tree_of([t.detach() for t in ref_theta])
     cont_t = ek.continuing(V, eos)
     tree = tree_of(theta)
@@ -177,7 +179,7 @@ def test_k3_of_the_response_as_a_loss_is_the_forward_kl_gradient() -> None:
 
 @pytest.mark.parametrize("V,eos,n", SETTINGS)
 def test_estimator_values_unbiased_or_not(V: int, eos: int | None, n: int) -> None:
-    theta, ref_theta = tabular(V, eos, n, 2, 8), tabular(V, eos, n, 2, 9)
+    theta, ref_theta = tabular(V, eos, n, 2, 8), tabular(V, eos, n, 2, 9, grad=False)
     cont = ek.continuing(V, eos)
     tree, ref = tree_of(theta), tree_of([t.detach() for t in ref_theta])
     kl = ek.exact_kl(tree, ref, cont).detach()
@@ -193,7 +195,7 @@ def test_sampled_losses_match_the_single_response_gradients() -> None:
     """The loop-shaped losses of `sampled_losses` on hand-picked responses: a loss form on one response
     is that response's ĝ(y); a reward form on a group of two is RLOO's (c1 − c2)(∇log π(y1) − ∇log π(y2)) / 2."""
     V, eos, n = 3, 0, 3
-    theta, ref_theta = tabular(V, eos, n, 1, 10), tabular(V, eos, n, 1, 11)
+    theta, ref_theta = tabular(V, eos, n, 1, 10), tabular(V, eos, n, 1, 11, grad=False)
     ref_tree = tree_of([t.detach() for t in ref_theta])
     cont = ek.continuing(V, eos).tolist()
 
@@ -226,11 +228,11 @@ def test_sampled_losses_match_the_single_response_gradients() -> None:
         # ĝ(y) = c(y) ∇log π(y): recover c and ∇log π from the k1 pieces
         tree = tree_of(theta)
         d1 = sum(
-            float(ek.VALUES[name[:2]](a - b))
+            float(ek.VALUES[name[:2]](a - b).detach())
             for a, b in zip(token_logps(tree, 0, y1, cont), token_logps(ref_tree, 0, y1, cont), strict=True)
         )
         d2 = sum(
-            float(ek.VALUES[name[:2]](a - b))
+            float(ek.VALUES[name[:2]](a - b).detach())
             for a, b in zip(token_logps(tree, 0, y2, cont), token_logps(ref_tree, 0, y2, cont), strict=True)
         )
         want = 0.5 * (d1 - d2) * (g1 / d1 - g2 / d2)
@@ -280,7 +282,7 @@ def test_gpt_exact_kl_and_gradient_match_enumerated_responses() -> None:
     with torch.no_grad():
         lr = (response_logprobs(reference, prompts.repeat(len(ys), 1), resp)[0] * mask).sum(dim=1)
     kl = (lp.exp() * (lp - lr)).sum()
-    assert float(kls[0]) == pytest.approx(float(kl), rel=1e-4)
+    assert float(kls[0]) == pytest.approx(float(kl.detach()), rel=1e-4)
     surrogate = (lp.exp() * (lp - lr)).detach() @ lp  # Σ_y π(y) Δ(y) log π(y), its gradient the score-function form
     params = [p for p in policy.parameters() if p.requires_grad]
     want = ek.flat_grad(surrogate, params, retain=False)
