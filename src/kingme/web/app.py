@@ -275,17 +275,20 @@ def create_app(
     queue: int = SEARCH_QUEUE,
     budget: float = REQUEST_SECONDS,
     warm: bool = False,
+    egdb: Path | None = None,
 ) -> FastAPI:
     """The web app. ``opponent`` is the default opponent (None: the shipped policy if it loads,
     else `FALLBACK_OPPONENT`); it and ``trusted_specs`` (the command line's ``--opponent``) skip
     the request limits. Engine work runs in a pool of ``workers`` threads with room for ``queue``
     waiting jobs (`app.state.pool`; `close_pool(app)` stops it), each request's under a cost bound
     of ``budget`` seconds (`request_seconds`). ``warm``: pay the one-time costs (torch, the
-    shipped model, the compiled searches) now, not in the first requests (`warm_up`)."""
-    games = Games(opponent, max_games=max_games, trusted=trusted_specs)
+    shipped model, the compiled searches, the endgame database) now, not in the first requests
+    (`warm_up`). ``egdb``: the endgame database's folder (None: its default folder), opened at
+    the first analysis or by ``warm``; where there is none, the analyses' ``perfect`` is null."""
+    games = Games(opponent, max_games=max_games, trusted=trusted_specs, egdb=egdb)
     pool = SearchPool(workers, queue)
     if warm:
-        warm_up()
+        warm_up(egdb)
     app = FastAPI(
         title="kingme play",
         version="1",

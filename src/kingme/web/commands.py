@@ -1,4 +1,4 @@
-"""`kingme play [--opponent SPEC] [--port 8000] [--host 127.0.0.1] [--no-browser]`: the server.
+"""`kingme play [--opponent SPEC] [--port 8000] [--host 127.0.0.1] [--egdb DIR] [--no-browser]`: the server.
 
 Binds the socket itself (so a busy port is a one-line error before anything starts), then runs
 uvicorn on it. SIGTERM or Ctrl-C stops it promptly: the engine's work is stopped first
@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from kingme.common import UserError
@@ -63,6 +64,15 @@ def build_parser() -> Parser:
         help="address to bind (default: 127.0.0.1, this machine only; the server has no authentication)",
     )
     p.add_argument("--max-games", type=int, default=64, help="games kept in memory at once (default: 64)")
+    p.add_argument(
+        "--egdb",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the endgame database (kingme egdb build) whose true results the analysis shows "
+        "(default: $KINGME_EGDB_DIR, else ~/.cache/kingme/egdb, used when it is built; a DIR "
+        "given here must hold one)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return p
 
@@ -85,8 +95,16 @@ def main(argv: list[str]) -> int:
 
     if args.opponent is not None:
         load_player(args.opponent)  # a bad spec is a UserError now, not in the browser
+    if args.egdb is not None:  # a folder named here must hold a database: say so before the warm-up
+        from kingme.web.perfect import open_once
+
+        found = open_once(args.egdb)
+        if isinstance(found, str):
+            raise UserError(f"--egdb: {found}")
     trusted = (args.opponent,) if args.opponent else ()
-    app = create_app(args.opponent, max_games=args.max_games, trusted_specs=trusted, warm=True)
+    app = create_app(args.opponent, max_games=args.max_games, trusted_specs=trusted, warm=True, egdb=args.egdb)
+    store = app.state.games.perfect.store()
+    egdb = f"{store.max_pieces}-piece endgame database" if store is not None else "no endgame database"
 
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
@@ -98,7 +116,7 @@ def main(argv: list[str]) -> int:
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{port}/"
-    print(f"kingme play: serving on {url}  (default opponent: {app.state.default_opponent}; Ctrl-C stops)")
+    print(f"kingme play: serving on {url}  (default opponent: {app.state.default_opponent}; {egdb}; Ctrl-C stops)")
     if args.host not in LOOPBACK:
         print("kingme play: warning: listening beyond this machine; the server has no authentication")
     sys.stdout.flush()

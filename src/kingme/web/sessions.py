@@ -34,6 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from kingme.checkers import Board, BoardError, Color, Move
@@ -42,6 +43,7 @@ from kingme.common import UserError, mix_seed
 from kingme.players import Player, PlayerSpec, is_interactive, load_player, parse_spec
 from kingme.players.limits import Stopped, current
 from kingme.web.analysis import UNIFORM_SOURCE, Analysis, Analyzer, SearchAnalyzer, UniformAnalyzer, analyzer_for
+from kingme.web.perfect import PerfectPlay
 
 FALLBACK_OPPONENT = "alphabeta:4"  # the default opponent when the shipped model does not load
 # suggested first: the strongest kingme player (the search with the distilled critic, 100 ms a move;
@@ -122,9 +124,11 @@ def default_opponent() -> str:
     return "policy:default"
 
 
-def warm_up() -> None:
+def warm_up(egdb: Path | None = None) -> None:
     """Pay the process's one-time costs before the first request does: importing torch, loading
-    the shipped model, compiling the searches (seconds, more than a request's budget)."""
+    the shipped model, compiling the searches, opening the endgame database in ``egdb`` (None: its
+    default folder) if it is built (seconds, more than a request's budget)."""
+    PerfectPlay(egdb).warm_up()
     board = Board()
     for spec in ("alphabeta:2", "policy:default", "search:policy:default:2"):
         try:
@@ -364,10 +368,18 @@ class GameStore:
 class Games:
     """The games of one server. ``default`` is the default opponent's spec (None:
     `default_opponent()`); ``trusted`` specs (the command line's ``--opponent``) skip the request
-    limits. Every method may raise a `GameError`; the others are bugs."""
+    limits. ``egdb`` is the endgame database's folder (None: its default folder), opened at the
+    first analysis (`PerfectPlay`). Every method may raise a `GameError`; the others are bugs."""
 
-    def __init__(self, default: str | None = None, max_games: int = MAX_GAMES, trusted: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        default: str | None = None,
+        max_games: int = MAX_GAMES,
+        trusted: Collection[str] = (),
+        egdb: Path | None = None,
+    ) -> None:
         self.default = (default or default_opponent()).strip()
+        self.perfect = PerfectPlay(egdb)
         self.trusted = frozenset({self.default, *(s.strip() for s in trusted)})
         self.store = GameStore(max_games)
         self._analyzers: OrderedDict[str, Analyzer | None] = OrderedDict()
@@ -579,7 +591,9 @@ class Games:
     def analyze_board(self, board: Board, model: str | None = None, opponent: str | None = None) -> dict[str, Any]:
         """The analysis of ``board`` by ``model``; without one, by the ``opponent`` spec if it is a
         policy, else ``policy:default`` if it loads, else the uniform fallback. The analyzer is
-        a copy of its own, never the game's player (which may be searching its move)."""
+        a copy of its own, never the game's player (which may be searching its move). With the
+        true result from the endgame database (``perfect``, None where it does not cover the
+        position or there is none)."""
         a: Analyzer | None = None
         if model:
             a = self.analyzer(model.strip())
@@ -602,6 +616,7 @@ class Games:
         data = out.to_json()
         data["turn"] = color_name(board.turn)
         data["fen"] = board.fen()
+        data["perfect"] = self.perfect.judge(board)
         return data
 
     def analysis(self, gid: str, model: str | None = None) -> dict[str, Any]:
@@ -612,7 +627,7 @@ class Games:
             over = g.result()
         if resigned:  # the board has moves left, but the game is over: nothing to estimate
             data = Analysis([], None, f"none: the game is over ({over}, resigned)", policy=False).to_json()
-            return data | {"turn": color_name(board.turn), "fen": board.fen()}
+            return data | {"turn": color_name(board.turn), "fen": board.fen(), "perfect": None}
         return self.analyze_board(board, model, opponent)
 
     def analyze_position(

@@ -366,7 +366,7 @@ function signed(x, digits) { return `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`; 
 function drawAnalysis() {
   const body = $("probs").querySelector("tbody");
   body.replaceChildren();
-  for (const id of ["source", "value", "pv"]) $(id).textContent = "";
+  for (const id of ["source", "perfect", "value", "pv"]) $(id).textContent = "";
   $("pv").title = "";
   if (!game) return;
   if (game.result) { $("value").textContent = `the game is over (${game.result}): nothing to estimate`; return; }
@@ -377,6 +377,11 @@ function drawAnalysis() {
   $("source").textContent = `source: ${a.source}`;
   const side = a.turn === "black" ? "Black" : "White";
   const other = a.turn === "black" ? "White" : "Black";
+  const perfect = a.perfect;  // the endgame database's true result, when it covers the position
+  if (perfect) {
+    const winner = { win: side, loss: other }[perfect.result];
+    $("perfect").textContent = `Perfect play: ${winner ? `${winner} wins` : "draw"}`;
+  }
   const searched = a.pv !== null || a.search_cut;
   if (a.search_cut) {
     $("pv").textContent = "search: cut by this request's time budget before it finished (no line); the network's static view only";
@@ -417,7 +422,8 @@ function drawAnalysis() {
     const td4 = document.createElement("td");
     if (m.move === a.best) { tr.classList.add("best"); td4.textContent = "the search's choice"; }
     tr.append(td1, td2, td3, td4);
-    tr.title = "play this move";
+    const keeps = perfect && perfect.moves[m.move];
+    tr.title = keeps ? `play this move (with perfect play after it: ${keeps} for ${side})` : "play this move";
     tr.addEventListener("click", () => { if (game.your_turn && !busy) sendMove(m.move); });
     body.appendChild(tr);
   }
