@@ -54,15 +54,19 @@ def need(module: str, pip_name: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uvicorn = need("uvicorn", "uvicorn")
     need("fastapi", "fastapi")
+    from kingme.egdb.build import build
     from kingme.web.app import create_app
+
+    egdb = tmp_path_factory.mktemp("egdb3")
+    build(egdb, 3)  # a tiny endgame database (about a second): the page's "Perfect play" line
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app("alphabeta:2", trusted_specs=(SLOW,), warm=True)  # warm: no first request pays
+    app = create_app("alphabeta:2", trusted_specs=(SLOW,), warm=True, egdb=egdb)  # warm: no first request pays
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -223,6 +227,19 @@ def load(pg: Any, text: str) -> None:
     pg.fill("#load-text", text)
     pg.click("#load")
     pg.wait_for_function("document.querySelector('#status').textContent.includes('analysis')")
+
+
+def test_a_position_the_database_covers_shows_its_true_result(page: Any) -> None:
+    pg = page
+    perfect = "document.querySelector('#perfect').textContent"
+    load(pg, "W:WK1:BK28,K32")  # two kings against one, the lone king to move
+    pg.wait_for_function(f"{perfect} === 'Perfect play: Black wins'")
+    load(pg, "B:WK11:BK3,K4")
+    pg.wait_for_function(f"{perfect} === 'Perfect play: draw'")
+    assert "loss for Black" in (pg.get_attribute('#probs tr[data-move="3-7"]', "title") or "")
+    load(pg, "B:W21-32:B1-12")  # not covered: no line
+    pg.wait_for_function("analysis && analysis.fen === game.fen")
+    assert pg.inner_text("#perfect") == ""
 
 
 def test_move_numbers_past_nine_are_shown_whole(page: Any) -> None:
