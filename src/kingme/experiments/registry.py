@@ -11,6 +11,7 @@ def experiments() -> dict[str, Experiment]:
     from kingme.experiments import (
         clipping,
         cot_faithfulness,
+        cot_monitor,
         critic,
         entropy,
         exploration,
@@ -25,11 +26,12 @@ def experiments() -> dict[str, Experiment]:
         lm_length_bias,
         lm_passk,
         misspec,
+        process_reward,
     )
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
-    exps += [cot_faithfulness, goal_misgeneralisation, hack_generalisation, kl_placement]
+    exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
