@@ -104,9 +104,7 @@ class _Log:
             print(f"  {row['update']:>6}  test pass@1 {row['charts/test_pass1']:.3f}", flush=True)
 
     def text(self, tag: str, text: str, step: int) -> None:
-        tb = getattr(self.logger, "_tb", None)  # MetricsLogger's SummaryWriter (None without TensorBoard)
-        if tb is not None:
-            tb.add_text(tag, text, step)
+        self.logger.text(tag, text, step)
 
     def close(self) -> None:
         self.logger.close()

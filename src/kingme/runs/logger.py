@@ -58,6 +58,11 @@ class MetricsLogger:
                     continue
                 self._tb.add_scalar(key, value, step)
 
+    def text(self, tag: str, text: str, step: int) -> None:
+        """A text entry in TensorBoard (e.g. sampled responses); nothing without TensorBoard."""
+        if self._tb is not None:
+            self._tb.add_text(tag, text, step)
+
     def close(self) -> None:
         self._file.close()
         if self._tb is not None:
