@@ -141,3 +141,26 @@ def test_list_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         commands.main(["run", "clipping", "--runs-dir", str(tmp_path), "--run-name", "../escape"])
     with pytest.raises(UserError, match="not an experiment folder"):
         commands.main(["report", str(tmp_path / "x")])
+
+
+MODEL_ORGANISMS = ("cot-monitor", "cot-faithfulness", "process-reward", "hack-generalisation")
+MODEL_ORGANISMS += ("goal-misgeneralisation", "kl-placement", "lm-flawed-verifier")
+
+
+def test_an_experiment_runs_its_own_default_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the model-organism experiments need at least 5 seeds; without --seeds they get them
+    assert all(experiments()[name].seeds >= 5 for name in MODEL_ORGANISMS)
+    assert experiments()["clipping"].seeds == 3
+    asked: list[int] = []
+
+    def stop(exp: object, seeds: int, *args: object, **kwargs: object) -> None:
+        asked.append(seeds)
+        raise KeyboardInterrupt
+
+    import kingme.experiments.runner as runner
+
+    monkeypatch.setattr(runner, "run_experiment", stop)
+    for name, argv in (("kl-placement", []), ("kl-placement", ["--seeds", "2"]), ("clipping", [])):
+        with pytest.raises(KeyboardInterrupt):
+            commands.main(["run", name, "--tiny", "--runs-dir", str(tmp_path), "--run-name", f"r{len(asked)}", *argv])
+    assert asked == [5, 2, 3]

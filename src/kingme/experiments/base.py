@@ -159,6 +159,7 @@ class Experiment:
     kind: RunKind[Any]  # what one (arm, seed) run is
     extra_plots: Callable[[Results, Path], list[tuple[str, str]]] | None = None  # -> (file, caption)
     published: str = ""  # what the published studies (shared/reference/claims.md) found about the claim
+    seeds: int = 3  # seeds per arm when `kingme experiment run` is not given --seeds
 
     def new_results(self, seeds: int, tiny: bool, arms: list[Arm]) -> Results:
         """An empty Results for this experiment, knowing its metrics' ranges."""

@@ -30,7 +30,9 @@ def main(argv: list[str]) -> int:
     sub.add_parser("list", help="List the experiments.")
     run = sub.add_parser("run", help="Run one experiment and write its report folder.")
     run.add_argument("name", help="The experiment's name (see `kingme experiment list`).")
-    run.add_argument("--seeds", type=int, default=3, help="Seeds per arm, 1..K (default: 3; at least 2).")
+    run.add_argument(
+        "--seeds", type=int, default=None, help="Seeds per arm, 1..K (default: the experiment's, 3 or 5; at least 2)."
+    )
     run.add_argument(
         "--backend",
         choices=("serial", "ray"),
@@ -64,8 +66,9 @@ def main(argv: list[str]) -> int:
         parser.print_help()
         return 2
     exp = get(ns.name)
-    if ns.seeds < 2:
-        raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {ns.seeds}")
+    seeds = exp.seeds if ns.seeds is None else ns.seeds
+    if seeds < 2:
+        raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {seeds}")
     from kingme.experiments.report import write_folder
     from kingme.experiments.runner import check_arms, print_outcome, run_experiment
 
@@ -75,8 +78,8 @@ def main(argv: list[str]) -> int:
 
         init_ray()  # a missing Ray or an unreachable cluster fails before the folder is made
     out = create_run(ns.runs_dir, ns.run_name, exp.name)  # refused now, not after hours of training
-    results = run_experiment(exp, ns.seeds, ns.tiny, progress=not ns.quiet and not ns.json, backend=ns.backend)
-    command = f"kingme experiment run {exp.name}" + (f" --seeds {ns.seeds}" if ns.seeds != 3 else "")
+    results = run_experiment(exp, seeds, ns.tiny, progress=not ns.quiet and not ns.json, backend=ns.backend)
+    command = f"kingme experiment run {exp.name}" + (f" --seeds {seeds}" if seeds != exp.seeds else "")
     command += " --tiny" if ns.tiny else ""
     command += " --backend ray" if ns.backend == "ray" else ""
     answer = write_folder(exp, results, out, command)

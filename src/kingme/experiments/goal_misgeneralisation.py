@@ -256,4 +256,5 @@ seeds fall on both sides of d = 0) and not part of the verdict.
     published="Langosco et al. 2022 (ICML, arXiv 2105.14111): trained with the coin always at the right end, the "
     "PPO agent goes to the right end when the coin moves; with the coin anywhere in the rightmost 20% it learns the "
     "coin. Ramanauskas and Şimşek 2023 (arXiv 2312.03762): the goal learned can change with the seed.",
+    seeds=5,
 )

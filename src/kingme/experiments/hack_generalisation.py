@@ -216,4 +216,5 @@ run and the time was not measured.
     kind=HACK_RUNS,
     published="MacDiarmid et al. 2025 (natural emergent misalignment from reward hacking); Taylor et al. 2025 "
     "(School of reward hacks, arXiv 2508.17511); Wichers et al. 2025 (inoculation prompting).",
+    seeds=5,
 )

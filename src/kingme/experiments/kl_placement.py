@@ -568,4 +568,5 @@ EXPERIMENT = Experiment(
     "has a zero-mean gradient; off-policy loss forms need importance sampling. Zhang et al. 2025 (RPG, arXiv "
     "2505.17508): E[k3] is the unnormalised KL; GRPO's KL term has an off-policy importance-weighting mismatch. "
     "Tang and Munos 2025 (arXiv 2506.09477): per-token KL losses give a partial gradient.",
+    seeds=5,
 )

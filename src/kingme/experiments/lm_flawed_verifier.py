@@ -163,4 +163,5 @@ and the change in its use of the loophole both have intervals above 0. (3) The c
     "pay the answer reward only when the format is right); TinyZero's Countdown reward gives 0.1 for a well-formed "
     "wrong answer. InstructGPT (Ouyang et al. 2022) keeps a per-token KL penalty to the reference to limit "
     "over-optimisation of the reward model; TRL's GRPOTrainer now defaults to β = 0.",
+    seeds=5,
 )
