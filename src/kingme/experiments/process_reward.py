@@ -372,6 +372,7 @@ above 0, "not reproduced" if it lies below {EFFECT} (rules out a gain of Lightma
     conclude=conclude,
     kind=ProcessRuns(),
     extra_plots=extra_plots,
+    seeds=5,
     published="Lightman et al. 2023 (arXiv 2305.20050): 78.2% vs 72.4% best-of-N on a MATH subset, process vs "
     "outcome reward model. Zhang, Neubig and Yue 2025 (arXiv 2512.07783): RL on synthetic tasks from scratch; "
     "pass@128 gains only with headroom; step-verifying rewards cut reward hacking.",
