@@ -268,6 +268,7 @@ base's and its *cited* interval below it.
     conclude=conclude,
     kind=FaithfulnessRuns(),
     extra_plots=extra_plots,
+    seeds=5,
     published="Chen et al. 2025 (arXiv 2505.05410): hints used, verbalised 25% / 39% of the time; RL that rewards a "
     "hack: exploited >99%, verbalised <2%. Lanham et al. 2023 (arXiv 2307.13702): truncation and corruption tests.",
 )
