@@ -285,9 +285,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
                             mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
                             label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(
-            [a.replace(": ", ":\n").replace(", ", ",\n").replace(" (", "\n(") for a in labels], fontsize=7
-        )
+        ax.set_xticklabels([a.replace(" (", "\n(") for a in labels], fontsize=7, rotation=35, ha="right")
         ax.set_title(label, fontsize=10)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, axis="y")
