@@ -342,7 +342,7 @@ without RL: obfuscated hacking, the published effect, put in by hand.
 The default is a reduced grid (about 10 minutes of CPU on a quiet 2-core machine; 2-3x that when it
 is loaded). The issue's full grid, λ ∈ {{0, 0.1, 0.3, 1, 3}} for the CoT monitor, the answer monitor
 and the reward-targeted answer monitor (13 RL arms), is `python -m kingme.experiments.cot_monitor
---full OUT` (about 3x the default's time). Emmons's arm (problems where the scratchpad is needed
+--full OUT` (about 2x the default's CPU time: 764 s against 411 s, measured). Emmons's arm (problems where the scratchpad is needed
 versus not) is not built.
 
 **Published:** Baker et al. 2025: a CoT monitor caught agentic-coding reward hacks far better than an
@@ -386,6 +386,7 @@ base's.
     conclude=conclude,
     kind=MonitorRuns(),
     extra_plots=extra_plots,
+    seeds=5,
     published="Baker et al. 2025 (arXiv 2503.11926): CoT monitor ~95% vs action monitor ~60% recall (secondary); "
     "too much optimisation against it gives obfuscated hacking. Drori et al. 2026 (arXiv 2511.11584): output "
     "penalties make the CoT look clean too (spillover); reward targeting mitigates. Emmons et al. 2025 "
@@ -397,7 +398,7 @@ FULL = dataclasses.replace(EXPERIMENT, arms=full_arms)
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kingme.experiments.cot_monitor --full [--seeds 5] OUT`: the full λ grid (13 RL arms;
-    about 3x the default's time)."""
+    824 s wall, 764 s CPU for 5 seeds on the 2-core machine, lightly loaded)."""
     import argparse
 
     from kingme.experiments.report import write_folder
