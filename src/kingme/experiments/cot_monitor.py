@@ -342,8 +342,8 @@ without RL: obfuscated hacking, the published effect, put in by hand.
 The default is a reduced grid (about 10 minutes of CPU on a quiet 2-core machine; 2-3x that when it
 is loaded). The issue's full grid, λ ∈ {{0, 0.1, 0.3, 1, 3}} for the CoT monitor, the answer monitor
 and the reward-targeted answer monitor (13 RL arms), is `python -m kingme.experiments.cot_monitor
---full OUT` (about 2x the default's CPU time: 764 s against 411 s, measured). Emmons's arm (problems where the scratchpad is needed
-versus not) is not built.
+--full OUT` (about 2x the default's CPU time: 764 s against 411 s, measured). Emmons's arm
+(problems where the scratchpad is needed versus not) is not built.
 
 **Published:** Baker et al. 2025: a CoT monitor caught agentic-coding reward hacks far better than an
 action-only one (about 95% vs 60% recall, secondary); in the reward it helps at low optimisation,
