@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     if ns.cmd == "report":
         from kingme.experiments.report import load_folder, write_folder
 
-        exp, results, command = load_folder(Path(ns.folder))
+        exp, results, command = load_folder(Path(ns.folder), get)
         write_folder(exp, results, Path(ns.folder), command)
         sys.stdout.write(f"rewrote {Path(ns.folder) / 'report.md'}\n")
         return 0

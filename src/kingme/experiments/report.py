@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,11 @@ def write_metrics(out: Path, results: Results) -> None:
     atomic_write_text(out / METRICS, "".join(lines))
 
 
-def load_folder(out: Path) -> tuple[Experiment, Results, str]:
+def load_folder(out: Path, get: Callable[[str], Experiment]) -> tuple[Experiment, Results, str]:
     """Rebuild an experiment's results from its folder's config.json and results.json (no training),
-    and the command that produced it, so the report and plots can be written again."""
-    from kingme.experiments.registry import get
-
+    and the command that produced it, so the report and plots can be written again. `get` finds an
+    experiment by name (the registry's; passed in, so that the report never imports the experiments
+    that import it)."""
     try:
         cfg = json.loads((out / "config.json").read_text())
         res = json.loads((out / "results.json").read_text())
@@ -159,7 +160,7 @@ def load_folder(out: Path) -> tuple[Experiment, Results, str]:
             )
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{out} is not an experiment folder: {type(e).__name__}: {e}") from None
-    seeds = f" --seeds {results.seeds}" if results.seeds != 3 else ""
+    seeds = f" --seeds {results.seeds}" if results.seeds != exp.seeds else ""
     command = res.get("command") or f"kingme experiment run {exp.name}{seeds}" + (" --tiny" if results.tiny else "")
     return exp, results, command
 
