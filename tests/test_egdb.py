@@ -204,7 +204,12 @@ def test_cli_build_probe_info(db3: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_ctrl_c_stops_a_build_leaving_only_complete_tables(tmp_path: Path, db3: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "kingme.cli", "egdb", "build", "--pieces", "4", "--dir", str(tmp_path)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: a suite started in the background (a CI runner, `make test &`) has SIGINT
+    # ignored, the child would inherit that, and a program started with SIGINT ignored ignores Ctrl-C.
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
     manifest = tmp_path / "egdb.json"
     deadline = time.time() + 60
     while time.time() < deadline and not (manifest.exists() and len(json.loads(manifest.read_text())["tables"]) > 40):
