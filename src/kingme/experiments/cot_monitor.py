@@ -22,25 +22,20 @@ measures it without RL: the CoT monitor's recall must read far lower there than 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from kingme.config import config_to_dict
-from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results, RunOutput
-from kingme.experiments.lm_runs import RESPONSES, LMRunConfig, LMRuns, base_model, lm_arm
+from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, lm_arm
 from kingme.experiments.plots import COLORS
 from kingme.experiments.summaries import gain, last
 from kingme.lm.exploits import load_exploit
 from kingme.lm.monitors import FLAG_AT, AnswerOnly, CotSays, monitor_quality
-from kingme.lm.rl import train
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.tasks import Task, test_set
-from kingme.progress import Advance
 from kingme.stats import Interval, mean_ci, summarise
 from kingme.transformer import GPT
 
@@ -145,38 +140,11 @@ def hack_measures(model: GPT, task: Task, seed: int, problems: int) -> dict[str,
     return read_hacks(task, prompts, decode_responses(gen))
 
 
-_BEFORE: dict[str, dict[str, float]] = {}  # the measures of each cached base, by its config
-
-
-class MonitorRuns(LMRuns):
+class MonitorRuns(BeforeAfterRuns):
     """An `lm:TASK` run (`lm_runs`) that also reads the hacks of the base and of the policy."""
 
-    def run(self, arm: Arm, config: LMRunConfig, advance: Advance) -> RunOutput:
-        t0 = time.perf_counter()
-        model, task, _ = base_model(config.pretrain)
-        n = TINY_PROBLEMS if config.pretrain.steps < 100 else PROBLEMS
-        key = json.dumps([config_to_dict(config.pretrain), n])
-        if key not in _BEFORE:
-            _BEFORE[key] = hack_measures(model, task, config.seed, n)
-        before = _BEFORE[key]
-        P, G = config.rl.prompts_per_update, config.rl.group_size
-        history: History = []
-
-        def log(row: dict[str, Any]) -> None:
-            history.append({**row, "global_step": int(row["update"]) * P * G})
-            advance(1)
-
-        after = before
-        if config.do_rl:
-            policy, _ = train(config.rl, log=log, base=(model, task))
-            after = hack_measures(policy, task, config.seed, n)
-        else:
-            advance(1)
-        history.insert(0, {"update": 0, "global_step": 0, "time": 0.0})
-        if not config.do_rl:
-            history.append({"update": 1, "global_step": 0, "time": 0.0})
-        history[-1] |= {f"eval/base_{k}": v for k, v in before.items()} | {f"eval/{k}": v for k, v in after.items()}
-        return RunOutput(history, time.perf_counter() - t0)
+    def measure(self, model: GPT, task: Task, seed: int, tiny: bool) -> dict[str, float]:
+        return hack_measures(model, task, seed, TINY_PROBLEMS if tiny else PROBLEMS)
 
 
 def _metrics() -> list[Metric]:

@@ -341,3 +341,40 @@ def paired(results: Results, arm: str, key: str, higher: str, lower: str) -> tup
     if d.n >= 2 and d.hi < 0:
         return d.fmt(3), lower
     return d.fmt(3), "no difference found"
+
+
+class BeforeAfterRuns(LMRuns):
+    """An `lm:TASK` run that also measures the base and the RL policy with `measure`, written into the
+    history's last row as `eval/base_KEY` and `eval/KEY` (the base's measures are cached per base)."""
+
+    _before: dict[str, dict[str, float]] = {}  # noqa: RUF012 - one cache for every kind, keyed by kind
+
+    def measure(self, model: GPT, task: Task, seed: int, tiny: bool) -> dict[str, float]:
+        raise NotImplementedError
+
+    def run(self, arm: Arm, config: LMRunConfig, advance: Advance) -> RunOutput:
+        t0 = time.perf_counter()
+        model, task, _ = base_model(config.pretrain)
+        tiny = config.pretrain.steps < 100
+        key = json.dumps([type(self).__name__, config_to_dict(config.pretrain), tiny])
+        if key not in self._before:
+            self._before[key] = self.measure(model, task, config.seed, tiny)
+        before = self._before[key]
+        P, G = config.rl.prompts_per_update, config.rl.group_size
+        history: History = []
+
+        def log(row: dict[str, Any]) -> None:
+            history.append({**row, "global_step": int(row["update"]) * P * G})
+            advance(1)
+
+        after = before
+        if config.do_rl:
+            policy, _ = train(config.rl, log=log, base=(model, task))
+            after = self.measure(policy, task, config.seed, tiny)
+        else:
+            advance(1)
+        history.insert(0, {"update": 0, "global_step": 0, "time": 0.0})
+        if not config.do_rl:
+            history.append({"update": 1, "global_step": 0, "time": 0.0})
+        history[-1] |= {f"eval/base_{k}": v for k, v in before.items()} | {f"eval/{k}": v for k, v in after.items()}
+        return RunOutput(history, time.perf_counter() - t0)

@@ -22,8 +22,6 @@ process reward: the process reward must cut its RAWS, the outcome reward must no
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,17 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.config import config_to_dict
-from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results, RunOutput
+from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
 from kingme.experiments.lm_flawed_verifier import paired
-from kingme.experiments.lm_runs import RESPONSES, LMRunConfig, LMRuns, base_model, lm_arm
+from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, lm_arm
 from kingme.experiments.plots import COLORS
 from kingme.experiments.summaries import gain, last
 from kingme.lm.algos import pass_at_k
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.steps import step_stats
 from kingme.lm.tasks import Addition, Problem, Task, sample_problems
-from kingme.progress import Advance
 from kingme.stats import Interval, summarise
 from kingme.transformer import GPT
 
@@ -147,36 +143,13 @@ def measure_steps(model: GPT, task: Task, seed: int, problems: int, long_problem
     return out
 
 
-_BEFORE: dict[str, dict[str, float]] = {}  # the measures of each cached base, by its config
-
-
-class ProcessRuns(LMRuns):
+class ProcessRuns(BeforeAfterRuns):
     """An `lm:TASK` run (`lm_runs`) that also measures accuracy, RAWS and pass@k on longer problems of
     the base and of the policy."""
 
-    def run(self, arm: Arm, config: LMRunConfig, advance: Advance) -> RunOutput:
-        from kingme.lm.rl import train
-
-        t0 = time.perf_counter()
-        model, task, _ = base_model(config.pretrain)
-        tiny = config.pretrain.steps < 100
+    def measure(self, model: GPT, task: Task, seed: int, tiny: bool) -> dict[str, float]:
         n, n_long = (TINY_PROBLEMS, TINY_PROBLEMS) if tiny else (ID_PROBLEMS, LONG_PROBLEMS)
-        key = json.dumps([config_to_dict(config.pretrain), n, n_long])
-        if key not in _BEFORE:
-            _BEFORE[key] = measure_steps(model, task, config.seed, n, n_long)
-        before = _BEFORE[key]
-        P, G = config.rl.prompts_per_update, config.rl.group_size
-        history: History = []
-
-        def log(row: dict[str, Any]) -> None:
-            history.append({**row, "global_step": int(row["update"]) * P * G})
-            advance(1)
-
-        policy, _ = train(config.rl, log=log, base=(model, task))
-        after = measure_steps(policy, task, config.seed, n, n_long)
-        history.insert(0, {"update": 0, "global_step": 0, "time": 0.0})
-        history[-1] |= {f"eval/base_{k}": v for k, v in before.items()} | {f"eval/{k}": v for k, v in after.items()}
-        return RunOutput(history, time.perf_counter() - t0)
+        return measure_steps(model, task, seed, n, n_long)
 
 
 def _metrics() -> list[Metric]:
