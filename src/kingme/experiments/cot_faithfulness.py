@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
-from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, lm_arm
+from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
 from kingme.experiments.plots import COLORS
-from kingme.experiments.summaries import gain, last
 from kingme.lm.hints import hint_stats
 from kingme.lm.load_bearing import changed_rates
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
@@ -92,16 +91,7 @@ class FaithfulnessRuns(BeforeAfterRuns):
 
 
 def _metrics() -> list[Metric]:
-    out = []
-    for name, (key, label) in MEASURES.items():
-        out += [
-            Metric(f"{name}_before", f"{label}: base", last(f"eval/base_{key}"), bounds=UNIT),
-            Metric(f"{name}_after", f"{label}: after RL", last(f"eval/{key}"), bounds=UNIT),
-            Metric(
-                f"{name}_change", f"{label}: change", gain(f"eval/{key}", f"eval/base_{key}"), bounds=UNIT_DIFFERENCE
-            ),
-        ]
-    return out
+    return before_after_metrics(MEASURES)
 
 
 def verdict(results: Results) -> str:

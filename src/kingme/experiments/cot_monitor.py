@@ -28,10 +28,9 @@ from typing import Any
 
 import torch
 
-from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
-from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, lm_arm
+from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
 from kingme.experiments.plots import COLORS
-from kingme.experiments.summaries import gain, last
 from kingme.lm.exploits import load_exploit
 from kingme.lm.monitors import FLAG_AT, AnswerOnly, CotSays, monitor_quality
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
@@ -148,16 +147,7 @@ class MonitorRuns(BeforeAfterRuns):
 
 
 def _metrics() -> list[Metric]:
-    out = []
-    for name, (key, label) in MEASURES.items():
-        out += [
-            Metric(f"{name}_before", f"{label}: base", last(f"eval/base_{key}"), bounds=UNIT),
-            Metric(f"{name}_after", f"{label}: after RL", last(f"eval/{key}"), bounds=UNIT),
-            Metric(
-                f"{name}_change", f"{label}: change", gain(f"eval/{key}", f"eval/base_{key}"), bounds=UNIT_DIFFERENCE
-            ),
-        ]
-    return out
+    return before_after_metrics(MEASURES)
 
 
 def paired_difference(results: Results, a: str, b: str, key: str) -> Interval:

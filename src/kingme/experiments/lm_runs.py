@@ -378,3 +378,18 @@ class BeforeAfterRuns(LMRuns):
             history.append({"update": 1, "global_step": 0, "time": 0.0})
         history[-1] |= {f"eval/base_{k}": v for k, v in before.items()} | {f"eval/{k}": v for k, v in after.items()}
         return RunOutput(history, time.perf_counter() - t0)
+
+
+def before_after_metrics(measures: dict[str, tuple[str, str]]) -> list[Metric]:
+    """For each measure NAME -> (history KEY, label) of a `BeforeAfterRuns`: its value in the base, after
+    RL, and the change, each a share (or a difference of shares)."""
+    out = []
+    for name, (key, label) in measures.items():
+        out += [
+            Metric(f"{name}_before", f"{label}: base", last(f"eval/base_{key}"), bounds=UNIT),
+            Metric(f"{name}_after", f"{label}: after RL", last(f"eval/{key}"), bounds=UNIT),
+            Metric(
+                f"{name}_change", f"{label}: change", gain(f"eval/{key}", f"eval/base_{key}"), bounds=UNIT_DIFFERENCE
+            ),
+        ]
+    return out

@@ -29,11 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, Metric, Results
+from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
 from kingme.experiments.lm_flawed_verifier import paired
-from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, lm_arm
+from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
 from kingme.experiments.plots import COLORS
-from kingme.experiments.summaries import gain, last
 from kingme.lm.algos import pass_at_k
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.steps import step_stats
@@ -153,16 +152,10 @@ class ProcessRuns(BeforeAfterRuns):
 
 
 def _metrics() -> list[Metric]:
-    out = []
-    for name, (label, key) in MEASURES.items():
-        out += [
-            Metric(f"{name}_before", f"{label}: base", last(key.format("base_")), bounds=UNIT),
-            Metric(f"{name}_after", f"{label}: after RL", last(key.format("")), bounds=UNIT),
-            Metric(
-                f"{name}_change", f"{label}: change", gain(key.format(""), key.format("base_")), bounds=UNIT_DIFFERENCE
-            ),
-        ]
-    return out
+    # MEASURES' keys are "eval/{}KEY": the history key after RL with "" and the base's with "base_"
+    return before_after_metrics(
+        {name: (key.format("")[len("eval/") :], label) for name, (label, key) in MEASURES.items()}
+    )
 
 
 HEADROOM = 0.02  # the outcome arm's RAWS must be able to fall by this much for claim A to be testable
