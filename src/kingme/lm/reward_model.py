@@ -453,9 +453,10 @@ def draw_pair_data(cfg: RewardModelConfig, base: tuple[GPT, Task]) -> PairData:
     t0 = time.perf_counter()
 
     def pairs(n: int, split: Split, distinct: bool) -> list[Preference]:
+        rounds = max(20, 4 * math.ceil(n / 1024))  # a batch holds at most 1024 prompts, some give no pair
         return draw_pairs(
             policy, task, labeller, n, split, rng, cfg.group_size, cfg.temperature, cfg.belief_share,
-            cfg.wrong_belief_share, device, distinct=distinct,
+            cfg.wrong_belief_share, device, rounds, distinct=distinct,
         )  # fmt: skip
 
     train = pairs(cfg.pairs, "train", distinct=False)
