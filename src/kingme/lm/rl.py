@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from kingme.common import UserError, cosine_decay, one_line, resolve_device, seed_everything
 from kingme.config import arg, require
+from kingme.lm import entropy_mechanics as em
 from kingme.lm.algos import (
     LossNorm,
     clipped_surrogate,
@@ -162,6 +163,28 @@ class RLConfig:
     vf_coef: float = arg(0.5, "PPO: weight of the value loss.")
     ent_coef: float = arg(0.0, "Weight of an entropy bonus per token.")
 
+    # --- entropy mechanics (Cui et al. 2025; Wang et al. 2025; kingme.lm.entropy_mechanics) ---
+    clip_cov: float = arg(
+        0.0,
+        "Clip-Cov: the share of the tokens, drawn at random among those whose centred product "
+        "(logp − mean)(Â − mean) lies in (--cov-low, --cov-high) and whose ratio is not clipped, whose policy "
+        "gradient is detached (Cui et al.: 2e-4; 0 = off).",
+    )
+    cov_low: float = arg(1.0, "Clip-Cov: the lower bound ω_low of the centred product of the tokens it may pick.")
+    cov_high: float = arg(5.0, "Clip-Cov: the upper bound ω_high of the centred product of the tokens it may pick.")
+    kl_cov: float = arg(
+        0.0,
+        "KL-Cov: the share of the tokens with the largest centred product (logp − mean)(Â − mean) that get "
+        "--kl-cov-coef × |logp − logp_old| in their loss (Cui et al.: 2e-3, with --clip false; 0 = off). Its "
+        "gradient is 0 at θ_old: it acts from a rollout's second optimizer step (--minibatches or --epochs > 1).",
+    )
+    kl_cov_coef: float = arg(1.0, "KL-Cov: the weight β_cov of |logp − logp_old| on the tokens it picks.")
+    entropy_tokens: float = arg(
+        1.0,
+        "Policy gradient only on this share of the rollout's tokens, those of highest entropy under θ_old; the "
+        "others' is dropped, the normaliser unchanged (Wang et al. 2025's forks: 0.2; 1 = every token).",
+    )
+
     # --- optimisation ---
     epochs: int = arg(1, "Passes over each rollout (K, GRPO's μ); with 1 the ratio stays 1 (on-policy).")
     minibatches: int = arg(
@@ -224,6 +247,12 @@ class RLConfig:
         require(self.clip_low > 0, f"--clip-low must be positive, got {self.clip_low}")
         require(self.clip_high is None or self.clip_high > 0, f"--clip-high must be positive, got {self.clip_high}")
         require(self.kl_coef is None or self.kl_coef >= 0, f"--kl-coef must be >= 0, got {self.kl_coef}")
+        for name in ("clip_cov", "kl_cov"):
+            share = getattr(self, name)
+            require(0 <= share <= 1, f"--{name.replace('_', '-')} must be a share in [0, 1], got {share}")
+        require(self.cov_low < self.cov_high, f"--cov-low {self.cov_low} must be below --cov-high {self.cov_high}")
+        require(self.kl_cov_coef >= 0, f"--kl-cov-coef must be >= 0, got {self.kl_cov_coef}")
+        require(0 < self.entropy_tokens <= 1, f"--entropy-tokens must be a share in (0, 1], got {self.entropy_tokens}")
         require(self.eval_every >= 1, f"--eval-every must be at least 1, got {self.eval_every}")
         require(self.samples >= 0, f"--samples must be >= 0, got {self.samples}")
         require(self.penalty_coef >= 0, f"--penalty-coef must be >= 0, got {self.penalty_coef}")
@@ -588,8 +617,9 @@ def rl_update(
     with torch.no_grad():
         if first is not None:
             logp_old, h_old = first[0].detach(), first[3].detach()  # (B, N), (B, N, C): θ_old = θ
+            log_probs_old, keep_old = first[1], first[2]
         else:
-            logp_old, _, _, h_old = logprobs(policy, None)
+            logp_old, log_probs_old, keep_old, h_old = logprobs(policy, None)
         ref_logp = (  # at the same temperature, over every token (finite wherever π_θ may sample)
             logprobs(reference, None, None)[0] if reference is not None else logp_old
         )
@@ -625,6 +655,10 @@ def rl_update(
         if cfg.drop_equal_groups:
             loss_mask &= ~equal.repeat_interleave(G)[:, None]  # (B, N)
         weights = token_weights(loss_mask, cfg.loss_norm or "token", roll.max_len)  # (B, N)
+        cov = float(em.covariance(logp_old, adv, roll.mask))  # Cui et al.'s Cov(logp, Â) over the rollout's tokens
+        forks = None  # (B, N) the tokens whose policy gradient is kept (Wang et al.'s forks); None: all
+        if cfg.entropy_tokens < 1.0:
+            forks = em.top_entropy_selection(token_entropy(log_probs_old, keep_old), roll.mask, cfg.entropy_tokens)
         if record is not None:
             record["advantages"] = masked_row_mean(adv, roll.mask)  # (B,)
             record["token_advantages"] = adv  # (B, N)
@@ -654,7 +688,12 @@ def rl_update(
                 else:
                     last_logp[rows] = logp.detach()
             ratio = torch.exp(logp - old)  # (b, N)
-            pg_loss = clipped_surrogate(ratio, part(adv), w, eps_low, eps_high)
+            w_pg, cov_loss, cov_stats = w, torch.zeros(()), dict[str, float]()
+            if forks is not None:
+                w_pg = w_pg * part(forks)
+            if cfg.clip_cov > 0 or cfg.kl_cov > 0:
+                w_pg, cov_loss, cov_stats = _cov_fixes(cfg, logp, old, ratio, part(adv), on, w, w_pg, eps_low, eps_high)
+            pg_loss = clipped_surrogate(ratio, part(adv), w_pg, eps_low, eps_high)
             kl_loss = weighted_k3(logp, part(ref_logp), w) if beta > 0 and not cfg.kl_in_reward else torch.zeros(())
             if cfg.ent_coef != 0.0:
                 ent = masked_mean(token_entropy(log_probs, keep), on)
@@ -662,6 +701,8 @@ def rl_update(
                 with torch.no_grad():
                     ent = masked_mean(token_entropy(log_probs, keep), on)
             loss = pg_loss + beta * kl_loss - cfg.ent_coef * ent
+            if cfg.kl_cov > 0:
+                loss = loss + cfg.kl_cov_coef * cov_loss
             v_loss = torch.zeros(())
             if value_head is not None:
                 values = value_head(h)
@@ -683,6 +724,7 @@ def rl_update(
                     "losses/entropy": float(ent),
                     "losses/clipfrac": clip_share(ratio[on], cfg.clip_low, eps_high),
                     "losses/approx_kl": float(approx_kl((logp - old)[on])[1]) if bool(on.any()) else 0.0,
+                    **cov_stats,
                 }
             for key, value in step_stats.items():
                 sums[key] = sums.get(key, 0.0) + value
@@ -692,9 +734,44 @@ def rl_update(
         on = roll.mask
         stats["losses/kl_ref"] = float(approx_kl((ref_logp - last_logp)[on])[1]) if reference is not None else 0.0
     stats["charts/zero_adv_groups"] = float(equal.float().mean())
+    stats["charts/cov_logp_adv"] = cov
     if value_head is not None:
         stats["losses/explained_variance"] = explained_variance(values_old[roll.mask], returns[roll.mask])
     return stats
+
+
+def _cov_fixes(
+    cfg: RLConfig,
+    logp: torch.Tensor,
+    old: torch.Tensor,
+    ratio: torch.Tensor,
+    adv: torch.Tensor,
+    on: torch.Tensor,
+    w: torch.Tensor,
+    w_pg: torch.Tensor,
+    eps_low: float | None,
+    eps_high: float,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Cui et al.'s Clip-Cov and KL-Cov on one optimizer step's rows (all (b, N)), the centred products
+    taken over these rows' tokens at the current θ, as in their code: the policy-gradient weights with
+    Clip-Cov's tokens set to 0, KL-Cov's penalty Σ w·|logp − logp_old| over its tokens, and the shares
+    of the tokens each picked (`kingme.lm.entropy_mechanics`)."""
+    with torch.no_grad():
+        c = em.token_covariance(logp.detach(), adv, on)  # (b, N)
+    stats: dict[str, float] = {}
+    n = max(int(on.sum()), 1)
+    if cfg.clip_cov > 0:
+        clipped = em.ratio_clipped(ratio.detach(), adv, eps_low, eps_high) if eps_low is not None else None
+        detached = em.clip_cov_selection(c, on, cfg.clip_cov, cfg.cov_low, cfg.cov_high, exclude=clipped)
+        w_pg = w_pg * ~detached
+        stats["losses/clip_cov_tokens"] = int(detached.sum()) / n
+    penalty = torch.zeros(())
+    if cfg.kl_cov > 0:
+        picked = em.kl_cov_selection(c, on, cfg.kl_cov)
+        penalty = em.weighted_abs_logratio(logp, old, w * picked)
+        stats["losses/kl_cov_tokens"] = int(picked.sum()) / n
+        stats["losses/kl_cov_loss"] = float(penalty.detach())
+    return w_pg, penalty, stats
 
 
 def rl_learning_rate(update: int, cfg: RLConfig, spent: float = 0.0) -> float:
