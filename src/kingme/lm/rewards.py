@@ -12,7 +12,8 @@ reward model) runs it once per rollout:
   right, `kingme.lm.steps`), verified (1 when the answer and every step are right), and skip,
   lenient and hint (flawed rewards with a known exploit, `kingme.lm.exploits`; hint pays for following
   the prompt's hint, `kingme.lm.hints`);
-- `PREFIX:ARG` for a prefix a package registered (`register_reward("rm", factory)`: `rm:PATH`);
+- `PREFIX:ARG` for a prefix a package registered (`register_reward("rm", factory)`: `rm:PATH`; `coin:P`,
+  a coin flip that pays 1 with probability P whatever the response, `kingme.lm.random_reward`);
 - `module:Name`, a user's plug-in: `Name(task)` from the module `module` (current folder first).
 
 A registered factory is called as `factory(task, arg, device)` (arg: the text after `PREFIX:`, "" for
@@ -104,7 +105,7 @@ REWARDS: dict[str, tuple[RewardFactory, str]] = {
 }
 PREFIXES: dict[str, tuple[RewardFactory, str]] = {}  # PREFIX -> factory, for specs PREFIX:ARG
 # Modules of kingme that register a prefix when imported, imported on first use of the prefix.
-PREFIX_MODULES = {"rm": "kingme.lm.reward_model"}
+PREFIX_MODULES = {"rm": "kingme.lm.reward_model", "coin": "kingme.lm.random_reward"}
 
 
 def register_reward(name: str, factory: RewardFactory, usage: str, prefix: bool = False) -> None:
