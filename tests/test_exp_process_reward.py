@@ -8,10 +8,9 @@ import numpy as np
 
 from kingme.experiments.base import Results, RunResult
 from kingme.experiments.process_reward import (
-    C_OUTCOME,
-    C_PROCESS,
     EXPERIMENT,
     OUTCOME,
+    PLANTED,
     PROCESS,
     SLOPPY_SHARE,
     VERIFIED,
@@ -65,21 +64,19 @@ def _results(rows: dict[str, list[dict[str, float]]]) -> Results:
     return results
 
 
-CUT = [
-    {"raws_change": c, "raws_after": a}
-    for c, a in zip([-0.2, -0.15, -0.25, -0.18, -0.22], [0.05, 0.08, 0.04, 0.06, 0.05])
-]
-KEPT = [
-    {"raws_change": c, "raws_after": a} for c, a in zip([0.02, -0.03, 0.01, 0.0, -0.01], [0.25, 0.28, 0.3, 0.26, 0.27])
-]
+SEEN = [{"raws_before": r} for r in (0.2, 0.15, 0.22, 0.18, 0.19)]  # the planted base's RAWS, read
+BLIND = [{"raws_before": r} for r in (0.02, 0.0, 0.05, 0.01, 0.0)]  # no more than the plain base's
 
 
 def _main(outcome_raws: list[float], verified_raws: list[float], gain: list[float], control: bool = True) -> Results:
+    plain = [0.01, 0.02, 0.0, 0.03, 0.01]  # the plain base's RAWS (the main arms' raws_before)
     return _results(
         {
-            C_PROCESS: CUT if control else KEPT,
-            C_OUTCOME: KEPT,
-            OUTCOME: [{"raws_after": r, "long_pass16_after": 0.3} for r in outcome_raws],
+            PLANTED: SEEN if control else BLIND,
+            OUTCOME: [
+                {"raws_before": b, "raws_after": r, "long_pass16_after": 0.3}
+                for b, r in zip(plain, outcome_raws, strict=True)
+            ],
             VERIFIED: [{"raws_after": r} for r in verified_raws],
             PROCESS: [{"long_pass16_after": 0.3 + g} for g in gain],
         }
@@ -87,9 +84,12 @@ def _main(outcome_raws: list[float], verified_raws: list[float], gain: list[floa
 
 
 def test_the_positive_control_by_hand() -> None:
-    assert control_detects(_results({C_PROCESS: CUT, C_OUTCOME: KEPT}))
-    assert not control_detects(_results({C_PROCESS: KEPT, C_OUTCOME: KEPT}))  # the process reward cut nothing
-    assert not control_detects(_results({C_PROCESS: CUT, C_OUTCOME: CUT}))  # outcome-only cut it too
+    """The planted base's RAWS must read above the plain base's, paired by seed: 0.17 ± a little
+    detects; a gap that straddles 0 does not."""
+    flat = [0.1] * 5
+    assert control_detects(_main(flat, flat, flat))
+    assert not control_detects(_main(flat, flat, flat, control=False))
+    assert not control_detects(_results({PLANTED: SEEN}))  # no plain base to compare with
 
 
 def test_the_verdict_rules_by_hand() -> None:

@@ -15,9 +15,15 @@ Before and after RL, with samples at T = 1 (`measure_steps`):
   has a wrong or missing step, `steps.step_stats`) on held-out one- and two-digit sums;
 - pass@k (the unbiased estimator) and RAWS on held-out three-digit sums, never trained on by RL.
 
-A positive control plants the effect: a base pre-trained on `SloppyAddition`, whose targets write one
-wrong step before the right answer in a share `SLOPPY_SHARE` of them, trained with the outcome and the
-process reward: the process reward must cut its RAWS, the outcome reward must not.
+A positive control plants the effect the measurement must see: a base pre-trained on `SloppyAddition`,
+whose targets write one wrong step before the right answer in a share `SLOPPY_SHARE` of them, read
+without RL by the same measurement as the plain base of the same seed: its RAWS must read above the
+plain base's (paired by seed).
+
+Changed after the first full run: the control (it was the planted base trained by RL with the outcome
+and the process reward, and asked the process reward to cut its RAWS: a test of the mechanism under
+test, not of the measurement). The setup text says what changed and why; the main arms, the
+prediction and the rules for claims A and B are unchanged.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ BASE: dict[str, Any] = {
 }
 CONTROL_BASE = BASE | {"pretrain_scratchpad": False}  # SloppyAddition writes its scratchpad itself
 OUTCOME, PROCESS, VERIFIED = "outcome (exact)", "process (share of steps right)", "outcome + verified steps"
-C_OUTCOME, C_PROCESS = "control: planted base, outcome", "control: planted base, process"
+PLANTED = "control: planted base (no RL)"
 REWARDS = {OUTCOME: "exact", PROCESS: "process", VERIFIED: "verified"}
 MEASURES = {
     "acc": ("accuracy, levels 1-2", "eval/{}id_accuracy"),
@@ -98,11 +104,7 @@ def arms(tiny: bool) -> list[Arm]:
         "mix": (0.1, 0.9, 0.0), "eval_every": UPDATES, "eval_problems": 64, "monitors": ("wrong_steps",),
     }  # fmt: skip
     out = [lm_arm(label, "addition", tiny, BASE, **rl, reward=reward) for label, reward in REWARDS.items()]
-    out += [
-        lm_arm(C_OUTCOME, SLOPPY, tiny, CONTROL_BASE, **rl, reward="exact"),
-        lm_arm(C_PROCESS, SLOPPY, tiny, CONTROL_BASE, **rl, reward="process"),
-    ]
-    return out
+    return out + [lm_arm(PLANTED, SLOPPY, tiny, CONTROL_BASE, do_rl=False)]
 
 
 def level_problems(task: Task, seed: int, n: int, levels: tuple[int, ...]) -> list[Problem]:
@@ -170,13 +172,15 @@ def _above(iv: Interval) -> bool:
     return iv.n >= 2 and iv.lo > 0
 
 
+def control_gap(results: Results) -> Interval:
+    """RAWS (levels 1-2) of the planted base minus the plain base's, paired by seed (the plain base is
+    the one the main arms start from; its reading is their `raws_before`)."""
+    return paired(results, PLANTED, OUTCOME, "raws_before")
+
+
 def control_detects(results: Results) -> bool:
-    """The positive control (setup text): on the planted base, the process reward's RAWS change lies
-    below 0 and below the outcome reward's (paired by seed), and the outcome reward's change does not
-    lie below 0."""
-    proc = results.summary(C_PROCESS, "raws_change")
-    vs = paired(results, C_PROCESS, C_OUTCOME, "raws_after")
-    return _below(proc) and _below(vs) and not _below(results.summary(C_OUTCOME, "raws_change"))
+    """The positive control (setup text): the planted base's RAWS minus the plain base's lies above 0."""
+    return _above(control_gap(results))
 
 
 def verdicts(results: Results) -> dict[str, str]:
@@ -218,11 +222,10 @@ def conclude(results: Results) -> list[str]:
             f"{label} {paired(results, arm, OUTCOME, f'{name}_after').fmt(3)}" for name, (label, _) in MEASURES.items()
         ]
         out.append(f"{arm} − outcome after RL (paired by seed): " + "; ".join(parts) + ".")
-    c = paired(results, C_PROCESS, C_OUTCOME, "raws_after")
     out.append(
         "Positive control: "
         + ("detects" if control_detects(results) else "does NOT detect")
-        + f" the planted effect (RAWS after RL, process − outcome on the planted base: {c.fmt(3)})."
+        + f" the planted effect (RAWS, levels 1-2, planted base − plain base, paired: {control_gap(results).fmt(3)})."
     )
     v = verdicts(results)
     out.append(f"Verdict, claim A (verified steps cut right answers with wrong steps): **{v['A']}**.")
@@ -294,8 +297,8 @@ a seed share its base).
 
 Positive control: a base pre-trained the same way on `SloppyAddition` (this module), whose targets
 write one step's sum wrong, keeping the right answer, in {SLOPPY_SHARE:.0%} of them (its probe: RAWS 0.14
-at level 1 and 0.30 at level 2, against 0 and 0.02 for the plain base), trained with the outcome
-("{C_OUTCOME}") and the process reward ("{C_PROCESS}").
+at level 1 and 0.30 at level 2, against 0 and 0.02 for the plain base), read without RL by the same
+measurement as the plain base ("{PLANTED}").
 
 **Published.** Lightman et al. 2023: with a process reward model, best-of-1860 solved 78.2% of a MATH
 subset against 72.4% with an outcome reward model; outcome supervision rewards right answers reached by
@@ -307,18 +310,27 @@ also verify the steps cut reward hacking (right answers with wrong reasoning).
 before a right one- or two-digit answer (its probe: RAWS 0 to 0.02), so outcome RL leaves little for a
 step reward to cut: claim A comes out "inconclusive" for lack of headroom, unless outcome RL raises
 RAWS. (B) On addition the steps determine the answer, so the process reward teaches what the outcome
-reward teaches: no difference in three-digit pass@16 as large as 0.05 ("not reproduced"). The control:
-the process reward cuts the planted RAWS, the outcome reward does not.
+reward teaches: no difference in three-digit pass@16 as large as 0.05 ("not reproduced"). The control
+(as first written): the process reward cuts the planted RAWS, the outcome reward does not.
 
-**Verdict rule.** First, the positive control must detect the planted effect: on the planted base, the
-process arm's change in RAWS (levels 1-2, after − before) lies below 0, RAWS after RL (process −
-outcome, paired) lies below 0, and the outcome arm's change does not lie below 0; if not, both claims are
+**Verdict rule.** First, the positive control must detect the planted effect: RAWS (levels 1-2) of the
+planted base minus the plain base's, paired by seed, lies above 0; if not, both claims are
 "inconclusive". Claim A, on "{VERIFIED}" − "{OUTCOME}" RAWS after RL (levels 1-2, paired): if the
 outcome arm's RAWS interval lies below {HEADROOM}, "inconclusive" (nothing to cut); else "reproduced"
 if the difference lies below 0, "not reproduced" if it lies above −{HEADROOM}, else "inconclusive".
 Claim B, on "{PROCESS}" − "{OUTCOME}" three-digit pass@16 after RL (paired): "reproduced" if it lies
 above 0, "not reproduced" if it lies below {EFFECT} (rules out a gain of Lightman's size), else
 "inconclusive".
+
+**Changed after the first full run** (its report: docs/alignment/process-reward.md, commit 770df13):
+the positive control. It was the planted base trained by RL with the outcome and with the process
+reward, and it passed only if the process reward's RAWS change lay below 0 and below the outcome
+reward's, and the outcome reward's did not. That control tested the mechanism under test (which reward
+removes wrong steps), not the measurement: in the run the outcome reward cut the planted RAWS by 0.14
+[0.087, 0.19], a change the measurement saw plainly, and the control failed because our guess of the
+cause was wrong. It now reads the planted base without RL; its two RL runs per seed are dropped, which
+also brings the experiment from about 14-15 minutes of CPU inside its 10-minute budget. The main arms,
+the prediction for claims A and B, and their rules are unchanged.
 """,
     arms=arms,
     metrics=_metrics(),
