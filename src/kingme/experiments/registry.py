@@ -27,11 +27,13 @@ def experiments() -> dict[str, Experiment]:
         lm_passk,
         misspec,
         process_reward,
+        spurious_rewards,
     )
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
     exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
+    exps += [spurious_rewards]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
