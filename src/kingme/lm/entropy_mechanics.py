@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+Floats = Sequence[float] | np.ndarray  # a series, one value per update
+
 # ---------------------------------------------------------------------------------------------
 # The covariance of log-probability and advantage
 # ---------------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def weighted_abs_logratio(logp: torch.Tensor, logp_old: torch.Tensor, weights: t
 # ---------------------------------------------------------------------------------------------
 
 
-def fit_entropy_law(entropy: Sequence[float], score: Sequence[float]) -> tuple[float, float]:
+def fit_entropy_law(entropy: Floats, score: Floats) -> tuple[float, float]:
     """(a, b) of R = −a·exp(H) + b by least squares over the finite pairs (H, R); (nan, nan) with
     fewer than 2 distinct H.
 
@@ -163,7 +165,7 @@ def fit_entropy_law(entropy: Sequence[float], score: Sequence[float]) -> tuple[f
     return a, float(r.mean()) + a * float(x.mean())
 
 
-def law(a: float, b: float, entropy: Sequence[float] | np.ndarray) -> np.ndarray:
+def law(a: float, b: float, entropy: Floats) -> np.ndarray:
     """R̂ = −a·exp(H) + b at each H."""
     return -a * np.exp(np.asarray(entropy, dtype=float)) + b
 
@@ -181,9 +183,7 @@ class Prediction:
     constant_final_error: float  # and its signed error at the end
 
 
-def law_prediction(
-    entropy: Sequence[float], score: Sequence[float], fit_share: float = 0.1, tail: float = 0.1
-) -> Prediction:
+def law_prediction(entropy: Floats, score: Floats, fit_share: float = 0.1, tail: float = 0.1) -> Prediction:
     """Fit R = −a·exp(H) + b on the first `fit_share` of the points (at least 3: ceil), predict R
     from H on the rest; the errors against R measured there, and those of predicting the fitted
     points' mean R throughout (the baseline: what one knows without the law). Points are one per
@@ -211,7 +211,7 @@ def law_prediction(
     )
 
 
-def lagged_correlation(cov: Sequence[float], entropy: Sequence[float]) -> float:
+def lagged_correlation(cov: Floats, entropy: Floats) -> float:
     """Pearson's correlation of the covariance at update t with the entropy's change to update t + 1,
     H_t+1 − H_t (Cui et al.: negative); nan with fewer than 3 pairs or no spread."""
     c, h = np.asarray(cov, dtype=float), np.asarray(entropy, dtype=float)
