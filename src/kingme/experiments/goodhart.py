@@ -6,16 +6,20 @@ proxy moves the policy away from the base; Gao et al. plot the gold reward again
 d = sqrt(KL(π ‖ π_base)) and find it rises, peaks and falls, following d(α − βd) for best-of-n and
 d(α − β log d) for RL, with coefficients that move smoothly with the proxy's size and data.
 
-**Setup.** The task is `path` (write a walk from s to t in a graph given as an edge list): whether
-each step is an edge, and whether the walk starts at s and ends at t, are local checks, so a small
-reward model can learn part of the verifier from preferences (docs/reward-models.md: on addition,
-where checking a sum is as hard as writing it, every reward model stayed at chance). Per seed:
-1. a base: `kingme lm pretrain path --max-level 3` (BASE below);
+**Setup.** The task is `path` (write a walk from s to t in a graph given as an edge list). Per seed:
+1. a base: `kingme lm pretrain path --max-level 3 --steps 400` (BASE below);
 2. the noiseless labeller (the verifier; a coin between two right or two wrong responses) labels
    pairs of the base's responses to train prompts; held-out pairs from test prompts;
-3. proxies: reward models of two sizes (SIZES, from random weights) fitted to the first N pairs for
-   each N in PAIRS (one pass over the data at most, see `rm_steps`), normalised to mean 0 and
-   standard deviation 1 on the base's responses (as Gao et al. and InstructGPT normalise);
+3. proxies: implicit reward models (`kingme.lm.implicit_reward`: r = log π_θ(o|q) − log π_base(o|q),
+   π_θ a copy of the base fitted by the Bradley-Terry loss on the pairs) of two sizes (SIZES: only
+   the last block and the final layer norm fitted, or every weight) on the first N pairs for each N
+   in PAIRS (one pass over the data, at least RM_MIN_STEPS steps, see `rm_steps`), normalised to
+   mean 0 and standard deviation 1 on the base's responses (as Gao et al. normalise). A scalar head
+   on the transformer (`kingme.lm.reward_model`) stayed at chance here, as on addition
+   (docs/reward-models.md: 0.50 held-out gold agreement with 16,000 path pairs): the base's errors
+   are almost all steps that are not edges (3,869 of 6,000 responses; wrong start or end: 19), and
+   a head at the EOS has to learn edge lookup from preferences alone, while the base's next-token
+   probabilities already hold it;
 4. best-of-n against each proxy, n in N_LIST, on BON_PROMPTS test prompts from BON_SAMPLES samples
    each (the unbiased estimator of `kingme.lm.overoptimisation`); d from the exact KL of best-of-n
    under ties, estimated from the samples (`best_of_n_kl_exact`; the formula log n − (n − 1)/n
@@ -69,18 +73,12 @@ from kingme.experiments.lm_runs import TINY_PRETRAIN, base_model
 from kingme.experiments.plots import COLORS
 from kingme.experiments.summaries import last
 from kingme.lm.best_of_n import best_of_n_kl, best_of_n_kl_exact
+from kingme.lm.implicit_reward import ImplicitRewardModel, fit_implicit, save_implicit
+from kingme.lm.implicit_reward import evaluate as evaluate_implicit
 from kingme.lm.labellers import Preference, gold_reward, sample_groups
 from kingme.lm.overoptimisation import bon_estimate, fit_bon, fit_rl
 from kingme.lm.pretrain import PretrainConfig
-from kingme.lm.reward_model import (
-    RewardModel,
-    RewardModelConfig,
-    draw_pair_data,
-    evaluate_pairs,
-    fit_reward_model,
-    new_reward_model,
-    save_reward_model,
-)
+from kingme.lm.reward_model import RewardModelConfig, draw_pair_data
 from kingme.lm.rl import RLConfig, train
 from kingme.lm.tasks import Task, sample_problems
 from kingme.progress import Advance
@@ -88,17 +86,18 @@ from kingme.stats import mean_ci
 
 TASK = "path"
 BASE: dict[str, Any] = {"max_level": 3, "steps": 400}
-SIZES: dict[str, tuple[int, int, int]] = {"small": (1, 2, 32), "large": (2, 4, 64)}  # (n_layer, n_head, n_embd)
-PAIRS = (1000, 4000, 16000)
+SIZES: dict[str, str] = {"small": "top", "large": "all"}  # the part of the base copy that is fitted
+PAIRS = (500, 2000, 8000)
 EVAL_PAIRS = 400
 RM_BATCH = 64
-RM_MIN_STEPS = 150
+RM_LR = 3e-4
+RM_MIN_STEPS = 30
 RM_MAX_STEPS = 500
 N_LIST = (1, 2, 4, 8, 16, 32, 64)
-BON_PROMPTS = 128
+BON_PROMPTS = 64
 BON_SAMPLES = 64
 KL_COEFS = (0.0, 0.05, 0.3)
-RL: dict[str, Any] = {"algo": "grpo", "kl_in_reward": True, "updates": 60, "prompts_per_update": 16, "group_size": 8}
+RL: dict[str, Any] = {"algo": "grpo", "kl_in_reward": True, "updates": 30, "prompts_per_update": 16, "group_size": 8}
 PLANT_PER_CHAR = 0.5
 
 TINY: dict[str, Any] = {
@@ -162,10 +161,17 @@ class World:
     prompts: list[str]  # (M,) the best-of-n prompts
     samples: list[list[str]]  # (M, S) the base's samples
     gold: np.ndarray  # (M, S)
+    ref: torch.Tensor  # (M·S,) log π_base of each sample, shared by every proxy
+
+    def flat(self) -> tuple[list[str], list[str]]:
+        """(prompts, responses) of the samples, (M·S,) each."""
+        return [q for q, g in zip(self.prompts, self.samples, strict=True) for _ in g], [
+            o for g in self.samples for o in g
+        ]
 
 
 _WORLDS: dict[str, World] = {}
-_PROXIES: dict[str, tuple[RewardModel, dict[str, float]]] = {}
+_PROXIES: dict[str, tuple[ImplicitRewardModel, dict[str, float]]] = {}
 
 
 def _key(*parts: Any) -> str:
@@ -183,32 +189,25 @@ def world(cfg: GoodhartConfig) -> World:
         torch.manual_seed(cfg.seed + 40_000)
         samples = sample_groups(base, task, prompts, cfg.bon_samples)
         gold = np.array([[gold_reward(task, q, o) for o in group] for q, group in zip(prompts, samples, strict=True)])
-        _WORLDS[key] = World(base, task, data.train, data.eval, prompts, samples, gold)
+        flat_q = [q for q, g in zip(prompts, samples, strict=True) for _ in g]
+        ref = ImplicitRewardModel(base, task).reference_scores(flat_q, [o for g in samples for o in g])
+        _WORLDS[key] = World(base, task, data.train, data.eval, prompts, samples, gold, ref)
     return _WORLDS[key]
 
 
-def proxy_model(cfg: GoodhartConfig, w: World) -> tuple[RewardModel, dict[str, float]]:
+def proxy_model(cfg: GoodhartConfig, w: World) -> tuple[ImplicitRewardModel, dict[str, float]]:
     """The proxy of (size, pairs) for this seed, fitted once per process, normalised on the base's samples."""
     key = _key(config_to_dict(cfg.pretrain), cfg.size, cfg.pairs, cfg.min_steps, cfg.max_steps, cfg.all_pairs)
     if key not in _PROXIES:
-        n_layer, n_head, n_embd = SIZES[cfg.size]
-        rc = RewardModelConfig(
-            pairs=cfg.pairs, from_base=False, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-            steps=rm_steps(cfg.pairs, cfg.min_steps, cfg.max_steps), warmup=min(50, cfg.min_steps),
-            seed=cfg.seed, device="cpu", eval_every=10**9,
-        )  # fmt: skip
-        model = new_reward_model(rc, w.task)
-        model, summary = fit_reward_model(rc, model, w.train[: cfg.pairs], w.eval)
-        flat_q = [q for q, g in zip(w.prompts, w.samples, strict=True) for _ in g]
-        flat_o = [o for g in w.samples for o in g]
-        r = model.score(flat_q, flat_o)
-        mu, sd = float(r.mean()), float(r.std()) or 1.0
-        with torch.no_grad():  # r' = (r − μ) / σ: the head's weight and bias rescaled
-            model.head.weight.div_(sd)
-            model.head.bias.sub_(mu).div_(sd)
-        held = evaluate_pairs(model, w.eval)
-        _PROXIES[key] = (model, {"gold_agreement": held["gold_agreement"], "pair_accuracy": held["pair_accuracy"],
-                                 "params": float(summary["params"])})  # fmt: skip
+        torch.manual_seed(cfg.seed)
+        model = ImplicitRewardModel(w.base, w.task, beta=1.0, trainable=SIZES[cfg.size])
+        steps = rm_steps(cfg.pairs, cfg.min_steps, cfg.max_steps)
+        fit_implicit(model, w.train[: cfg.pairs], steps, lr=RM_LR, batch_size=RM_BATCH, seed=cfg.seed)
+        model.normalise(
+            [q for q, g in zip(w.prompts, w.samples, strict=True) for _ in g], [o for g in w.samples for o in g]
+        )
+        held = evaluate_implicit(model, w.eval)
+        _PROXIES[key] = (model, {**held, "params": float(model.trainable_params())})
     return _PROXIES[key]
 
 
@@ -250,9 +249,7 @@ def run_goodhart(cfg: GoodhartConfig, advance: Advance) -> tuple[History, float]
         "gh/rm_params": held["params"],
     }
     if cfg.role == BON:
-        flat_q = [q for q, g in zip(w.prompts, w.samples, strict=True) for _ in g]
-        flat_o = [o for g in w.samples for o in g]
-        proxy = model.score(flat_q, flat_o).view(len(w.prompts), -1).numpy()  # (M, S)
+        proxy = model.score(*w.flat(), ref=w.ref).view(len(w.prompts), -1).numpy()  # (M, S)
         rows = bon_curve(w, proxy, cfg.n_list)
         rows[-1] |= extra
         advance(1)
@@ -260,10 +257,10 @@ def run_goodhart(cfg: GoodhartConfig, advance: Advance) -> tuple[History, float]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "proxy.safetensors"
-        save_reward_model(path, model, w.task)
+        save_implicit(path, model)
         small = {"prompts_per_update": 4, "group_size": 4} if cfg.tiny else {}
         rl = RLConfig(
-            **{**RL, "updates": cfg.updates, **small}, reward=f"rm:{path}", kl_coef=cfg.kl_coef, measure_kl=True,
+            **{**RL, "updates": cfg.updates, **small}, reward=f"irm:{path}", kl_coef=cfg.kl_coef, measure_kl=True,
             eval_every=10**6, eval_problems=16 if cfg.tiny else 64, seed=cfg.seed, device="cpu", torch_threads=1,
             warmup=0 if cfg.tiny else 5,
         )  # fmt: skip
