@@ -10,7 +10,10 @@ import math
 import numpy as np
 import pytest
 
+from kingme.experiments import goodhart as gh
+from kingme.experiments.base import Results, RunResult
 from kingme.lm.overoptimisation import bon_estimate, bon_weights, fit_bon, fit_rl
+from kingme.lm.tasks import make_task
 
 
 def test_bon_weights_by_hand() -> None:
@@ -44,3 +47,47 @@ def test_fits_recover_known_coefficients() -> None:
     assert rl.r_peak == pytest.approx(math.e * (1.0 - 0.5))
     rising = fit_bon(d, 0.3 * d + 0.1 * d**2)  # no over-optimisation: β < 0, no peak
     assert rising.beta < 0 and math.isinf(rising.d_peak)
+
+
+def fake_results(drop: float, agree: float, beta: float, grow: float, gap: float) -> Results:
+    """Results of 3 seeds with chosen metrics (no training): every proxy's β and drop, the control's drop,
+    the large proxy's agreement; the most-pairs proxies' peak `grow` above the fewest's; RL runs whose
+    β > 0 arms end `gap` above the β = 0 curve at the same d."""
+    arms = gh.arms(tiny=True)
+    res = gh.EXPERIMENT.new_results(3, True, arms)
+    pairs = gh.TINY["pairs"]
+    for a in arms:
+        for seed in (1, 2, 3):
+            jitter = 0.01 * seed
+            m = {"drop": drop + jitter, "beta": beta + jitter, "agree": agree + jitter, "peak": 0.5}
+            if a.label in (gh.bon_label(s, pairs[-1]) for s in gh.SIZES):
+                m["peak"] = 0.5 + grow + jitter
+            series: dict[str, list[float | None]] = {}
+            if a.label.startswith("RL"):
+                d = [0.1 * i for i in range(12)]
+                g = [0.5 + 0.01 * i for i in range(12)]
+                if a.label != gh.rl_label(0.0):
+                    d, g = d[:6], [v + gap + jitter for v in g[:6]]
+                series = {gh.D: list(d), gh.GOLD: list(g)}
+            res.runs.append(RunResult(a.label, a.env, seed, 0.0, list(range(len(series.get(gh.D, [0])))), series, m))
+    return res
+
+
+def test_verdict_rule() -> None:
+    v = gh.verdicts(fake_results(drop=0.1, agree=0.8, beta=0.2, grow=0.1, gap=0.0))
+    assert v == {"control": "yes", "partly right": "yes", "best-of-n": "reproduced", "scaling": "reproduced",
+                 "kl": "stops earlier (as Gao et al.)"}  # fmt: skip
+    v = gh.verdicts(fake_results(drop=0.1, agree=0.8, beta=-0.2, grow=-0.1, gap=0.1))
+    assert (v["best-of-n"], v["scaling"], v["kl"]) == ("not reproduced", "not reproduced", "improves the frontier")
+    assert gh.verdicts(fake_results(drop=0.1, agree=0.45, beta=0.2, grow=0.1, gap=0.0))["best-of-n"] == "inconclusive"
+    assert gh.verdicts(fake_results(drop=-0.1, agree=0.8, beta=0.2, grow=0.1, gap=0.0))["control"] == "no"
+    assert gh.conclude(fake_results(0.1, 0.8, 0.2, 0.1, 0.0))[-1].startswith("Verdict")
+
+
+def test_planted_proxy_and_steps() -> None:
+    task = make_task("path", 3)
+    prompt = "ab,bc,cd,de,ef,fg,ag,bd|a>d:"
+    assert gh.planted_proxy(task, prompt, "abd") == pytest.approx(1.0 + 1.5)  # right, 3 characters
+    assert gh.planted_proxy(task, prompt, "abcdefd") == pytest.approx(0.0 + 3.5)  # wrong (no "fd"), longer, higher
+    assert gh.rm_steps(1000, 150, 500) == 150 and gh.rm_steps(16000, 150, 500) == 250
+    assert gh.rm_steps(64000, 150, 500) == 500

@@ -444,3 +444,61 @@ def test_best_of_n_picks_the_proxy_favourite() -> None:
     assert all(g == float(TASK.verify(q, o)) for q, o, g in zip(prompts, result.responses, result.gold, strict=True))
     oracle = best_of_n(model, TASK, prompts, 8, lambda qs, os: [float(TASK.verify(q, o)) for q, o in zip(qs, os)])
     assert oracle.gold == oracle.proxy  # the gold reward as proxy: best-of-n keeps a right answer when one is drawn
+
+
+# ---------------------------------------------------------------------------------------------
+# The implicit (log-ratio) reward model
+# ---------------------------------------------------------------------------------------------
+
+
+def tiny_base(task: Any = TASK, seed: int = 0) -> GPT:
+    from kingme.lm.vocab import VOCAB_SIZE
+    from kingme.transformer import TransformerConfig
+
+    torch.manual_seed(seed)
+    return GPT(TransformerConfig(vocab_size=VOCAB_SIZE, block_size=task.block_size, n_layer=1, n_head=2, n_embd=32))
+
+
+def test_implicit_reward_starts_at_zero_and_learns_the_format() -> None:
+    """r = log π_θ − log π_ref is 0 for every response before fitting; fitted to the noiseless
+    labeller on right answers against malformed ones (letters), it ranks held-out pairs by gold.
+    Seed 1 gave held-out gold agreement 1.00 after 40 steps; the bound is 0.9 (200 pairs)."""
+    from kingme.lm.implicit_reward import ImplicitRewardModel, encode_responses, fit_implicit
+
+    rng = np.random.default_rng(1)
+    train = sample_problems(TASK, rng, 300, "train")
+    test = sample_problems(TASK, rng, 200, "test")
+    train_pairs = pairs_from_groups(Labeller(), TASK, [p.prompt for p in train], format_groups(rng, train), rng)
+    test_pairs = pairs_from_groups(Labeller(), TASK, [p.prompt for p in test], format_groups(rng, test), rng)
+    model = ImplicitRewardModel(tiny_base(), TASK, trainable="all")
+    assert torch.equal(model.score(["12+3="], ["15"]), torch.zeros(1))
+    x, y, m = encode_responses(TASK, ["12+3="], ["15"])
+    assert int(m.sum()) == 3 and decode(y[0][m[0]].tolist()) == "15" and int(y[0][m[0]][-1]) == EOS_ID
+    summary = fit_implicit(model, train_pairs, steps=40, lr=3e-3, batch_size=32, eval_pairs=test_pairs)
+    assert summary["eval"]["gold_agreement"] >= 0.9
+    top = ImplicitRewardModel(tiny_base(), TASK, trainable="top")
+    assert 0 < top.trainable_params() < model.trainable_params()
+
+
+def test_implicit_reward_save_load_and_the_irm_reward(tmp_path: Path) -> None:
+    from kingme.lm.implicit_reward import ImplicitRewardModel, save_implicit
+    from kingme.lm.rewards import load_reward
+
+    model = ImplicitRewardModel(tiny_base(), TASK)
+    with torch.no_grad():
+        for p in model.policy.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # a fitted model: scores differ from 0
+    model.normalise(["12+3=", "4+5=", "30+2="], ["15", "9", "1"])
+    path = tmp_path / "irm.safetensors"
+    save_implicit(path, model)
+    reward = load_reward(f"irm:{path}", TASK)
+    prompts, responses = ["12+3=", "4+5=", "30+2="], ["15", "9", "1"]
+    assert reward.score(prompts, responses) == pytest.approx(model.score(prompts, responses).tolist(), abs=1e-5)
+    assert float(torch.tensor(reward.score(prompts, responses)).std()) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(UserError, match="fitted on"):
+        load_reward(f"irm:{path}", TASK_1)
+    with pytest.raises(UserError, match="no implicit reward model"):
+        load_reward(f"irm:{tmp_path / 'missing'}", TASK)
+    (tmp_path / "bad.safetensors").write_bytes(b"not a file")
+    with pytest.raises(UserError, match="not a readable"):
+        load_reward(f"irm:{tmp_path / 'bad.safetensors'}", TASK)
