@@ -14,9 +14,11 @@ def experiments() -> dict[str, Experiment]:
         cot_monitor,
         critic,
         entropy,
+        entropy_law,
         exploration,
         freeze,
         goal_misgeneralisation,
+        goodhart,
         hack_generalisation,
         kl_placement,
         learned_eval,
@@ -33,7 +35,7 @@ def experiments() -> dict[str, Experiment]:
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
     exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
-    exps += [spurious_rewards]
+    exps += [spurious_rewards, entropy_law, goodhart]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
