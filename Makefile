@@ -22,11 +22,12 @@ $(STAMP): pyproject.toml Makefile
 browser:
 	@bash .ci/ensure-browser
 
+# One test worker per core (pytest-xdist): the suite is CPU-bound and most tests use one thread.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not learning"
+	$(BIN)/python -m pytest -q -n auto --dist worksteal -m "not slow and not learning"
 
 # The main training job: self-play PPO on checkers, 20 minutes by default (MINUTES=...).
 MINUTES ?= 20
