@@ -55,10 +55,10 @@ from kingme.progress import Advance
 from kingme.stats import Interval
 from kingme.transformer import GPT
 
-UPDATES, UPDATES_4 = 80, 30  # the four-epoch arm costs about 2.5 times as much per update
+UPDATES, UPDATES_4 = 60, 20  # the four-epoch arm costs about 2.5 times as much per update
 G = 8
 RL: dict[str, Any] = {
-    "algo": "grpo", "prompts_per_update": 32, "group_size": G, "warmup": 10, "eval_every": 10, "eval_problems": 128,
+    "algo": "grpo", "prompts_per_update": 32, "group_size": G, "warmup": 10, "eval_every": 10, "eval_problems": 64,
 }  # fmt: skip
 ONE, FOUR, TOKEN = "GRPO, 1 epoch", "GRPO, 4 epochs", "control: GRPO, token-mean loss"
 ZERO = 1e-5  # |loss| at or below this is "zero" (float rounding of a sum of ±1-sized terms is ~1e-7)
