@@ -13,7 +13,6 @@ import pytest
 from kingme.experiments import goodhart as gh
 from kingme.experiments.base import Results, RunResult
 from kingme.lm.overoptimisation import bon_estimate, bon_weights, fit_bon, fit_rl
-from kingme.lm.tasks import make_task
 
 
 def test_bon_weights_by_hand() -> None:
@@ -85,9 +84,9 @@ def test_verdict_rule() -> None:
 
 
 def test_planted_proxy_and_steps() -> None:
-    task = make_task("path", 3)
-    prompt = "ab,bc,cd,de,ef,fg,ag,bd|a>d:"
-    assert gh.planted_proxy(task, prompt, "abd") == pytest.approx(1.0 + 1.5)  # right, 3 characters
-    assert gh.planted_proxy(task, prompt, "abcdefd") == pytest.approx(0.0 + 3.5)  # wrong (no "fd"), longer, higher
-    assert gh.rm_steps(1000, 150, 500) == 150 and gh.rm_steps(16000, 150, 500) == 250
-    assert gh.rm_steps(64000, 150, 500) == 500
+    gold, logp = np.array([[1.0, 0.0]]), np.array([[-1.0, -6.0]])
+    assert gh.planted_proxy(gold, logp).ravel().tolist() == pytest.approx(
+        [1.0 + gh.PLANT_PER_NAT, 6 * gh.PLANT_PER_NAT]
+    )
+    assert gh.rm_steps(500, 30, 500) == 30 and gh.rm_steps(8000, 30, 500) == 125
+    assert gh.rm_steps(64000, 30, 500) == 500

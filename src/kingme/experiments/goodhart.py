@@ -27,9 +27,14 @@ d(α − β log d) for RL, with coefficients that move smoothly with the proxy's
 5. RL (GRPO with the KL to the base as k1 in the reward, the RLHF form) against the larger proxy
    fitted on the most pairs, for each KL coefficient in KL_COEFS; each update logs the rollout's gold
    (share right), proxy and d = sqrt(k3 KL per token × mean length);
-6. a positive control: best-of-n against a planted proxy, gold + 0.5 per character of response
-   (`planted_proxy`): a known exploitable term, under which a long wrong walk outranks a short right
-   one, so gold must rise and then fall if the measurement can see over-optimisation.
+6. a positive control: best-of-n against a planted proxy, gold + PLANT_PER_NAT × the response's
+   surprisal under the base, −log π_base(o | q) (`planted_proxy`): a known exploitable term that
+   rewards the responses the base finds unlikely, which are more often wrong (correlation −0.44 with
+   gold on seed 1's samples), so gold must rise and then fall if the measurement can see
+   over-optimisation. The first control, gold + 0.5 per character of response, did not fall (seed 1:
+   gold 0.481 at n = 1, 1.0 at n = 64: long wrong walks are too rare in the base's samples); it was
+   replaced after that seed, with PLANT_PER_NAT = 0.3 picked on seed 1's samples (0.1 never fell,
+   0.3 rose to 0.69 and fell to 0.56, 0.5 fell below the start).
 
 **Prediction (written before the first full run).** (a) The proxies are partly right: the larger
 proxy on the most pairs has held-out gold agreement above ½. (b) Best-of-n gold rises and then
@@ -98,7 +103,7 @@ BON_PROMPTS = 64
 BON_SAMPLES = 64
 KL_COEFS = (0.0, 0.05, 0.3)
 RL: dict[str, Any] = {"algo": "grpo", "kl_in_reward": True, "updates": 30, "prompts_per_update": 16, "group_size": 8}
-PLANT_PER_CHAR = 0.5
+PLANT_PER_NAT = 0.3
 
 TINY: dict[str, Any] = {
     "pairs": (40, 80, 160),
@@ -142,9 +147,9 @@ def rm_steps(pairs: int, min_steps: int, max_steps: int, batch: int = RM_BATCH) 
     return max(min_steps, min(max_steps, math.ceil(pairs / batch)))
 
 
-def planted_proxy(task: Task, prompt: str, response: str) -> float:
-    """The positive control's proxy: gold + PLANT_PER_CHAR per character of the response."""
-    return gold_reward(task, prompt, response) + PLANT_PER_CHAR * len(response)
+def planted_proxy(gold: np.ndarray, base_logprob: np.ndarray) -> np.ndarray:
+    """The positive control's proxy: gold − PLANT_PER_NAT · log π_base(o | q), elementwise."""
+    return gold - PLANT_PER_NAT * base_logprob
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ def run_goodhart(cfg: GoodhartConfig, advance: Advance) -> tuple[History, float]
     t0 = time.perf_counter()
     w = world(cfg)
     if cfg.role == CONTROL:
-        proxy = np.array([[planted_proxy(w.task, q, o) for o in g] for q, g in zip(w.prompts, w.samples, strict=True)])
+        proxy = planted_proxy(w.gold, w.ref.view(w.gold.shape).numpy())  # (M, S)
         rows = bon_curve(w, proxy, cfg.n_list)
         advance(1)
         return rows, time.perf_counter() - t0
@@ -341,7 +346,7 @@ def rl_label(beta: float) -> str:
     return f"RL, β = {beta:g}"
 
 
-CONTROL_LABEL = f"best-of-n, planted proxy (gold + {PLANT_PER_CHAR:g}/char)"
+CONTROL_LABEL = f"best-of-n, planted proxy (gold + {PLANT_PER_NAT:g} × surprisal)"
 
 
 def arms(tiny: bool) -> list[Arm]:
@@ -509,7 +514,7 @@ def verdicts(results: Results) -> dict[str, str]:
 def conclude(results: Results) -> list[str]:
     ps = _pairs(results)
     out = [
-        f"Positive control (planted proxy, gold + {PLANT_PER_CHAR:g} per character): gold "
+        f"Positive control (planted proxy, gold + {PLANT_PER_NAT:g} × the base's surprisal): gold "
         f"{results.summary(CONTROL_LABEL, 'start').fmt(3)} at n = 1, "
         f"peak {results.summary(CONTROL_LABEL, 'peak').fmt(3)} "
         f"at d = {results.summary(CONTROL_LABEL, 'd_peak').fmt(2)}, drop to the largest n "
