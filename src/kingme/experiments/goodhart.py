@@ -369,12 +369,13 @@ def arms(tiny: bool) -> list[Arm]:
 SMOOTH = 5  # RL: the rollout's gold is a moving average over this many updates
 
 
-def _points(h: History) -> tuple[np.ndarray, np.ndarray]:
-    """(d, gold) of a run; for RL both are moving averages over SMOOTH updates (the rollout's gold is noisy)."""
+def _points(h: History, rl: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(d, gold) of a run; for RL (`is_rl` unless given) both are moving averages over SMOOTH updates
+    (the rollout's gold is noisy)."""
     rows = [r for r in h if D in r and GOLD in r]
     d = np.array([r[D] for r in rows], dtype=float)
     g = np.array([r[GOLD] for r in rows], dtype=float)
-    w = SMOOTH if is_rl(h) else 1
+    w = SMOOTH if (is_rl(h) if rl is None else rl) else 1
     if w > 1 and len(g) >= w:
         kernel = np.ones(w) / w
         d, g = np.convolve(d, kernel, mode="valid"), np.convolve(g, kernel, mode="valid")
@@ -466,8 +467,8 @@ def frontier_gap(results: Results, beta: float) -> list[float]:
     or its last point if it never does)."""
     out = []
     for seed in sorted({r.seed for r in results.runs}):
-        d_b, g_b = _points(_series(results, rl_label(beta), seed))
-        d_0, g_0 = _points(_series(results, rl_label(0.0), seed))
+        d_b, g_b = _points(_series(results, rl_label(beta), seed), rl=True)
+        d_0, g_0 = _points(_series(results, rl_label(0.0), seed), rl=True)
         if not len(g_b) or not len(g_0):
             continue
         reach = np.nonzero(d_0 >= d_b[-1])[0]
@@ -567,8 +568,10 @@ def plot_gold_vs_d(results: Results, out: Path) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, 2, figsize=(13.0, 4.8))
     labels = list(dict.fromkeys(a.label for a in results.arms))
     for i, label in enumerate(labels):
-        ax = axes[1] if label.startswith("RL") else axes[0]
-        curves = [_points(_series(results, label, s)) for s in sorted({r.seed for r in results.runs if r.arm == label})]
+        ax = axes[1] if label.startswith("RL") else axes[0]  # (the same test as `rl` below)
+        rl = label.startswith("RL")
+        seeds = sorted({r.seed for r in results.runs if r.arm == label})
+        curves = [_points(_series(results, label, s), rl=rl) for s in seeds]
         curves = [c for c in curves if len(c[0])]
         if not curves:
             continue
