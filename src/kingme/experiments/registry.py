@@ -27,6 +27,7 @@ def experiments() -> dict[str, Experiment]:
         lm_flawed_verifier,
         lm_length_bias,
         lm_passk,
+        loss_explained,
         misspec,
         pos_neg_samples,
         process_reward,
@@ -36,7 +37,7 @@ def experiments() -> dict[str, Experiment]:
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
     exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
-    exps += [spurious_rewards, entropy_law, goodhart, pos_neg_samples]
+    exps += [spurious_rewards, entropy_law, goodhart, pos_neg_samples, loss_explained]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 
