@@ -440,7 +440,7 @@ METRICS = [
     Metric("d_end", "d at the end", m_d_end, 2, NONNEGATIVE),
     Metric("alpha", "fitted α", _fit_value("alpha")),
     Metric("beta", "fitted β", _fit_value("beta")),
-    Metric("r2", "fit's R²", _fit_value("r2"), 2),
+    Metric("r2", "fit's R²", _fit_value("r2"), 2, (-math.inf, 1.0)),
 ]
 
 # ---------------------------------------------------------------------------------------------
