@@ -499,3 +499,48 @@ EXPERIMENT = Experiment(
     "continue after training accuracy saturates.",
     seeds=5,
 )
+
+LR_ARMS = (TRUE, COIN_C1, COIN_C4, COIN_U4)  # the extra run's arms
+
+
+def lr_arms(lr: float) -> Any:
+    """The arms of `LR_ARMS` with the RL learning rate set to `lr` (an extra run, not the default's)."""
+
+    def make(tiny: bool) -> list[Arm]:
+        out = [a for a in arms(tiny) if a.label in LR_ARMS]
+        return [Arm(a.label, a.env, a.overrides | {"lr": lr}) for a in out]
+
+    return make
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kingme.experiments.spurious_rewards --lr LR [--seeds K] OUT`: an extra run of the true
+    reward and the coin-flip arms (clipped at 1 and 4 epochs, not clipped at 4) at another RL learning rate."""
+    import argparse
+    import dataclasses
+    import sys
+
+    from kingme.experiments.report import write_folder
+    from kingme.experiments.runner import run_experiment
+
+    p = argparse.ArgumentParser(prog="python -m kingme.experiments.spurious_rewards", description=main.__doc__)
+    p.add_argument("out", help="The folder to write report.md and the plots into (created).")
+    p.add_argument("--lr", type=float, required=True, help="The RL learning rate of every arm.")
+    p.add_argument("--seeds", type=int, default=3, help="Seeds 1..K.")
+    p.add_argument("--tiny", action="store_true", help="Tiny settings (seconds; not evidence).")
+    ns = p.parse_args(argv)
+    if ns.seeds < 2 or ns.lr <= 0:
+        print("python -m kingme.experiments.spurious_rewards: error: --seeds >= 2 and --lr > 0", file=sys.stderr)
+        return 2
+    exp = dataclasses.replace(EXPERIMENT, arms=lr_arms(ns.lr))
+    results = run_experiment(exp, ns.seeds, ns.tiny, progress=False)
+    out = Path(ns.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = f"python -m kingme.experiments.spurious_rewards --lr {ns.lr:g} --seeds {ns.seeds} OUT"
+    for line in write_folder(exp, results, out, command):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
