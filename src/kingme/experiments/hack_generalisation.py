@@ -23,6 +23,7 @@ arms, the prediction and the rule for the claim are unchanged.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,13 +31,14 @@ import torch
 
 from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results, RunOutput
 from kingme.experiments.lm_runs import RESPONSES, TEST_CURVE, LMRunConfig, LMRuns, base_model, lm_arm
+from kingme.experiments.plots import COLORS
 from kingme.experiments.summaries import last
 from kingme.lm.rl import train
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.tasks import sample_problems
 from kingme.lm.two_tasks import A_LEVELS, A_ONLY, B_LEVELS, TwoTasks, hack_stats
 from kingme.progress import Advance
-from kingme.stats import Interval, mean_ci
+from kingme.stats import Interval, mean_ci, summarise
 from kingme.transformer import GPT
 
 UPDATES = 30
@@ -187,6 +189,50 @@ def _metrics() -> list[Metric]:
     return out
 
 
+READ_LABELS = {
+    "a_hack": "A's hack (rewarded in RL)",
+    "b_hack": "B's hack (never rewarded)",
+    "a_correct": "A right",
+    "b_correct": "B right",
+}
+
+
+def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
+    """One panel per reading: each arm's base (open) and after-RL (filled) means with 95% intervals, each seed's dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(READS), figsize=(15.0, 4.6), sharey=True)
+    labels = list(dict.fromkeys(a.label for a in results.arms))
+    for ax, key in zip(axes, READS, strict=True):
+        for i, arm in enumerate(labels):
+            for j, when in enumerate(("before", "after")):
+                values = [v for v in results.values(arm, f"{key}_{when}") if v == v]
+                iv = summarise(values, UNIT)
+                x = i + (j - 0.5) * 0.3
+                ax.scatter([x + 0.06] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
+                err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
+                ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=COLORS[i % len(COLORS)],
+                            mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
+                            label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels([a.replace(", ", ",\n", 1) for a in labels], fontsize=7, rotation=35, ha="right")
+        ax.set_title(READ_LABELS[key], fontsize=10)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(
+        f"{results.experiment}: open = base, filled = after RL on A (mean, 95% t-interval over {results.seeds} "
+        "seeds; grey dots: each seed)"
+    )
+    fig.tight_layout()
+    fig.savefig(out / "hack_generalisation.png", dpi=100)
+    plt.close(fig)
+    return [("hack_generalisation.png", "each task's hack and share right, before and after RL on A")]
+
+
 EXPERIMENT = Experiment(
     name="hack-generalisation",
     title="Reward hacking that generalises: from one lenient verifier to another task's",
@@ -252,6 +298,7 @@ unchanged.
     ],  # fmt: skip
     conclude=conclude,
     kind=HACK_RUNS,
+    extra_plots=extra_plots,
     published="MacDiarmid et al. 2025 (natural emergent misalignment from reward hacking); Taylor et al. 2025 "
     "(School of reward hacks, arXiv 2508.17511); Wichers et al. 2025 (inoculation prompting).",
     seeds=5,
