@@ -274,7 +274,13 @@ def _metrics() -> list[Metric]:
         Metric("new_pass1", "C pass@1 at the stop", last("eval/C"), bounds=UNIT),
         Metric("base_new_pass1", "C pass@1 of the base", last("eval/base_C"), bounds=UNIT),
         Metric("reached", "reached the target", last("eval/reached"), share=True),
-        Metric("examples", "examples to the stop (responses / SFT examples)", last("eval/examples"), digits=0),
+        Metric(
+            "examples",
+            "examples to the stop (responses / SFT examples)",
+            last("eval/examples"),
+            digits=0,
+            bounds=NONNEGATIVE,
+        ),
     ]
     for letter in "AB":
         name = NAMES[letter]
@@ -395,6 +401,7 @@ def plot_kl_forgetting(results: Results, out: Path) -> list[tuple[str, str]]:
         ax.errorbar([kx.mean], [ky.mean], xerr=xerr, yerr=yerr, fmt="o", color=color, capsize=4, ms=8, label=arm)
     ax.axhline(0.0, color="0.6", lw=0.8, ls="--")
     ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xlim(left=0.0)  # a KL is never negative (a sampled estimate's interval may reach below 0)
     ax.set_xlabel("KL(π0 ‖ π) on the new task's held-out prompts (nats, sampled; symlog)", fontsize=11)
     ax.set_ylabel("forgetting: old tasks' pass@1 lost", fontsize=11)
     ax.grid(alpha=0.3)
