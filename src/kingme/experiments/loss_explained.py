@@ -384,16 +384,3 @@ with its 95% interval over seeds (a share of seeds with Wilson's interval).
     "of DeepSeekMath (Shao et al. 2024, arXiv 2402.03300) with one update per rollout (μ = 1), as TRL's default.",
     seeds=5,
 )
-
-
-if __name__ == "__main__":  # until the registry names it: python -m kingme.experiments.loss_explained OUT [--tiny]
-    import sys
-
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
-
-    tiny = "--tiny" in sys.argv
-    folder = Path(next(a for a in sys.argv[1:] if not a.startswith("--")))
-    res = run_experiment(EXPERIMENT, seeds=2 if tiny else EXPERIMENT.seeds, tiny=tiny, progress=False)
-    answer = write_folder(EXPERIMENT, res, folder, "kingme experiment run loss-explained" + (" --tiny" if tiny else ""))
-    print("\n".join(answer), f"\n{res.seconds:.0f} s", sep="")

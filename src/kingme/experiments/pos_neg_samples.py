@@ -333,18 +333,3 @@ and W-REINFORCE − both lies above 0; else inconclusive.
     "0.1 (W-REINFORCE) was best overall.",
     seeds=5,
 )
-
-
-if __name__ == "__main__":  # until the registry names it: python -m kingme.experiments.pos_neg_samples OUT [--tiny]
-    import sys
-
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
-
-    tiny = "--tiny" in sys.argv
-    folder = Path(next(a for a in sys.argv[1:] if not a.startswith("--")))
-    res = run_experiment(EXPERIMENT, seeds=2 if tiny else EXPERIMENT.seeds, tiny=tiny, progress=False)
-    answer = write_folder(
-        EXPERIMENT, res, folder, "kingme experiment run pos-neg-samples" + (" --tiny" if tiny else "")
-    )
-    print("\n".join(answer), f"\n{res.seconds:.0f} s", sep="")
