@@ -395,8 +395,9 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     ax.set_xlabel("update", fontsize=10)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("one-example RL (thin: each seed)", fontsize=10)
+    if runs:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("one-example RL (thin: each seed)" if runs else "one-example RL: not in this run", fontsize=10)
     fig.suptitle(
         f"{results.experiment}: open = base, filled = after RL (mean, 95% t-interval over {results.seeds} seeds; "
         "grey dots: each seed)"
