@@ -44,6 +44,11 @@ the peak gold and push d* out (Gao et al.: α grows and β shrinks with the prox
 (d) RL gold follows d(α − β log d), and a KL penalty does not improve the gold-vs-d frontier: the
 gold a β > 0 run ends at is no higher than the β = 0 run's at the same d (it stops earlier).
 
+**Cost.** 5 seeds took 1,119 s of CPU (user + sys) on this project's 2-core AMD EPYC under load,
+about 224 s a seed on one core (the serial runner): about 19 minutes on a quiet machine, over the
+10-minute budget by about 2× (`--seeds 3`: about 11 minutes). The pre-training, the pairs and the
+proxies are built once per seed and process and shared by its arms.
+
 **Verdict rule.** Intervals are 95% over seeds (t, cut to the quantity's range).
 - *Inconclusive* if the positive control fails (its drop from the peak to the largest n does not
   lie above 0), or the larger proxy on the most pairs has a gold-agreement interval that does not
