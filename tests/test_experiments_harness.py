@@ -231,7 +231,8 @@ def test_an_interval_never_leaves_the_range_in_any_experiment_table() -> None:
 
     for exp in experiments().values():
         for m in exp.metrics:
-            a_change = "gain" in m.key or "change" in m.key  # a difference of probabilities lies in [-1, 1]
+            # a difference of probabilities (a gain, a change, a drop, pass@1 lost to forgetting) lies in [-1, 1]
+            a_change = any(word in m.key for word in ("gain", "change", "forgetting", "drop"))
             if "pass@" in m.label and not a_change and "−" not in m.label:
                 assert m.bounds == UNIT, (exp.name, m.key)
 
@@ -268,3 +269,34 @@ def test_the_help_names_both_fields(capsys: pytest.CaptureFixture[str]) -> None:
         commands.main(["--help"])
     assert e.value.code == 0
     assert "published claims about PPO and RL on language models" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_local_backend_gives_the_serial_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the seeds side by side in spawned processes: every run's metrics and curves as one process
+    # gives them (only the wall-clock column differs), in the same order
+    from kingme.experiments.registry import get
+
+    exp = get("kl-placement")
+    serial = runner.run_experiment(exp, seeds=2, tiny=True, progress=False, backend="serial", find=get)
+    monkeypatch.setattr(runner, "cores", lambda: 2)  # two workers even on a one-core machine
+    local = runner.run_experiment(exp, seeds=2, tiny=True, progress=False, backend="local", find=get)
+
+    def same(x: object, y: object) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return x == y or (math.isnan(x) and math.isnan(y))
+        if isinstance(x, list) and isinstance(y, list):
+            return len(x) == len(y) and all(same(u, v) for u, v in zip(x, y, strict=True))
+        return x == y
+
+    assert [(r.arm, r.seed) for r in local.runs] == [(r.arm, r.seed) for r in serial.runs]
+    for a, b in zip(serial.runs, local.runs, strict=True):
+        assert a.steps == b.steps
+        assert all(same(a.metrics[k], b.metrics[k]) for k in a.metrics), a.arm
+        assert all(same(a.series[k], b.series[k]) for k in a.series if k != "time"), a.arm
+
+
+def test_an_unknown_backend_is_a_one_line_error() -> None:
+    from kingme.experiments.registry import experiments
+
+    with pytest.raises(UserError, match="expected serial, local or ray"):
+        runner.run_experiment(experiments()["kl-placement"], seeds=2, tiny=True, progress=False, backend="threads")

@@ -35,10 +35,11 @@ def main(argv: list[str]) -> int:
     )
     run.add_argument(
         "--backend",
-        choices=("serial", "ray"),
-        default="serial",
-        help="serial: one run at a time here (default); ray: each (arm, seed) a Ray task (pip install 'kingme[ray]'; "
-        "RAY_ADDRESS names a cluster).",
+        choices=("local", "serial", "ray"),
+        default=None,
+        help="local: the seeds side by side, one process per core here (default; serial with --tiny); serial: one "
+        "run at a time; ray: each (arm, seed) a Ray task (pip install 'kingme[ray]'; RAY_ADDRESS names a cluster). "
+        "The numbers are the same every way.",
     )
     add_run_options(run, "NAME", resume=False)
     run.add_argument("--json", action="store_true", help="Print the results table and answer as JSON.")
@@ -66,6 +67,7 @@ def main(argv: list[str]) -> int:
         parser.print_help()
         return 2
     exp = get(ns.name)
+    backend = ns.backend or ("serial" if ns.tiny else "local")
     seeds = exp.seeds if ns.seeds is None else ns.seeds
     if seeds < 2:
         raise UserError(f"--seeds must be at least 2 (a 95% interval needs two), got {seeds}")
@@ -73,15 +75,15 @@ def main(argv: list[str]) -> int:
     from kingme.experiments.runner import check_arms, print_outcome, run_experiment
 
     check_arms(exp, ns.tiny)  # bad settings fail before the folder is made
-    if ns.backend == "ray":
+    if backend == "ray":
         from kingme.scale import init_ray
 
         init_ray()  # a missing Ray or an unreachable cluster fails before the folder is made
     out = create_run(ns.runs_dir, ns.run_name, exp.name)  # refused now, not after hours of training
-    results = run_experiment(exp, seeds, ns.tiny, progress=not ns.quiet and not ns.json, backend=ns.backend)
+    results = run_experiment(exp, seeds, ns.tiny, progress=not ns.quiet and not ns.json, backend=backend, find=get)
     command = f"kingme experiment run {exp.name}" + (f" --seeds {seeds}" if seeds != exp.seeds else "")
     command += " --tiny" if ns.tiny else ""
-    command += " --backend ray" if ns.backend == "ray" else ""
+    command += " --backend ray" if backend == "ray" else ""
     answer = write_folder(exp, results, out, command)
     print_outcome(exp, results, out, answer, as_json=ns.json, quiet=ns.quiet)
     return 0
