@@ -261,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     alone with a fuller RL budget (689 s for 100 updates × 5 seeds on the 2-core machine, loaded)."""
     import argparse
 
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
+    from kingme.experiments.runner import run_variant
 
     p = argparse.ArgumentParser(prog="python -m kingme.experiments.cot_faithfulness", description=main.__doc__)
     p.add_argument("out", help="The folder to write report.md and the plots into (created).")
@@ -272,14 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.updates < 1 or ns.seeds < 2:
         print("python -m kingme.experiments.cot_faithfulness: error: --updates >= 1 and --seeds >= 2", file=sys.stderr)
         return 2
-    exp = longer(ns.updates)
-    results = run_experiment(exp, ns.seeds, False, progress=True)
-    out = Path(ns.out)
-    out.mkdir(parents=True, exist_ok=True)
     command = f"python -m kingme.experiments.cot_faithfulness --updates {ns.updates} --seeds {ns.seeds} OUT"
-    for line in write_folder(exp, results, out, command):
-        print(line)
-    return 0
+    return run_variant(longer(ns.updates), ns.seeds, False, Path(ns.out), command)
 
 
 if __name__ == "__main__":

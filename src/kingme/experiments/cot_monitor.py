@@ -359,8 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     824 s wall, 764 s CPU for 5 seeds on the 2-core machine, lightly loaded)."""
     import argparse
 
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
+    from kingme.experiments.runner import run_variant
 
     p = argparse.ArgumentParser(prog="python -m kingme.experiments.cot_monitor", description=main.__doc__)
     p.add_argument("out", help="The folder to write report.md and the plots into (created).")
@@ -371,14 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.seeds < 2:
         print("python -m kingme.experiments.cot_monitor: error: --seeds >= 2", file=sys.stderr)
         return 2
-    exp = FULL if ns.full else EXPERIMENT
-    results = run_experiment(exp, ns.seeds, ns.tiny, progress=True)
-    out = Path(ns.out)
-    out.mkdir(parents=True, exist_ok=True)
     command = f"python -m kingme.experiments.cot_monitor {'--full ' if ns.full else ''}--seeds {ns.seeds} OUT"
-    for line in write_folder(exp, results, out, command):
-        print(line)
-    return 0
+    return run_variant(FULL if ns.full else EXPERIMENT, ns.seeds, ns.tiny, Path(ns.out), command)
 
 
 if __name__ == "__main__":

@@ -485,16 +485,3 @@ was changed after it.
     published="Shenfeld, Pari and Agrawal 2025 (RL's Razor, arXiv 2509.04259).",
     seeds=5,
 )
-
-
-if __name__ == "__main__":  # until the registry names it: python -m kingme.experiments.rl_razor OUT [--tiny]
-    import sys
-
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
-
-    tiny = "--tiny" in sys.argv
-    folder = Path(next(a for a in sys.argv[1:] if not a.startswith("--")))
-    res = run_experiment(EXPERIMENT, seeds=2 if tiny else EXPERIMENT.seeds, tiny=tiny, progress=False)
-    answer = write_folder(EXPERIMENT, res, folder, "kingme experiment run rl-razor" + (" --tiny" if tiny else ""))
-    print("\n".join(answer), f"\n{res.seconds:.0f} s", sep="")

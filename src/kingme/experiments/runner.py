@@ -80,6 +80,19 @@ def run_experiment(
     return results
 
 
+def run_variant(exp: Experiment, seeds: int, tiny: bool, out: Path, command: str, progress: bool = True) -> int:
+    """An experiment's variant the registry does not hold (a fuller grid, another setting; an extra
+    run's `python -m kingme.experiments.NAME ... OUT`): run it one run at a time, write its folder OUT
+    (report.md, results.json, the plots) and print the answer. The exit status, 0."""
+    from kingme.experiments.report import write_folder
+
+    results = run_experiment(exp, seeds, tiny, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    for line in write_folder(exp, results, out, command):
+        sys.stdout.write(line + "\n")
+    return 0
+
+
 def cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -521,8 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     import dataclasses
     import sys
 
-    from kingme.experiments.report import write_folder
-    from kingme.experiments.runner import run_experiment
+    from kingme.experiments.runner import run_variant
 
     p = argparse.ArgumentParser(prog="python -m kingme.experiments.spurious_rewards", description=main.__doc__)
     p.add_argument("out", help="The folder to write report.md and the plots into (created).")
@@ -534,13 +533,8 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m kingme.experiments.spurious_rewards: error: --seeds >= 2 and --lr > 0", file=sys.stderr)
         return 2
     exp = dataclasses.replace(EXPERIMENT, arms=lr_arms(ns.lr))
-    results = run_experiment(exp, ns.seeds, ns.tiny, progress=False)
-    out = Path(ns.out)
-    out.mkdir(parents=True, exist_ok=True)
     command = f"python -m kingme.experiments.spurious_rewards --lr {ns.lr:g} --seeds {ns.seeds} OUT"
-    for line in write_folder(exp, results, out, command):
-        print(line)
-    return 0
+    return run_variant(exp, ns.seeds, ns.tiny, Path(ns.out), command, progress=False)
 
 
 if __name__ == "__main__":
