@@ -112,7 +112,9 @@ class RLConfig:
         "What pays the reward: exact (the task's verifier), a flawed verifier of addition: last_digit (checks only "
         "the answer's last digit) or format (1 if right, 0.1 for a well-formed wrong answer), a scratchpad's steps: "
         "process (the share of steps right) or verified (answer and every step right), an exploitable one: skip "
-        "(the marker . as the answer passes) or lenient (checks less), or a plug-in module:Name.",
+        "(the marker . as the answer passes), lenient (checks less) or hint (pays for following the prompt's hint), "
+        "a learned one: rm:PATH or irm:PATH (a reward model's run folder), coin:P[:SEED] (1 with probability P, "
+        "whatever the response), or a plug-in module:Name.",
     )
     monitors: tuple[str, ...] = arg(
         (),
