@@ -95,7 +95,7 @@ def render_report(
         "",
         f"Seeds 1-{results.seeds} for every arm{' (tiny size: a smoke test, not evidence)' if results.tiny else ''}; "
         f"one torch thread; {results.seconds:.0f} s in all on {platform.machine()} "
-        f"({len(results.runs)} runs, run one at a time). Command: `{command}`.",
+        f"({len(results.runs)} runs; wall time, one at a time or the seeds side by side). Command: `{command}`.",
         "",
         "## Results",
         "",
