@@ -47,7 +47,9 @@ gold a β > 0 run ends at is no higher than the β = 0 run's at the same d (it s
 **Cost.** 5 seeds took 1,119 s of CPU (user + sys) on this project's 2-core AMD EPYC under load,
 about 224 s a seed on one core (the serial runner): about 19 minutes on a quiet machine, over the
 10-minute budget by about 2× (`--seeds 3`: about 11 minutes). The pre-training, the pairs and the
-proxies are built once per seed and process and shared by its arms.
+proxies are built once per seed and process and shared by its arms. With the seeds side by side on
+both cores (the default `--backend local`) the idle machine took 626 s wall (1,043 s of CPU), just
+over the budget, with the same figures as the serial runner's.
 
 **Verdict rule.** Intervals are 95% over seeds (t, cut to the quantity's range).
 - *Inconclusive* if the positive control fails (its drop from the peak to the largest n does not
