@@ -30,12 +30,12 @@ import torch
 
 from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
 from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
-from kingme.experiments.plots import COLORS
+from kingme.experiments.plots import before_after_points
 from kingme.lm.exploits import load_exploit
 from kingme.lm.monitors import FLAG_AT, AnswerOnly, CotSays, monitor_quality
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.tasks import Task, test_set
-from kingme.stats import Interval, mean_ci, summarise
+from kingme.stats import Interval, mean_ci
 from kingme.transformer import GPT
 
 UPDATES = 40
@@ -241,16 +241,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, len(shown), figsize=(17.0, 4.6), sharey=True)
     labels = list(dict.fromkeys(a.label for a in results.arms))
     for ax, name in zip(axes, shown, strict=True):
-        for i, arm in enumerate(labels):
-            for j, when in enumerate(("before", "after")):
-                values = results.values(arm, f"{name}_{when}")
-                iv = summarise(values, UNIT)
-                x = i + (j - 0.5) * 0.3
-                ax.scatter([x + 0.06] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
-                err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
-                ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=COLORS[i % len(COLORS)],
-                            mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
-                            label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
+        before_after_points(ax, results, labels, name)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([a.replace(", ", ",\n").replace(": ", ":\n") for a in labels], fontsize=7)
         ax.set_title(MEASURES[name][1], fontsize=10)

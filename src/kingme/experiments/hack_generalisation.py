@@ -31,14 +31,14 @@ import torch
 
 from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results, RunOutput
 from kingme.experiments.lm_runs import RESPONSES, TEST_CURVE, LMRunConfig, LMRuns, base_model, lm_arm
-from kingme.experiments.plots import COLORS
+from kingme.experiments.plots import before_after_points
 from kingme.experiments.summaries import last
 from kingme.lm.rl import train
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.tasks import sample_problems
 from kingme.lm.two_tasks import A_LEVELS, A_ONLY, B_LEVELS, TwoTasks, hack_stats
 from kingme.progress import Advance
-from kingme.stats import Interval, mean_ci, summarise
+from kingme.stats import Interval, mean_ci
 from kingme.transformer import GPT
 
 UPDATES = 30
@@ -207,16 +207,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, len(READS), figsize=(15.0, 4.6), sharey=True)
     labels = list(dict.fromkeys(a.label for a in results.arms))
     for ax, key in zip(axes, READS, strict=True):
-        for i, arm in enumerate(labels):
-            for j, when in enumerate(("before", "after")):
-                values = [v for v in results.values(arm, f"{key}_{when}") if v == v]
-                iv = summarise(values, UNIT)
-                x = i + (j - 0.5) * 0.3
-                ax.scatter([x + 0.06] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
-                err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
-                ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=COLORS[i % len(COLORS)],
-                            mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
-                            label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
+        before_after_points(ax, results, labels, key, drop_nan=True)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([a.replace(", ", ",\n", 1) for a in labels], fontsize=7, rotation=35, ha="right")
         ax.set_title(READ_LABELS[key], fontsize=10)

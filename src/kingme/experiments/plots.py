@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kingme.experiments.base import Curve, Experiment, Results
+from kingme.experiments.base import UNIT, Curve, Experiment, Results
 from kingme.stats import summarise
 
 COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray")
@@ -111,3 +112,23 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
         if len(win):
             out[i] = win.mean()
     return out
+
+
+def before_after_points(
+    ax: Any, results: Results, labels: list[str], key: str, drop_nan: bool = False, jitter: float = 0.06
+) -> None:
+    """One panel of a before/after figure: for each arm, the base (open square) and after RL (filled
+    circle) means of `KEY_before` and `KEY_after` with their 95% t-intervals in [0, 1], each seed a grey
+    dot beside them (`drop_nan`: leave out the seeds without a value)."""
+    for i, arm in enumerate(labels):
+        color = COLORS[i % len(COLORS)]
+        for j, when in enumerate(("before", "after")):
+            values = results.values(arm, f"{key}_{when}")
+            values = [v for v in values if v == v] if drop_nan else values
+            iv = summarise(values, UNIT)
+            x = i + (j - 0.5) * 0.3
+            ax.scatter([x + jitter] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
+            err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
+            ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=color,
+                        mfc="white" if j == 0 else color, capsize=4,
+                        label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip

@@ -38,12 +38,12 @@ import torch
 from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
 from kingme.experiments.lm_flawed_verifier import paired
 from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
-from kingme.experiments.plots import COLORS
+from kingme.experiments.plots import before_after_points
 from kingme.lm.algos import pass_at_k
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.steps import step_stats
 from kingme.lm.tasks import Addition, Problem, Task, sample_problems
-from kingme.stats import Interval, summarise
+from kingme.stats import Interval
 from kingme.transformer import GPT
 
 UPDATES = 20
@@ -243,16 +243,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     fig, axes = plt.subplots(1, len(MEASURES), figsize=(17.0, 4.6), sharey=True)
     labels = list(dict.fromkeys(a.label for a in results.arms))
     for ax, (name, (label, _)) in zip(axes, MEASURES.items(), strict=True):
-        for i, arm in enumerate(labels):
-            for j, when in enumerate(("before", "after")):
-                values = [v for v in results.values(arm, f"{name}_{when}") if v == v]
-                iv = summarise(values, UNIT)
-                x = i + (j - 0.5) * 0.3
-                ax.scatter([x + 0.06] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
-                err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
-                ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=COLORS[i % len(COLORS)],
-                            mfc="white" if j == 0 else COLORS[i % len(COLORS)], capsize=4,
-                            label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
+        before_after_points(ax, results, labels, name, drop_nan=True)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([a.replace(" (", "\n(") for a in labels], fontsize=7, rotation=35, ha="right")
         ax.set_title(label, fontsize=10)

@@ -53,14 +53,14 @@ from kingme.experiments.lm_runs import (
     before_after_metrics,
     lm_arm,
 )
-from kingme.experiments.plots import COLORS
+from kingme.experiments.plots import COLORS, before_after_points
 from kingme.experiments.summaries import column, overall_mean
 from kingme.lm.one_example import OneExample, pick_example
 from kingme.lm.rl import train
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.tasks import Task, test_set
 from kingme.progress import Advance
-from kingme.stats import Interval, mean_ci, summarise
+from kingme.stats import Interval, mean_ci
 from kingme.transformer import GPT
 
 SHARE = 0.7  # the planted prior: the share of the pre-training targets that write the scratchpad
@@ -363,17 +363,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     labels = list(dict.fromkeys(a.label for a in results.arms))
     fig, axes = plt.subplots(1, 3, figsize=(18.0, 5.2), gridspec_kw={"width_ratios": [2, 2, 1.3]})
     for ax, name in zip(axes[:2], ("share", "accuracy"), strict=True):
-        for i, arm in enumerate(labels):
-            for j, when in enumerate(("before", "after")):
-                values = results.values(arm, f"{name}_{when}")
-                iv = summarise(values, UNIT)
-                x = i + (j - 0.5) * 0.3
-                ax.scatter([x + 0.07] * len(values), values, s=9, color="0.45", alpha=0.6, lw=0, zorder=3)
-                err = [[max(iv.mean - iv.lo, 0.0)], [max(iv.hi - iv.mean, 0.0)]] if iv.n >= 2 else None
-                color = COLORS[i % len(COLORS)]
-                ax.errorbar([x], [iv.mean], yerr=err, fmt="o" if j else "s", color=color,
-                            mfc="white" if j == 0 else color, capsize=4,
-                            label=("base" if j == 0 else "after RL") if i == 0 else None)  # fmt: skip
+        before_after_points(ax, results, labels, name, jitter=0.07)
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels([a.replace(", ", ",\n").replace(": ", ":\n") for a in labels], fontsize=7)
         ax.set_title(MEASURES[name][1], fontsize=10)
