@@ -5,7 +5,8 @@
     kingme train checkers --init-model policy:default --hidden-sizes 256,256 --anneal-lr   # fine-tune
 
 `--resume` continues from the run's last checkpoint with its saved config; only the budget
-(--minutes, --total-steps), --device and --torch-threads may change, any other option is refused.
+(--minutes, --total-steps), --device, --torch-threads and --keep-models may change, any other option is
+refused. `--keep-models 1048576` keeps a model file at 1, 2, 4, ... Mi learner steps (runs/NAME/models/).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from kingme.common import resolve_device
 from kingme.config import Parser, add_config_args, config_from_args
 from kingme.runs import add_run_options, check_resume_options, create_run, find_run, read_config
 
-RESUME_OVERRIDES = ("minutes", "total_steps", "device", "torch_threads")
+RESUME_OVERRIDES = ("minutes", "total_steps", "device", "torch_threads", "keep_models")
 
 
 def train_checkers_main(argv: list[str]) -> int:

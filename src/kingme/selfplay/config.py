@@ -71,6 +71,13 @@ class SelfPlayConfig(PPOConfig):
         "linear", "How c_e moves from ent_coef to ent_coef_final (over the time budget when one is set)."
     )
     checkpoint_every: int = arg(10, "Write a checkpoint every this many updates (0 = at the end only).")
+    keep_models: int = arg(
+        0,
+        "Keep a model file at every doubling of learner steps from this count (K, 2K, 4K, ...): "
+        "models/steps_NNNNNNNNNNNN.safetensors in the run folder, written by the update that reaches "
+        "each milestone (0 = off; at least one update's steps, num-envs x num-steps; 1048576 with the "
+        "default 16384-step updates lands every milestone on an update).",
+    )
     # --- self-play ---
     max_plies: int = arg(200, "Truncate a game after this many complete moves (both sides).")
     p_self: float = arg(0.3, "Probability that a game's opponent is the live learner.")
@@ -153,6 +160,11 @@ class SelfPlayConfig(PPOConfig):
             f"eval-games must be even and >= 2, got {self.eval_games}",
         )
         require(self.eval_every_minutes >= 0, "eval-every-minutes must be >= 0")
+        require(
+            self.keep_models == 0 or self.keep_models >= self.batch_size,
+            f"keep-models must be 0 (off) or at least one update's learner steps (num-envs x num-steps = "
+            f"{self.batch_size}), got {self.keep_models}",
+        )
         require(bool(self.eval_ladder), "--eval-ladder needs at least one opponent")
         check_rungs(self.eval_ladder)  # a rung off the ladder fails here, not at the first evaluation
         require(

@@ -33,7 +33,45 @@ from kingme.selfplay.config import SelfPlayConfig
 from kingme.selfplay.env import OpponentPool, SelfPlayEnv
 from kingme.selfplay.report import write_report
 
-__all__ = ["SelfPlayCallback", "SelfPlayConfig", "evaluate", "opening_starts", "train_checkers", "write_report"]
+__all__ = [
+    "SelfPlayCallback",
+    "SelfPlayConfig",
+    "crossed_doublings",
+    "evaluate",
+    "kept_model_path",
+    "kept_models",
+    "opening_starts",
+    "train_checkers",
+    "write_report",
+]
+
+KEPT_MODELS_DIR = "models"
+
+
+def crossed_doublings(first: int, before: int, after: int) -> list[int]:
+    """The milestones first, 2 first, 4 first, ... that lie in (before, after]: those an update
+    that took the learner from `before` to `after` steps reached. first >= 1."""
+    out, m = [], first
+    while m <= after:
+        if m > before:
+            out.append(m)
+        m *= 2
+    return out
+
+
+def kept_model_path(run_dir: Path, steps: int) -> Path:
+    """Where `--keep-models` writes the model of the milestone `steps`: models/steps_NNNNNNNNNNNN.safetensors."""
+    return run_dir / KEPT_MODELS_DIR / f"steps_{steps:012d}.safetensors"
+
+
+def kept_models(run_dir: Path) -> dict[int, Path]:
+    """The kept milestone models of a run folder, by milestone (learner steps), in order."""
+    found = {}
+    for p in sorted((run_dir / KEPT_MODELS_DIR).glob("steps_*.safetensors")):
+        digits = p.stem[len("steps_") :]
+        if digits.isdigit():
+            found[int(digits)] = p
+    return dict(sorted(found.items()))
 
 
 def opening_starts() -> np.ndarray:
@@ -97,11 +135,26 @@ class SelfPlayCallback:
             print(f"[pool] update {info.update}: {', '.join(added)} entered the pool", flush=True)
         if self.run_dir is not None and (cfg.checkpoint_every and info.update % cfg.checkpoint_every == 0):
             env.pool.save(self.run_dir / "checkpoints")
+        if self.run_dir is not None and cfg.keep_models:
+            self.keep(info)
         due = cfg.eval_every_minutes > 0 and time.perf_counter() - self.last_eval >= cfg.eval_every_minutes * 60
         if due or info.last:
             self.run_eval(info, info.elapsed)
         if info.last and self.run_dir is not None:
             env.pool.save(self.run_dir / "checkpoints")
+
+    def keep(self, info: UpdateInfo) -> None:
+        """--keep-models: the model file of each doubling milestone this update reached. A resumed run
+        reaches again the milestones after its checkpoint and overwrites their files, so each file is
+        the run's actual trajectory."""
+        assert self.run_dir is not None
+        for m in crossed_doublings(self.cfg.keep_models, info.global_step - self.cfg.batch_size, info.global_step):
+            path = kept_model_path(self.run_dir, m)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            meta = {"update": info.update, "global_step": info.global_step, "milestone": m, "elapsed": info.elapsed}
+            save_model(path, info.agent, self.cfg.net_description, meta)
+            if not self.quiet:
+                print(f"[keep] update {info.update}, {info.global_step} steps: {path}", flush=True)
 
     def restore_evals(self, run_dir: Path) -> None:
         """On resume: keep the evaluations up to the checkpoint being resumed (the report shows the
