@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("kingme.cli", "train_main", "train with PPO: `train gym:ENV_ID` or `train checkers`"),
     "eval": ("kingme.ppo.eval", "eval_main", "evaluate a PPO run or checkpoint: mean return with a 95% interval"),
     "distill": ("kingme.selfplay.commands", "distill_main", "distil a critic into a small evaluation network"),
+    "compute-curves": (
+        "kingme.selfplay.compute_curves",
+        "main",
+        "training- and play-time compute curves of a run's kept models (issue 28)",
+    ),
     "arena": ("kingme.arena.commands", "arena_main", "play a match between two players"),
     "ladder": ("kingme.arena.commands", "ladder_main", "rate a player against the ladder of bots"),
     "play": ("kingme.web.commands", "main", "play the agent in a browser"),
