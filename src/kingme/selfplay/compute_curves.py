@@ -70,6 +70,11 @@ class CurvesConfig:
     gpu_tflops: float = arg(8.1, "Published FP32 throughput of the GPU of the extrapolation (T4: 8.1 TFLOPS).")
     gpu_utilisation: float = arg(0.05, "Assumed share of that throughput the loop would use (an assumption).")
     gpu_hours: float = arg(24.0, "Hours of the extrapolation.")
+    host_steps_per_s: float = arg(
+        24_500.0,
+        "Learner steps/s of the loop's work outside the network (environment, bots, Python) on one host core: "
+        "1/(1/loop - 1/network bound) of `kingme bench train --threads 1` (14,236 and 33,921 on 2026-12-01).",
+    )
 
     def validate(self) -> None:
         check_games(self.games)
@@ -79,7 +84,10 @@ class CurvesConfig:
         require(self.probe_positions >= 1, f"probe-positions must be >= 1, got {self.probe_positions}")
         bad = [p for p in self.parts if p not in PARTS]
         require(not bad, f"unknown part(s) {', '.join(bad)}: expected some of {', '.join(PARTS)}")
-        require(self.gpu_tflops > 0 and 0 < self.gpu_utilisation <= 1 and self.gpu_hours > 0, "bad GPU assumption")
+        require(
+            self.gpu_tflops > 0 and 0 < self.gpu_utilisation <= 1 and self.gpu_hours > 0 and self.host_steps_per_s > 0,
+            "gpu-tflops, gpu-hours and host-steps-per-s must be > 0 and gpu-utilisation in (0, 1]",
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -474,11 +482,13 @@ def summarise(
     macs = network_macs([tuple(v.shape) for v in agent.state_dict().values()])
     flops = flops_per_learner_step(macs, scfg.update_epochs)
     gpu_sps = cfg.gpu_tflops * 1e12 * cfg.gpu_utilisation / flops
-    day_steps = gpu_sps * cfg.gpu_hours * 3600
+    sps = min(gpu_sps, cfg.host_steps_per_s)
+    day_steps = sps * cfg.gpu_hours * 3600
     extrap = {
         "macs": macs,
         "flops_per_step": flops,
         "gpu_steps_per_s": gpu_sps,
+        "steps_per_s": sps,
         "steps": day_steps,
         "elo": train_line.at(math.log2(day_steps)) if train_line is not None else math.nan,
         "doublings_past_last": math.log2(day_steps / max(models)) if models else math.nan,
@@ -515,10 +525,20 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
     plot(out / "compute_curves.png", s)
     L = [f"# What compute buys: {run.name}", ""]
     L += ["## Training compute (raw policy, most probable move, no search)", ""]
-    L += ["| learner steps | steps/s (whole run so far) | rungs: score | Elo [95%] |", "|---:|---:|---|---|"]
+    L += [
+        "| learner steps | steps/s (whole run so far) | rungs: score | Elo [95%] | gain over the previous doubling |",
+        "|---:|---:|---|---|---|",
+    ]
+    prev = None
     for p in s["train"]["points"]:
         rungs = ", ".join(f"{r} {v:.3f}" for r, v in p["rungs"].items())
-        L.append(f"| {p['steps']:,} | {p['steps_per_s']:,.0f} | {rungs} | {_ci(p)} |")
+        gain = "-"
+        if prev is not None and p["steps"] == 2 * prev["steps"] and math.isfinite(p["se"] + prev["se"]):
+            half = Z95 * math.hypot(p["se"], prev["se"])
+            d = p["elo"] - prev["elo"]
+            gain = f"{d:+.0f} [{d - half:+.0f}, {d + half:+.0f}]"
+        L.append(f"| {p['steps']:,} | {p['steps_per_s']:,.0f} | {rungs} | {_ci(p)} | {gain} |")
+        prev = p
     L += ["", f"Fit: {_line(s['train']['line'], 'learner steps')}.", ""]
     L += ["## Play-time compute (learned search `search:policy:MODEL:DEPTH`; depth 0 = the raw policy)", ""]
     L += [
@@ -552,7 +572,9 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
         "a forward pass, "
         f"{x['flops_per_step'] / 1e6:.2f} MFLOP per learner step (rollout, frozen policy, an opponent's reply, "
         f"4 epochs of forward + backward). At {cfg.gpu_tflops} TFLOPS (published FP32) x {cfg.gpu_utilisation:.0%} "
-        f"(assumed utilisation), with the environment assumed to keep up: {x['gpu_steps_per_s']:,.0f} steps/s, "
+        f"(assumed utilisation) the network alone would allow {x['gpu_steps_per_s']:,.0f} steps/s; the loop's "
+        f"other work (environment, bots, Python) on one host core allows {cfg.host_steps_per_s:,.0f} (measured "
+        f"here, see --host-steps-per-s). The lesser, {x['steps_per_s']:,.0f} steps/s, gives "
         f"{x['steps']:.3g} steps in {cfg.gpu_hours:g} h, {x['doublings_past_last']:.1f} doublings past the last kept "
         f"model; the fitted line there: Elo {x['elo']:.0f} (a straight line in log steps, extended past its data)."
     ]
