@@ -502,3 +502,28 @@ def test_implicit_reward_save_load_and_the_irm_reward(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(b"not a file")
     with pytest.raises(UserError, match="not a readable"):
         load_reward(f"irm:{tmp_path / 'bad.safetensors'}", TASK)
+
+
+def test_reward_models_fitted_on_a_hinted_task_reload_with_its_hints(tmp_path: Path) -> None:
+    """A reward model (explicit or implicit) fitted on a base whose prompts carry hints is reopened
+    with the same hinted task (`pretrain.task_from_spec`), so `rm:PATH` / `irm:PATH` accept that base."""
+    from kingme.lm.hints import Hinted
+    from kingme.lm.implicit_reward import ImplicitRewardModel, save_implicit
+    from kingme.lm.pretrain import task_spec
+    from kingme.lm.rewards import load_reward
+
+    hinted = Hinted(TASK, 0.7)
+    torch.manual_seed(0)
+    rm_path = tmp_path / "rm.safetensors"
+    save_reward_model(rm_path, new_reward_model(tiny(), hinted), hinted)
+    _, task = load_reward_model(rm_path)
+    assert isinstance(task, Hinted) and task_spec(task) == task_spec(hinted)
+    load_reward(f"rm:{rm_path}", hinted)  # the policy's task matches: no error
+    with pytest.raises(UserError, match="fitted on"):
+        load_reward(f"rm:{rm_path}", TASK)
+
+    irm_path = tmp_path / "irm.safetensors"
+    save_implicit(irm_path, ImplicitRewardModel(tiny_base(hinted), hinted))
+    load_reward(f"irm:{irm_path}", hinted)
+    with pytest.raises(UserError, match="fitted on"):
+        load_reward(f"irm:{irm_path}", TASK)

@@ -33,12 +33,14 @@ def experiments() -> dict[str, Experiment]:
         process_reward,
         rl_razor,
         spurious_rewards,
+        sycophancy,
     )
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
     exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
     exps += [spurious_rewards, entropy_law, goodhart, pos_neg_samples, loss_explained, rl_razor]
+    exps += [sycophancy]
     exps += [learned_eval]
     return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
 

@@ -202,7 +202,7 @@ def load_implicit(path: str | Path, device: str = "cpu") -> ImplicitRewardModel:
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_model
 
-    from kingme.lm.tasks import make_task
+    from kingme.lm.pretrain import task_from_spec
     from kingme.transformer import TransformerConfig
 
     p = Path(path)
@@ -216,7 +216,7 @@ def load_implicit(path: str | Path, device: str = "cpu") -> ImplicitRewardModel:
     if meta.get("kind") != KIND:
         raise UserError(f"{p} is not a kingme implicit reward model (no {KIND} metadata)")
     spec = json.loads(meta["task"])
-    task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+    task = task_from_spec(spec)
     model = ImplicitRewardModel(GPT(TransformerConfig(**json.loads(meta["model"]))), task, float(meta["beta"]),
                                 meta["trainable"])  # fmt: skip
     load_model(model, str(p), device=device)

@@ -204,6 +204,15 @@ def task_spec(task: Task) -> dict[str, Any]:
     return spec
 
 
+def task_from_spec(spec: dict[str, Any]) -> Task:
+    """The task `task_spec` describes (the inverse of `task_spec`), hints included: the one place
+    every saved model (a base, a policy, a reward model) rebuilds its task."""
+    task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+    if spec.get("hint_right") is not None:
+        task = Hinted(task, float(spec["hint_right"]))
+    return task
+
+
 def save_checkpoint(path: Path, model: GPT, task: Task) -> None:
     """Weights as safetensors, with the model's shape and the task in the file's metadata."""
     from safetensors.torch import save_model
@@ -238,9 +247,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[GPT, Task]:
         model = GPT(TransformerConfig(**json.loads(meta["model"])))
         load_model(model, str(p), device=device)
         spec = json.loads(meta["task"])
-        task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
-        if spec.get("hint_right") is not None:
-            task = Hinted(task, float(spec["hint_right"]))
+        task = task_from_spec(spec)
     except UserError as e:
         if is_plugin_spec(str(spec.get("name", ""))):
             raise UserError(f"{p} was trained on the plug-in task {spec['name']!r}: {e}") from None

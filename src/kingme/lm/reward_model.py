@@ -47,7 +47,7 @@ from kingme.common import UserError, atomic_write_json, cosine_decay, resolve_de
 from kingme.config import Parser, add_config_args, arg, config_from_args, require
 from kingme.lm.labellers import Labeller, Preference, draw_pairs, gold_agreement
 from kingme.lm.rewards import register_reward
-from kingme.lm.tasks import Addition, Split, Task, make_task
+from kingme.lm.tasks import Addition, Split, Task
 from kingme.lm.vocab import EOS_ID, PAD_ID, VOCAB_SIZE, encode, pad_left
 from kingme.transformer import GPT, TransformerConfig, configure_adamw
 
@@ -398,6 +398,8 @@ def load_reward_model(path: str | Path, device: str = "cpu") -> tuple[RewardMode
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_model
 
+    from kingme.lm.pretrain import task_from_spec
+
     p = Path(path)
     if p.is_dir():
         p = p / "checkpoints" / REWARD_CHECKPOINT
@@ -414,7 +416,7 @@ def load_reward_model(path: str | Path, device: str = "cpu") -> tuple[RewardMode
         model = RewardModel(TransformerConfig(**json.loads(meta["model"])), int(meta["prompt_width"]))
         load_model(model, str(p), device=device)
         spec = json.loads(meta["task"])
-        task = make_task(spec["name"], spec["max_level"], spec["scratchpad"])
+        task = task_from_spec(spec)
     except UserError:
         raise
     except (SafetensorError, OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # weights cut or mismatched

@@ -106,6 +106,7 @@ REWARDS: dict[str, tuple[RewardFactory, str]] = {
 PREFIXES: dict[str, tuple[RewardFactory, str]] = {}  # PREFIX -> factory, for specs PREFIX:ARG
 # Modules of kingme that register a prefix when imported, imported on first use of the prefix.
 PREFIX_MODULES = {"rm": "kingme.lm.reward_model", "coin": "kingme.lm.random_reward", "irm": "kingme.lm.implicit_reward"}
+PREFIX_MODULES["utility"] = "kingme.lm.sycophancy"  # the simulated labeller's utility, gold + B·agree
 
 
 def register_reward(name: str, factory: RewardFactory, usage: str, prefix: bool = False) -> None:
