@@ -82,9 +82,9 @@ def test_too_short_a_run_gives_nan_not_an_error() -> None:
     assert math.isnan(m["law_error"]) and math.isnan(m["planted_error"])
 
 
-def fake(values: dict[str, dict[str, list[float]]]) -> Any:
-    arms = el.arms(tiny=True)
-    results = el.EXPERIMENT.new_results(5, True, arms)
+def fake(values: dict[str, dict[str, list[float]]], exp: Any = el.EXPERIMENT) -> Any:
+    arms = exp.arms(True)
+    results = exp.new_results(5, True, arms)
     for arm in arms:
         per_key = values.get(arm.label, values["default"])
         for seed in range(1, 6):
@@ -131,3 +131,56 @@ def test_tiny_run() -> None:
     assert len(results.runs) == 2 * len(el.arms(tiny=True))
     for r in results.runs:
         assert all(v is None or v >= 0 for v in r.series["losses/entropy"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The second design (`--design early`): the algorithms only, no warm-up, its own verdicts
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_early_design_is_the_algorithms_in_the_early_setting() -> None:
+    first = {a.label: make_lm_config(a, 1) for a in el.arms(tiny=False)}
+    configs = {a.label: make_lm_config(a, 1) for a in el.early_arms(tiny=False)}
+    assert list(configs) == list(el.ALGOS)
+    for label, cfg in configs.items():
+        rl, ref = cfg.rl.resolved(), first[label].rl.resolved()
+        assert rl.warmup == 0 and rl.lr == 1e-3 and rl.minibatches == 4 and rl.algo == ref.algo
+        assert (rl.updates, rl.prompts_per_update, rl.group_size, rl.kl_coef) == (
+            ref.updates, ref.prompts_per_update, ref.group_size, ref.kl_coef,
+        )  # fmt: skip
+        assert cfg.pretrain == first[label].pretrain  # the same base
+    assert el.EARLY.seeds >= 5 and el.EARLY.name == "entropy-law-early"
+    # its planted law has its ceiling at 1 (the entropy reaches 0 here), the first design's is unchanged
+    assert round(el.EARLY_PLANTED_B - el.EARLY_PLANTED_A, 9) == 1.0
+    assert (el.PLANTED_A, el.PLANTED_B) == (0.7, 1.75)
+
+
+def test_the_planted_control_uses_the_designs_law() -> None:
+    H = np.full(150, 0.02)  # an entropy at the end of the early design
+    h = history(H, np.zeros(150))
+    first = el.planted_rewards(h)
+    early = el.planted_rewards(h, (el.EARLY_PLANTED_A, el.EARLY_PLANTED_B))
+    assert first.mean() == 1.0  # −0.7·exp(0.02) + 1.75 = 1.036: clipped to 1
+    assert 0.95 < early.mean() < 1.0  # −0.7·exp(0.02) + 1.70 = 0.986
+    keys = {m.key for m in el.EARLY.metrics}
+    assert keys == {m.key for m in el.METRICS}
+
+
+def test_the_early_design_speaks_only_of_its_arms_and_keeps_the_rules() -> None:
+    answer = el.conclude(fake({"default": GOOD}, el.EARLY))
+    assert answer[-1].endswith("**reproduced**.")
+    assert not any(fix in line for line in answer for fix in el.FIXES)
+    failed_control = {**GOOD, "planted_error": [0.2, 0.15, 0.18, 0.22, 0.17]}
+    assert "inconclusive (the positive control" in el.conclude(fake({"default": failed_control}, el.EARLY))[-1]
+    under = {**GOOD, "law_error": [-0.15, -0.12, -0.2, -0.11, -0.14]}
+    assert el.conclude(fake({"default": GOOD, el.PPO: under}, el.EARLY))[-1].endswith("**not reproduced**.")
+    assert el.a_verdict(fake({"default": GOOD}, el.EARLY))[0] == "same"
+
+
+def test_the_early_design_tiny_run_and_its_command(tmp_path: Any) -> None:
+    results = run_experiment(el.EARLY, seeds=2, tiny=True, progress=False)
+    assert {r.arm for r in results.runs} == set(el.ALGOS) and len(results.runs) == 6
+    assert el.conclude(results)[-1].startswith("Verdict on the law")
+    assert el.main([str(tmp_path / "x"), "--seeds", "1"]) == 2  # too few seeds: an error, not a run
+    assert el.main([str(tmp_path / "out"), "--design", "early", "--seeds", "2", "--tiny"]) == 0
+    assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "law.png").exists()
