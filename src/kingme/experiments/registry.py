@@ -42,7 +42,9 @@ def experiments() -> dict[str, Experiment]:
     exps += [spurious_rewards, entropy_law, goodhart, pos_neg_samples, loss_explained, rl_razor]
     exps += [sycophancy]
     exps += [learned_eval]
-    return {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
+    out = {m.EXPERIMENT.name: m.EXPERIMENT for m in exps}
+    out[entropy_law.EARLY.name] = entropy_law.EARLY  # entropy-law's second design (entropy falling early)
+    return out
 
 
 def get(name: str) -> Experiment:
