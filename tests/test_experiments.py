@@ -146,7 +146,7 @@ def test_list_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 MODEL_ORGANISMS = ("cot-monitor", "cot-faithfulness", "process-reward", "hack-generalisation")
 MODEL_ORGANISMS += ("goal-misgeneralisation", "kl-placement", "lm-flawed-verifier", "spurious-rewards")
 MODEL_ORGANISMS += ("entropy-law", "goodhart", "pos-neg-samples", "loss-explained", "rl-razor", "sycophancy")
-MODEL_ORGANISMS += ("entropy-law-early",)
+MODEL_ORGANISMS += ("entropy-law-early", "cot-necessity")
 
 
 def test_an_experiment_runs_its_own_default_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

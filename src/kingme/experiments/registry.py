@@ -12,6 +12,7 @@ def experiments() -> dict[str, Experiment]:
         clipping,
         cot_faithfulness,
         cot_monitor,
+        cot_necessity,
         critic,
         entropy,
         entropy_law,
@@ -38,7 +39,8 @@ def experiments() -> dict[str, Experiment]:
 
     exps = [freeze, clipping, critic, entropy, exploration, misspec]
     exps += [lm_algos, lm_passk, lm_absent_skill, lm_flawed_verifier, lm_length_bias]
-    exps += [cot_monitor, cot_faithfulness, process_reward, hack_generalisation, goal_misgeneralisation, kl_placement]
+    exps += [cot_monitor, cot_necessity, cot_faithfulness, process_reward, hack_generalisation]
+    exps += [goal_misgeneralisation, kl_placement]
     exps += [spurious_rewards, entropy_law, goodhart, pos_neg_samples, loss_explained, rl_razor]
     exps += [sycophancy]
     exps += [learned_eval]
