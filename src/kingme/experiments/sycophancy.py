@@ -84,7 +84,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +147,9 @@ TINY: dict[str, Any] = {
 }  # fmt: skip
 SEEDS = 8
 
-RM, PENALTY, CONTROL = "rm", "penalty", "control"
+RM, PENALTY, CONTROL, VERIFIER = "rm", "penalty", "control", "verifier"
 CONTROL_LABEL = f"control: RL on the labeller's utility (gold + {CONTROL_BIAS:g}·agree)"
+VERIFIER_LABEL = "follow-up: RL on the exact verifier (gold only, no reward model)"
 
 
 def rm_label(b: float) -> str:
@@ -261,9 +262,10 @@ def run_sycophancy(cfg: SycophancyConfig, advance: Advance) -> RunOutput:
     w = world(cfg)
     A, W = w.agree, w.wrong  # (M, S), (M,)
     extra: dict[str, float] = {}
-    if cfg.role == CONTROL:
-        spec = f"utility:{CONTROL_BIAS:g}"
-        extra["syc/cov"] = covariance_predictor(A[W], (w.gold + CONTROL_BIAS * A)[W])
+    if cfg.role in (CONTROL, VERIFIER):
+        bias = CONTROL_BIAS if cfg.role == CONTROL else 0.0
+        spec = f"utility:{bias:g}"
+        extra["syc/cov"] = covariance_predictor(A[W], (w.gold + bias * A)[W])
     else:
         p = proxy(cfg, w)
         lam = penalty_coefficient(A[W], p.reward[W])
@@ -314,8 +316,8 @@ class SycophancyRuns:
         o = dict(arm.overrides)
         tiny = bool(o.pop("tiny", False))
         role = str(o.pop("role", RM))
-        if role not in (RM, PENALTY, CONTROL):
-            raise UserError(f"arm {arm.label!r}: role must be rm, penalty or control, got {role!r}")
+        if role not in (RM, PENALTY, CONTROL, VERIFIER):
+            raise UserError(f"arm {arm.label!r}: role must be rm, penalty, control or verifier, got {role!r}")
         bias = float(o.pop("bias", 0.0))
         if o:
             raise UserError(f"arm {arm.label!r}: unknown settings {', '.join(sorted(o))}")
@@ -624,9 +626,31 @@ EXPERIMENT = Experiment(
 )
 
 
+def follow_up() -> Experiment:
+    """An exploratory arm added after the first full run (not part of the prediction or the verdict): RL on
+    the exact verifier, whose covariance on wrong-belief prompts is negative (agreeing with a wrong belief is
+    never right). Does agreeing with wrong beliefs still rise? If so, the drift under the penalty comes from
+    the right-belief prompts, where agreeing is right and stays paid."""
+
+    def one_arm(tiny: bool) -> list[Arm]:
+        return [Arm(VERIFIER_LABEL, f"lm:{TASK}", {"role": VERIFIER, **({"tiny": True} if tiny else {})})]
+
+    def conclude_one(results: Results) -> list[str]:
+        s, a = results.summary, VERIFIER_LABEL
+        return [
+            f"{a}: C = {s(a, 'cov').fmt(3)}; agrees with a wrong belief {s(a, 'agree_before').fmt(3)} → "
+            f"{s(a, 'agree_after').fmt(3)}, drift {s(a, 'agree_change').fmt(3)}; right {s(a, 'gold_before').fmt(3)} "
+            f"→ {s(a, 'gold_after').fmt(3)} (change {s(a, 'gold_change').fmt(3)}; on wrong-belief prompts "
+            f"{s(a, 'gold_wrong_change').fmt(3)})."
+        ]
+
+    return replace(EXPERIMENT, name="sycophancy-verifier", arms=one_arm, conclude=conclude_one, extra_plots=None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m kingme.experiments.sycophancy [--tiny] [--seeds K] OUT`: the experiment, one run at a time
-    (until it is registered as `kingme experiment run sycophancy`)."""
+    """`python -m kingme.experiments.sycophancy [--tiny] [--seeds K] [--follow-up] OUT`: the experiment, one
+    run at a time (until it is registered as `kingme experiment run sycophancy`); --follow-up runs only the
+    exploratory arm on the exact verifier (`follow_up`)."""
     import argparse
 
     from kingme.experiments.runner import run_variant
@@ -635,12 +659,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", help="The folder to write report.md and the plots into (created).")
     p.add_argument("--seeds", type=int, default=SEEDS, help="Seeds 1..K.")
     p.add_argument("--tiny", action="store_true", help="The suite's tiny settings (seconds, not evidence).")
+    p.add_argument("--follow-up", action="store_true", help="Only the exploratory arm on the exact verifier.")
     ns = p.parse_args(argv)
     if ns.seeds < 2:
         print("python -m kingme.experiments.sycophancy: error: --seeds must be at least 2", file=sys.stderr)
         return 2
-    command = f"python -m kingme.experiments.sycophancy{' --tiny' if ns.tiny else ''} --seeds {ns.seeds} OUT"
-    return run_variant(EXPERIMENT, ns.seeds, ns.tiny, Path(ns.out), command)
+    flags = (" --tiny" if ns.tiny else "") + (" --follow-up" if ns.follow_up else "")
+    command = f"python -m kingme.experiments.sycophancy{flags} --seeds {ns.seeds} OUT"
+    return run_variant(follow_up() if ns.follow_up else EXPERIMENT, ns.seeds, ns.tiny, Path(ns.out), command)
 
 
 if __name__ == "__main__":
