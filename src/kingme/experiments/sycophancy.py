@@ -649,7 +649,7 @@ def follow_up() -> Experiment:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kingme.experiments.sycophancy [--tiny] [--seeds K] [--follow-up] OUT`: the experiment, one
-    run at a time (until it is registered as `kingme experiment run sycophancy`); --follow-up runs only the
+    run at a time (as `kingme experiment run sycophancy --backend serial`); --follow-up runs only the
     exploratory arm on the exact verifier (`follow_up`)."""
     import argparse
 
