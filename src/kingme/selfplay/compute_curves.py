@@ -213,6 +213,9 @@ class Store:
             f.write(json.dumps(row) + "\n")
 
     def add_cost(self, label: str, cost: dict[str, Any]) -> None:
+        cpath = self.out / "costs.json"
+        if cpath.is_file():  # another process rating other players may have added some
+            self.costs = {**json.loads(cpath.read_text()), **self.costs}
         self.costs[label] = cost
         atomic_write_text(self.out / "costs.json", json.dumps(self.costs, indent=1) + "\n")
 
