@@ -182,5 +182,6 @@ def test_the_early_design_tiny_run_and_its_command(tmp_path: Any) -> None:
     assert {r.arm for r in results.runs} == set(el.ALGOS) and len(results.runs) == 6
     assert el.conclude(results)[-1].startswith("Verdict on the law")
     assert el.main([str(tmp_path / "x"), "--seeds", "1"]) == 2  # too few seeds: an error, not a run
-    assert el.main([str(tmp_path / "out"), "--design", "early", "--seeds", "2", "--tiny"]) == 0
+    assert el.main([str(tmp_path / "out"), "--design", "early", "--seeds", "2", "--tiny", "--backend", "serial"]) == 0
+    assert el.by_name(el.EARLY.name) is el.EARLY and el.by_name(el.EXPERIMENT.name) is el.EXPERIMENT
     assert (tmp_path / "out" / "report.md").exists() and (tmp_path / "out" / "law.png").exists()

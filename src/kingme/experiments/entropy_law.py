@@ -562,17 +562,25 @@ EARLY = dataclasses.replace(
 DESIGNS = {"first": EXPERIMENT, "early": EARLY}
 
 
+def by_name(name: str) -> Experiment:
+    """A design by its experiment's name (the lookup `--backend local`'s worker processes use)."""
+    return {exp.name: exp for exp in DESIGNS.values()}[name]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m kingme.experiments.entropy_law --design early [--seeds 10] OUT`: a design of entropy-law run
-    one run at a time (`first` is the registered `kingme experiment run entropy-law`)."""
+    """`python -m kingme.experiments.entropy_law --design early [--seeds 8] [--backend local] OUT`: a design of
+    entropy-law (`first` is the registered `kingme experiment run entropy-law`), the seeds side by side on the
+    cores by default (`--backend serial`: one run at a time; the numbers are the same)."""
     import argparse
 
-    from kingme.experiments.runner import run_variant
+    from kingme.experiments.report import write_folder
+    from kingme.experiments.runner import run_experiment
 
     p = argparse.ArgumentParser(prog="python -m kingme.experiments.entropy_law", description=main.__doc__)
     p.add_argument("out", help="The folder to write report.md and the plots into (created).")
     p.add_argument("--design", choices=list(DESIGNS), default="early", help="first or early (the default).")
     p.add_argument("--seeds", type=int, default=None, help="Seeds 1..K (default: the design's).")
+    p.add_argument("--backend", choices=["serial", "local"], default="local", help="local (default) or serial.")
     p.add_argument("--tiny", action="store_true", help="Tiny settings (seconds; not evidence).")
     ns = p.parse_args(argv)
     exp = DESIGNS[ns.design]
@@ -581,7 +589,12 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m kingme.experiments.entropy_law: error: --seeds >= 2", file=sys.stderr)
         return 2
     command = f"python -m kingme.experiments.entropy_law --design {ns.design} --seeds {seeds} OUT"
-    return run_variant(exp, seeds, ns.tiny, Path(ns.out), command, progress=False)
+    from kingme.experiments import entropy_law  # not __main__: the workers find the designs by this module's name
+
+    results = run_experiment(exp, seeds, ns.tiny, progress=False, backend=ns.backend, find=entropy_law.by_name)
+    for line in write_folder(exp, results, Path(ns.out), command):
+        sys.stdout.write(line + "\n")
+    return 0
 
 
 if __name__ == "__main__":
