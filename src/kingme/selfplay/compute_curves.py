@@ -427,6 +427,7 @@ def summarise(
             sps = m / info["elapsed"] if info.get("elapsed") else math.nan
             train_pts.append(_point(rating(rows), math.log2(m), steps=m, steps_per_s=sps, model=str(path)))
     train_line = _fit(train_pts)
+    late_line = _fit(train_pts[-3:]) if len(train_pts) > 3 else None  # the last two doublings alone
     search: dict[str, Any] = {}
     for m in search_models:
         pts = []
@@ -498,7 +499,7 @@ def summarise(
     }
     cpu_sps = [p["steps_per_s"] for p in train_pts if math.isfinite(p["steps_per_s"])]
     return {
-        "train": {"points": train_pts, "line": train_line},
+        "train": {"points": train_pts, "line": train_line, "late_line": late_line},
         "search": search,
         "alphabeta": {"points": ab_pts, "line": ab_line},
         "exchange": exchange,
@@ -542,7 +543,11 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
             gain = f"{d:+.0f} [{d - half:+.0f}, {d + half:+.0f}]"
         L.append(f"| {p['steps']:,} | {p['steps_per_s']:,.0f} | {rungs} | {_ci(p)} | {gain} |")
         prev = p
-    L += ["", f"Fit: {_line(s['train']['line'], 'learner steps')}.", ""]
+    L += ["", f"Fit: {_line(s['train']['line'], 'learner steps')}."]
+    late = s["train"].get("late_line")
+    if late is not None:
+        L += [f"The last three milestones alone: {_line(late, 'learner steps')}."]
+    L += [""]
     L += ["## Play-time compute (learned search `search:policy:MODEL:DEPTH`; depth 0 = the raw policy)", ""]
     L += [
         "| model (steps) | depth | positions / move | ms / move | rungs: score | Elo [95%] |",
@@ -568,6 +573,14 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
             f"- {who}: search {e['search']:+.0f} ± {Z95 * e['search_se']:.0f} Elo per doubling -> "
             f"**{r:.2f}** [{lo:.2f}, {hi:.2f}]"
         )
+    late_m = [k for k in s["exchange"] if k != "pooled"]
+    if late is not None and late_m and late.slope > 0:
+        e = s["exchange"][late_m[-1]]
+        r, lo, hi = exchange_rate(e["search"], e["search_se"], late.slope, late.slope_se)
+        L.append(
+            f"- the last model against the last three milestones' training slope ({late.slope:+.0f} Elo per doubling): "
+            f"**{r:.1f}** [{lo:.1f}, {hi:.1f}]"
+        )
     x = s["extrapolation"]
     L += ["", "## Extrapolation (not a measurement)", ""]
     L += [
@@ -576,8 +589,9 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
         f"{x['flops_per_step'] / 1e6:.2f} MFLOP per learner step (rollout, frozen policy, an opponent's reply, "
         f"4 epochs of forward + backward). At {cfg.gpu_tflops} TFLOPS (published FP32) x {cfg.gpu_utilisation:.0%} "
         f"(assumed utilisation) the network alone would allow {x['gpu_steps_per_s']:,.0f} steps/s; the loop's "
-        f"other work (environment, bots, Python) on one host core allows {cfg.host_steps_per_s:,.0f} (measured "
-        f"here, see --host-steps-per-s). The lesser, {x['steps_per_s']:,.0f} steps/s, gives "
+        f"other work (environment, bots, Python) on one host core allows {cfg.host_steps_per_s:,.0f} "
+        "(--host-steps-per-s, from `kingme bench train --threads 1` on this machine, 2026-12-01). "
+        f"The lesser, {x['steps_per_s']:,.0f} steps/s, gives "
         f"{x['steps']:.3g} steps in {cfg.gpu_hours:g} h, {x['doublings_past_last']:.1f} doublings past the last kept "
         f"model; the fitted line there: Elo {x['elo']:.0f} (a straight line in log steps, extended past its data)."
     ]
