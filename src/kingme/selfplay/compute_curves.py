@@ -495,6 +495,7 @@ def summarise(
         "steps_per_s": sps,
         "steps": day_steps,
         "elo": train_line.at(math.log2(day_steps)) if train_line is not None else math.nan,
+        "elo_late": late_line.at(math.log2(day_steps)) if late_line is not None else math.nan,
         "doublings_past_last": math.log2(day_steps / max(models)) if models else math.nan,
     }
     cpu_sps = [p["steps_per_s"] for p in train_pts if math.isfinite(p["steps_per_s"])]
@@ -593,7 +594,8 @@ def write_report(run: Path, cfg: CurvesConfig, s: dict[str, Any]) -> None:
         "(--host-steps-per-s, from `kingme bench train --threads 1` on this machine, 2026-12-01). "
         f"The lesser, {x['steps_per_s']:,.0f} steps/s, gives "
         f"{x['steps']:.3g} steps in {cfg.gpu_hours:g} h, {x['doublings_past_last']:.1f} doublings past the last kept "
-        f"model; the fitted line there: Elo {x['elo']:.0f} (a straight line in log steps, extended past its data)."
+        f"model; the fitted line there: Elo {x['elo']:.0f}, the last three milestones' line: {x['elo_late']:.0f} "
+        "(straight lines in log steps, extended past their data)."
     ]
     L += [
         "",
