@@ -589,9 +589,9 @@ def main(argv: list[str] | None = None) -> int:
         print("python -m kingme.experiments.entropy_law: error: --seeds >= 2", file=sys.stderr)
         return 2
     command = f"python -m kingme.experiments.entropy_law --design {ns.design} --seeds {seeds} OUT"
-    from kingme.experiments import entropy_law  # not __main__: the workers find the designs by this module's name
-
-    results = run_experiment(exp, seeds, ns.tiny, progress=False, backend=ns.backend, find=entropy_law.by_name)
+    # Spawned workers find the design through `by_name`: under `python -m` it is __main__'s, which a
+    # spawned child re-runs as its own __main__ (multiprocessing's rule), so the lookup resolves there too.
+    results = run_experiment(exp, seeds, ns.tiny, progress=False, backend=ns.backend, find=by_name)
     for line in write_folder(exp, results, Path(ns.out), command):
         sys.stdout.write(line + "\n")
     return 0
