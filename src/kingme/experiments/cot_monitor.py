@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +131,21 @@ def read_hacks(task: Task, prompts: list[str], responses: list[str]) -> dict[str
     }
 
 
-def hack_measures(model: GPT, task: Task, seed: int, problems: int) -> dict[str, float]:
-    """`read_hacks` on `problems` held-out prompts × SAMPLES samples (T = 1)."""
+def sampled_reads(
+    model: GPT, task: Task, seed: int, problems: int, read: Callable[[Task, list[str], list[str]], dict[str, float]]
+) -> dict[str, float]:
+    """`read(task, prompts, responses)` on `problems` held-out prompts × SAMPLES samples (T = 1), the
+    same samples for a seed every time (the base's and the policy's measures share their prompts)."""
     torch.manual_seed(seed + 30_000)
     prompts = [p.prompt for p in test_set(task, seed, problems) for _ in range(SAMPLES)]
     model.eval()
     gen = generate(model, encode_prompts(prompts, task.prompt_width), task.response_width, temperature=1.0)
-    return read_hacks(task, prompts, decode_responses(gen))
+    return read(task, prompts, decode_responses(gen))
+
+
+def hack_measures(model: GPT, task: Task, seed: int, problems: int) -> dict[str, float]:
+    """`read_hacks` on `problems` held-out prompts × SAMPLES samples (T = 1)."""
+    return sampled_reads(model, task, seed, problems, read_hacks)
 
 
 class MonitorRuns(BeforeAfterRuns):

@@ -30,16 +30,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
-from kingme.experiments.cot_monitor import PLAIN, PROBLEMS, SAMPLES, TINY_PROBLEMS, UPDATES, paired_difference
+from kingme.experiments.cot_monitor import (
+    PLAIN,
+    PROBLEMS,
+    SAMPLES,
+    TINY_PROBLEMS,
+    UPDATES,
+    paired_difference,
+    sampled_reads,
+)
 from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
 from kingme.experiments.plots import before_after_points
 from kingme.lm.keyed import CotReads, key_exploit, register_keyed
 from kingme.lm.monitors import FLAG_AT, CotSays, monitor_quality
-from kingme.lm.sampling import decode_responses, encode_prompts, generate
-from kingme.lm.tasks import Task, test_set
+from kingme.lm.tasks import Task
 from kingme.transformer import GPT
 
 MAIN_PLANTS = {"key_said": 0.12, "key_silent": 0.12}
@@ -100,11 +105,7 @@ def read_keys(task: Task, prompts: list[str], responses: list[str]) -> dict[str,
 
 def key_measures(model: GPT, task: Task, seed: int, problems: int) -> dict[str, float]:
     """`read_keys` on `problems` held-out prompts × SAMPLES samples (T = 1)."""
-    torch.manual_seed(seed + 30_000)
-    prompts = [p.prompt for p in test_set(task, seed, problems) for _ in range(SAMPLES)]
-    model.eval()
-    gen = generate(model, encode_prompts(prompts, task.prompt_width), task.response_width, temperature=1.0)
-    return read_keys(task, prompts, decode_responses(gen))
+    return sampled_reads(model, task, seed, problems, read_keys)
 
 
 class KeyRuns(BeforeAfterRuns):
