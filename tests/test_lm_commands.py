@@ -54,7 +54,11 @@ def test_pretrain_train_eval_sample(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(lines) == 2 and all(line.startswith("3+4=") for line in lines)
 
 
-def test_user_errors(tmp_path: Path) -> None:
+def test_user_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kingme.lm import tasks
+
+    # the registry as a fresh process has it (another test may have imported a module that registers tasks)
+    monkeypatch.setattr(tasks, "TASKS", {n: e for n, e in tasks.TASKS.items() if n in tasks.MAX_LEVELS})
     with pytest.raises(UserError, match="no language-model checkpoint"):
         main(["train", str(tmp_path / "missing"), "--runs-dir", str(tmp_path)])
     with pytest.raises(UserError, match="unknown lm command"):
