@@ -41,7 +41,7 @@ from kingme.experiments.cot_monitor import (
     sampled_reads,
 )
 from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
-from kingme.experiments.plots import before_after_points
+from kingme.experiments.plots import before_after_points, before_after_title
 from kingme.lm.keyed import CotReads, key_exploit, register_keyed
 from kingme.lm.monitors import FLAG_AT, CotSays, monitor_quality
 from kingme.lm.tasks import Task
@@ -103,16 +103,11 @@ def read_keys(task: Task, prompts: list[str], responses: list[str]) -> dict[str,
     }
 
 
-def key_measures(model: GPT, task: Task, seed: int, problems: int) -> dict[str, float]:
-    """`read_keys` on `problems` held-out prompts × SAMPLES samples (T = 1)."""
-    return sampled_reads(model, task, seed, problems, read_keys)
-
-
 class KeyRuns(BeforeAfterRuns):
     """An `lm:TASK` run (`lm_runs`) that also reads the key hacks of the base and of the policy."""
 
     def measure(self, model: GPT, task: Task, seed: int, tiny: bool) -> dict[str, float]:
-        return key_measures(model, task, seed, TINY_PROBLEMS if tiny else PROBLEMS)
+        return sampled_reads(model, task, seed, TINY_PROBLEMS if tiny else PROBLEMS, read_keys)
 
 
 def _metrics() -> list[Metric]:
@@ -208,10 +203,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        f"{results.experiment}: open = base, filled = after RL (mean, 95% t-interval over {results.seeds} seeds; "
-        "grey dots: each seed)"
-    )
+    fig.suptitle(before_after_title(results))
     fig.tight_layout()
     fig.savefig(out / "necessity.png", dpi=100)
     plt.close(fig)

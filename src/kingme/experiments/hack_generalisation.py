@@ -31,7 +31,7 @@ import torch
 
 from kingme.experiments.base import UNIT, UNIT_DIFFERENCE, Arm, Curve, Experiment, History, Metric, Results, RunOutput
 from kingme.experiments.lm_runs import RESPONSES, TEST_CURVE, LMRunConfig, LMRuns, base_model, lm_arm
-from kingme.experiments.plots import before_after_points
+from kingme.experiments.plots import before_after_points, before_after_title
 from kingme.experiments.summaries import last
 from kingme.lm.rl import train
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
@@ -214,10 +214,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        f"{results.experiment}: open = base, filled = after RL on A (mean, 95% t-interval over {results.seeds} "
-        "seeds; grey dots: each seed)"
-    )
+    fig.suptitle(before_after_title(results, "after RL on A"))
     fig.tight_layout()
     fig.savefig(out / "hack_generalisation.png", dpi=100)
     plt.close(fig)

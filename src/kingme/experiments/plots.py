@@ -114,6 +114,14 @@ def _moving_average(y: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
+def before_after_title(results: Results, after: str = "after RL") -> str:
+    """The before/after figures' title: what the open and filled points are, over how many seeds."""
+    return (
+        f"{results.experiment}: open = base, filled = {after} (mean, 95% t-interval over {results.seeds} seeds; "
+        "grey dots: each seed)"
+    )
+
+
 def before_after_points(
     ax: Any, results: Results, labels: list[str], key: str, drop_nan: bool = False, jitter: float = 0.06
 ) -> None:

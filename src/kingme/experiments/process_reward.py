@@ -38,7 +38,7 @@ import torch
 from kingme.experiments.base import UNIT, Arm, Curve, Experiment, Metric, Results
 from kingme.experiments.lm_flawed_verifier import paired
 from kingme.experiments.lm_runs import RESPONSES, BeforeAfterRuns, before_after_metrics, lm_arm
-from kingme.experiments.plots import before_after_points
+from kingme.experiments.plots import before_after_points, before_after_title
 from kingme.lm.algos import pass_at_k
 from kingme.lm.sampling import decode_responses, encode_prompts, generate
 from kingme.lm.steps import step_stats
@@ -250,10 +250,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(
-        f"{results.experiment}: open = base, filled = after RL on levels 1-2 (mean, 95% t-interval over "
-        f"{results.seeds} seeds; grey dots: each seed)"
-    )
+    fig.suptitle(before_after_title(results, "after RL on levels 1-2"))
     fig.tight_layout()
     fig.savefig(out / "process_reward.png", dpi=100)
     plt.close(fig)

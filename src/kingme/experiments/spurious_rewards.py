@@ -53,7 +53,7 @@ from kingme.experiments.lm_runs import (
     before_after_metrics,
     lm_arm,
 )
-from kingme.experiments.plots import COLORS, before_after_points
+from kingme.experiments.plots import COLORS, before_after_points, before_after_title
 from kingme.experiments.summaries import column, overall_mean
 from kingme.lm.one_example import OneExample, pick_example
 from kingme.lm.rl import train
@@ -388,10 +388,7 @@ def extra_plots(results: Results, out: Path) -> list[tuple[str, str]]:
     if runs:
         ax.legend(fontsize=8, loc="lower right")
     ax.set_title("one-example RL (thin: each seed)" if runs else "one-example RL: not in this run", fontsize=10)
-    fig.suptitle(
-        f"{results.experiment}: open = base, filled = after RL (mean, 95% t-interval over {results.seeds} seeds; "
-        "grey dots: each seed)"
-    )
+    fig.suptitle(before_after_title(results))
     fig.tight_layout()
     fig.savefig(out / "spurious.png", dpi=100)
     plt.close(fig)
